@@ -1,0 +1,70 @@
+#pragma once
+// Every fixed bound of the server in one place, each with its reason.
+// Bounds a user may tune are defaults here and flags in config/.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ringkv::limits {
+
+// --- HTTP (API.md, "HTTP behaviour") ---------------------------------------
+// A request target longer than this is answered 414.
+inline constexpr std::size_t target_bytes_max = 8 * 1024;
+// A header block (everything after the request line) longer than this is 431.
+inline constexpr std::size_t header_block_bytes_max = 16 * 1024;
+// The read buffer must hold one whole request head (request line + header
+// block) so the parser can hand out views into it; the rest is slack for
+// pipelined bytes.
+inline constexpr std::size_t request_line_overhead_bytes = 64;
+inline constexpr std::size_t head_bytes_max =
+    target_bytes_max + header_block_bytes_max + request_line_overhead_bytes;
+inline constexpr std::size_t read_buffer_bytes = 32 * 1024;
+static_assert(read_buffer_bytes > head_bytes_max, "a whole head must fit in the read buffer");
+// Smallest free space worth a recv; below it the buffer is compacted first.
+inline constexpr std::size_t recv_bytes_min = 4 * 1024;
+
+// Largest request body any route accepts: a key value of 1 MiB (the seed).
+inline constexpr std::size_t body_bytes_max = 1024 * 1024;
+// A rejected request's body is read and thrown away up to this size so the
+// connection stays usable; past it the server answers and closes.
+inline constexpr std::size_t discarded_body_bytes_max = body_bytes_max;
+
+// Pipelined responses are batched into one send; once this much is pending,
+// it is sent before more requests are parsed (bounds the output buffer to
+// this plus one response).
+inline constexpr std::size_t output_flush_bytes = 64 * 1024;
+
+// After a response that closes the connection, unread input is drained for at
+// most this long so the client sees the response rather than a reset.
+inline constexpr std::uint32_t linger_ms = 1000;
+inline constexpr std::size_t linger_bytes_max = 2 * 1024 * 1024;
+
+// --- Loop --------------------------------------------------------------------
+// Submission queue entries per ring; completions get twice as many so a burst
+// of multishot completions does not overflow.
+inline constexpr unsigned ring_entries = 4096;
+// Completions reaped per batch before their callbacks run.
+inline constexpr unsigned cqe_batch_max = 256;
+// The loop's tick: deadlines, the Date header and expiry run on it.
+inline constexpr std::uint32_t tick_ms = 10;
+// Cores supported; cross-core queues are allocated for every ordered pair.
+inline constexpr unsigned cores_max = 256;
+// Entries per single-producer single-consumer queue (one per ordered core
+// pair). A full queue parks the sender, so this bounds memory, not correctness.
+inline constexpr std::size_t mailbox_entries = 4096;
+// Messages drained from one mailbox per loop iteration, so one busy peer
+// cannot starve the others or the core's own sockets.
+inline constexpr std::size_t mailbox_drain_max = 1024;
+
+// Coroutine frames up to this size come from a per-core pool, each size class
+// keeping at most frame_pool_cached_max free frames.
+inline constexpr std::size_t frame_pool_bytes_max = 4096;
+inline constexpr std::size_t frame_pool_cached_max = 4096;
+
+// --- Defaults of tunable bounds ----------------------------------------------
+inline constexpr unsigned connections_per_core_default = 4096;
+inline constexpr std::uint32_t header_timeout_ms_default = 10'000;
+inline constexpr std::uint32_t idle_timeout_ms_default = 60'000;
+inline constexpr std::uint32_t drain_timeout_ms_default = 5'000;
+
+}  // namespace ringkv::limits

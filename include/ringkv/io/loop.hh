@@ -1,0 +1,129 @@
+#pragma once
+// The per-core event loop: one thread, one io_uring, one loop object.
+//
+// The loop reaches the kernel through a few verbs (sqe(), the awaitables of
+// ops.hh) and reaches other cores only through bounded mailboxes (send()).
+// Each iteration: run messages from other cores, ring their doorbells, sleep
+// in io_uring_enter until a completion arrives, then reap a batch of
+// completions and run their callbacks (collect first, run after, so a
+// callback that submits more work never races the completion ring).
+
+#include <ringkv/io/cluster.hh>
+#include <ringkv/io/completion.hh>
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace ringkv::io {
+
+struct loop_options {
+    unsigned core = 0;
+    int cpu = -1;  // CPU to pin the thread to; -1 leaves it unpinned
+    std::uint32_t drain_timeout_ms = 5000;
+    bool handle_signals = false;  // core 0 turns SIGINT/SIGTERM into a shutdown
+};
+
+class loop {
+public:
+    loop(cluster& peers, const loop_options& options);
+    ~loop();
+    loop(const loop&) = delete;
+    loop& operator=(const loop&) = delete;
+
+    // The loop of the calling thread; only valid inside run().
+    static loop& current();
+
+    unsigned core() const { return _core; }
+    unsigned core_count() const { return _peers.core_count(); }
+    bool single_issuer() const { return _single_issuer; }
+
+    // A free submission entry; submits the queue first when it is full.
+    io_uring_sqe* sqe();
+
+    // Runs message.run() on `target`; FIFO per (this core, target) pair. A
+    // full mailbox parks the message here until the target drains it.
+    void send(unsigned target, message& m);
+
+    // Monotonic milliseconds, read once per loop iteration ("one now").
+    std::uint64_t now_ms() const { return _now_ms; }
+    // Wall-clock seconds and the "Date: ...\r\n" header line for them,
+    // refreshed when the second changes.
+    std::string_view date_header() const { return {_date_header, _date_header_bytes}; }
+
+    // Called on every tick (limits::tick_ms) and at shutdown. Register at
+    // start-up only.
+    void on_tick(std::function<void()> callback) { _tick_callbacks.push_back(std::move(callback)); }
+    // on_stop(false) when shutdown begins, on_stop(true) when the drain
+    // timeout passes and whatever is left must be cut.
+    void on_stop(std::function<void(bool forced)> callback) {
+        _stop_callbacks.push_back(std::move(callback));
+    }
+    bool stopping() const { return _stopping; }
+
+    // Work that must finish before the loop may exit (a connection).
+    void hold() { ++_holds; }
+    void release() { --_holds; }
+
+    // Runs until every core has drained after a shutdown.
+    void run();
+    // Starts a shutdown on every core (callable on any loop thread).
+    void stop_all();
+
+private:
+    class tick_timer;
+    class signal_reader;
+    class stop_message;
+
+    void setup_ring();
+    void probe_operations();
+    void arm_tick();
+    void tick();
+    void refresh_date();
+    void begin_stop();
+    void drain_mailboxes();
+    bool retry_parked();  // true when it moved a parked message into a mailbox
+    bool mailboxes_empty() const;
+    void ring_doorbells();
+    void wake(unsigned target);
+    bool reap();
+    void check_drained();
+
+    cluster& _peers;
+    const unsigned _core;
+    const std::uint32_t _drain_timeout_ms;
+    io_uring _ring{};
+    bool _single_issuer = false;
+
+    std::uint64_t _now_ms = 0;
+    std::int64_t _date_second = -1;
+    char _date_header[64]{};
+    std::size_t _date_header_bytes = 0;
+
+    std::vector<std::function<void()>> _tick_callbacks;
+    std::vector<std::function<void(bool)>> _stop_callbacks;
+
+    // Messages waiting for room in a full mailbox, per target, FIFO.
+    struct parked_list {
+        message* head = nullptr;
+        message* tail = nullptr;
+    };
+    std::vector<parked_list> _parked;
+    std::vector<bool> _doorbell_pending;  // targets sent to since the last sleep
+
+    std::uint64_t _holds = 0;
+    bool _stopping = false;
+    bool _forced = false;
+    bool _counted_drained = false;
+    bool _exit = false;
+    std::uint64_t _stop_deadline_ms = 0;
+
+    tick_timer* _tick = nullptr;
+    signal_reader* _signals = nullptr;
+    std::vector<stop_message*> _stop_messages;
+};
+
+}  // namespace ringkv::io

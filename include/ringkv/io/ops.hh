@@ -1,0 +1,84 @@
+#pragma once
+// Awaitable io_uring operations. `co_await recv(fd, buffer)` prepares one SQE
+// whose user_data is the awaitable itself (it lives in the awaiting
+// coroutine's frame until the CQE arrives) and yields the CQE's result:
+// bytes, or -errno. Errors are values; nothing here throws.
+
+#include <ringkv/io/completion.hh>
+#include <ringkv/io/loop.hh>
+
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <span>
+
+namespace ringkv::io {
+
+template <typename Prepare>
+class [[nodiscard]] operation final : public completion {
+public:
+    // slot, when given, holds the operation's address while it is in flight
+    // so its owner can cancel it (see cancel()).
+    explicit operation(Prepare prepare, completion** slot = nullptr)
+        : _prepare(prepare), _slot(slot) {}
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> waiter) {
+        _waiter = waiter;
+        io_uring_sqe* entry = loop::current().sqe();
+        _prepare(entry);
+        io_uring_sqe_set_data(entry, static_cast<completion*>(this));
+        if (_slot != nullptr) *_slot = this;
+    }
+    std::int32_t await_resume() const noexcept { return _result; }
+
+    void complete(std::int32_t result, std::uint32_t) override {
+        if (_slot != nullptr) *_slot = nullptr;
+        _result = result;
+        _waiter.resume();
+    }
+
+private:
+    Prepare _prepare;
+    completion** _slot;
+    std::coroutine_handle<> _waiter;
+    std::int32_t _result = 0;
+};
+
+inline auto recv(int fd, std::span<char> into, completion** slot = nullptr) {
+    auto prepare = [fd, into](io_uring_sqe* e) {
+        io_uring_prep_recv(e, fd, into.data(), into.size(), 0);
+    };
+    return operation<decltype(prepare)>{prepare, slot};
+}
+
+inline auto send(int fd, std::span<const char> from, completion** slot = nullptr) {
+    auto prepare = [fd, from](io_uring_sqe* e) {
+        io_uring_prep_send(e, fd, from.data(), from.size(), MSG_NOSIGNAL);
+    };
+    return operation<decltype(prepare)>{prepare, slot};
+}
+
+// msghdr (and the iovecs it points to) must stay alive until resumption.
+inline auto sendmsg(int fd, const msghdr* header, completion** slot = nullptr) {
+    auto prepare = [fd, header](io_uring_sqe* e) { io_uring_prep_sendmsg(e, fd, header, MSG_NOSIGNAL); };
+    return operation<decltype(prepare)>{prepare, slot};
+}
+
+inline auto shutdown(int fd, int how) {
+    auto prepare = [fd, how](io_uring_sqe* e) { io_uring_prep_shutdown(e, fd, how); };
+    return operation<decltype(prepare)>{prepare};
+}
+
+inline auto close(int fd) {
+    auto prepare = [fd](io_uring_sqe* e) { io_uring_prep_close(e, fd); };
+    return operation<decltype(prepare)>{prepare};
+}
+
+// Asks the kernel to cancel an in-flight operation; its owner sees
+// -ECANCELED (or the real result, if it finished first). Fire and forget.
+void cancel(completion& target);
+
+}  // namespace ringkv::io

@@ -1,0 +1,41 @@
+#pragma once
+// What the HTTP layer asks of the application, twice per request:
+//  1. on_head, when the head is complete and before the body is read, so
+//     errors that precede the body (route, auth, 413 from Content-Length,
+//     query checks) are answered at once, and "100 Continue" is sent only
+//     for a request that can be accepted;
+//  2. on_request, with the whole request, unless on_head already answered.
+
+#include <ringkv/io/task.hh>
+#include <ringkv/net/http/request.hh>
+#include <ringkv/net/http/response.hh>
+
+#include <cstddef>
+
+namespace ringkv::net::http {
+
+struct head_verdict {
+    enum class action {
+        read_body,       // read the body (at most body_bytes_max), then on_request
+        body_too_large,  // answer 413 and close without reading the body
+        answered,        // on_head wrote the response; any body is discarded
+    };
+    action what = action::read_body;
+    std::size_t body_bytes_max = 0;
+
+    static head_verdict read_body(std::size_t bytes_max) { return {action::read_body, bytes_max}; }
+    static head_verdict too_large() { return {action::body_too_large, 0}; }
+    static head_verdict answered() { return {action::answered, 0}; }
+};
+
+class handler {
+public:
+    virtual ~handler() = default;
+    // Must not suspend.
+    virtual head_verdict on_head(const request_head& head, response_writer& writer) = 0;
+    // May suspend (cross-core calls). `request` and `writer` stay valid until
+    // it completes; it must write exactly one response.
+    virtual io::task<> on_request(request& request, response_writer& writer) = 0;
+};
+
+}  // namespace ringkv::net::http

@@ -1,0 +1,127 @@
+#include "app.hh"
+
+#include <ringkv/api/service.hh>
+#include <ringkv/base/limits.hh>
+#include <ringkv/io/cluster.hh>
+#include <ringkv/io/loop.hh>
+#include <ringkv/net/server.hh>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <latch>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ringkv::app {
+namespace {
+
+std::vector<int> allowed_cpus() {
+    std::vector<int> cpus;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+            if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+        }
+    }
+    return cpus;
+}
+
+// Start-up is the one place threads meet outside the mailboxes: each core
+// builds its ring on its own thread (SINGLE_ISSUER binds a ring to the
+// thread that made it), reports, and waits for the verdict.
+struct startup {
+    explicit startup(unsigned cores) : built(cores) {}
+    std::latch built;
+    std::latch verdict{1};
+    std::atomic<bool> ok{true};
+    std::mutex error_lock;  // start-up only, never on the request path
+    std::string error;
+
+    void fail(const std::string& text) {
+        std::lock_guard guard(error_lock);
+        if (error.empty()) error = text;
+        ok = false;
+    }
+};
+
+void run_core(unsigned core, int cpu, const config::config& settings, io::cluster& peers, int listen_fd,
+              startup& start) {
+    std::unique_ptr<io::loop> loop;
+    try {
+        io::loop_options options;
+        options.core = core;
+        options.cpu = cpu;
+        options.drain_timeout_ms = settings.drain_timeout_ms;
+        options.handle_signals = core == 0;
+        loop = std::make_unique<io::loop>(peers, options);
+    } catch (const std::exception& e) {
+        start.fail(e.what());
+    }
+    start.built.count_down();
+    start.verdict.wait();
+    if (!start.ok) return;
+
+    api::service service;
+    net::server server(*loop, listen_fd, service, settings.server);
+    server.start();
+    loop->run();
+}
+
+}  // namespace
+
+int run(const config::config& settings) {
+    // Signals become a signalfd read on core 0; no thread takes them async.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const std::vector<int> cpus = allowed_cpus();
+    const unsigned cores = settings.threads != 0 ? settings.threads
+                                                 : std::max(1u, std::min(unsigned(cpus.size()), limits::cores_max));
+    net::listeners sockets;
+    if (const std::string error = sockets.open(settings.server, cores); !error.empty()) {
+        std::fprintf(stderr, "ringkv: %s\n", error.c_str());
+        return 1;
+    }
+
+    io::cluster peers(cores);
+    startup start(cores);
+    std::vector<std::thread> threads;
+    const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
+    for (unsigned core = 1; core < cores; ++core) {
+        threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::ref(peers),
+                             sockets.fd(core), std::ref(start));
+    }
+    std::thread verdict([&] {
+        start.built.wait();
+        if (start.ok) {
+            sockets.release();  // each server owns its socket from here on
+            std::printf("ringkv listening on http://%s:%u (%u threads)\n", settings.server.bind_address.c_str(),
+                        unsigned(sockets.port()), cores);
+            std::fflush(stdout);
+        }
+        start.verdict.count_down();
+    });
+    run_core(0, cpu_of(0), settings, peers, sockets.fd(0), start);
+    verdict.join();
+    for (std::thread& t : threads) t.join();
+    if (!start.ok) {
+        std::fprintf(stderr, "ringkv: %s\n", start.error.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace ringkv::app

@@ -1,0 +1,105 @@
+#include <ringkv/config/config.hh>
+
+#include <ringkv/base/limits.hh>
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+namespace ringkv::config {
+namespace {
+
+constexpr std::string_view usage = R"(Usage: ringkv [options]
+
+An in-memory server for the Telnyx Edge Compute KV REST API, built for load
+testing, latency benchmarking and production-like mocking.
+
+Options:
+  --bind ADDR                 IPv4 address to listen on (default 127.0.0.1)
+  --port N                    TCP port (default 8080; 0 picks a free port)
+  --threads N                 event-loop threads, one per core, each pinned
+                              (default: all online CPUs)
+  --connections-per-core N    open connections a core holds; past it a new
+                              connection gets 503 and is closed (default 4096)
+  --header-timeout-ms N       time to receive a request head, and again its
+                              body, before 408 and close (default 10000)
+  --idle-timeout-ms N         keep-alive idle time, and the longest a send may
+                              stall, before close (default 60000)
+  --drain-timeout-ms N        on SIGINT/SIGTERM, time to finish requests in
+                              flight before connections are cut (default 5000)
+  --help                      print this help and exit
+  --version                   print the version and exit
+)";
+
+template <typename Integer>
+bool parse_integer(std::string_view text, Integer min, Integer max, Integer& out) {
+    Integer value{};
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size() || value < min || value > max) return false;
+    out = value;
+    return true;
+}
+
+exit_now bad(std::string text) { return {2, "ringkv: " + text + " (see --help)\n"}; }
+
+}  // namespace
+
+std::variant<config, exit_now> parse(int argc, char** argv) {
+    config result;
+    result.server.connections_per_core = limits::connections_per_core_default;
+    result.server.header_timeout_ms = limits::header_timeout_ms_default;
+    result.server.idle_timeout_ms = limits::idle_timeout_ms_default;
+    result.drain_timeout_ms = limits::drain_timeout_ms_default;
+
+    for (int i = 1; i < argc; ++i) {
+        std::string_view flag = argv[i];
+        std::string_view value;
+        bool inline_value = false;
+        if (const auto equals = flag.find('='); flag.starts_with("--") && equals != std::string_view::npos) {
+            value = flag.substr(equals + 1);
+            flag = flag.substr(0, equals);
+            inline_value = true;
+        }
+        if (flag == "--help" || flag == "-h") return exit_now{0, std::string(usage)};
+        if (flag == "--version") return exit_now{0, std::string("ringkv ") + RINGKV_VERSION + "\n"};
+
+        const auto take_value = [&]() -> bool {
+            if (inline_value) return true;
+            if (i + 1 >= argc) return false;
+            value = argv[++i];
+            return true;
+        };
+        if (!flag.starts_with("--")) return bad("unexpected argument '" + std::string(flag) + "'");
+        static constexpr std::string_view known[] = {"--bind", "--port", "--threads", "--connections-per-core",
+                                                     "--header-timeout-ms", "--idle-timeout-ms",
+                                                     "--drain-timeout-ms"};
+        if (std::find(std::begin(known), std::end(known), flag) == std::end(known)) {
+            return bad("unknown option " + std::string(flag));
+        }
+        if (!take_value()) return bad("option " + std::string(flag) + " needs a value");
+        const std::string shown = std::string(flag) + " '" + std::string(value) + "'";
+
+        constexpr std::uint32_t ms_max = 24u * 3600 * 1000;
+        bool ok = true;
+        if (flag == "--bind") {
+            result.server.bind_address = std::string(value);
+            ok = !value.empty();
+        } else if (flag == "--port") {
+            ok = parse_integer<std::uint16_t>(value, 0, 65535, result.server.port);
+        } else if (flag == "--threads") {
+            ok = parse_integer<unsigned>(value, 1, limits::cores_max, result.threads);
+        } else if (flag == "--connections-per-core") {
+            ok = parse_integer<unsigned>(value, 1, 1'000'000, result.server.connections_per_core);
+        } else if (flag == "--header-timeout-ms") {
+            ok = parse_integer<std::uint32_t>(value, 1, ms_max, result.server.header_timeout_ms);
+        } else if (flag == "--idle-timeout-ms") {
+            ok = parse_integer<std::uint32_t>(value, 1, ms_max, result.server.idle_timeout_ms);
+        } else if (flag == "--drain-timeout-ms") {
+            ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.drain_timeout_ms);
+        }
+        if (!ok) return bad("bad value for " + shown);
+    }
+    return result;
+}
+
+}  // namespace ringkv::config

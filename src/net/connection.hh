@@ -1,0 +1,56 @@
+#pragma once
+// One client connection: a coroutine that reads requests, hands them to the
+// handler in order, and sends the responses, many per send when pipelined.
+// Owned by its coroutine frame; the server only sees its deadline hook.
+
+#include <ringkv/io/completion.hh>
+#include <ringkv/io/task.hh>
+#include <ringkv/net/deadline_list.hh>
+#include <ringkv/net/http/request_parser.hh>
+#include <ringkv/net/http/response.hh>
+#include <ringkv/net/server.hh>
+
+#include <string>
+
+namespace ringkv::net {
+
+// A connection is its own deadline hook: the server's lists link connections.
+class connection : public deadline_hook {
+public:
+    connection(server& home, int fd);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // Serves the connection until it closes; closes the fd at the end.
+    io::task<> serve();
+
+    // From the server: a deadline passed or a shutdown wants it gone.
+    static connection& of(deadline_hook& hook);
+    void interrupt(bool timed_out);
+
+private:
+    enum class next_step { keep_reading, close };
+
+    io::task<bool> receive();
+    io::task<bool> flush();
+    io::task<> linger();
+    next_step on_head();
+    io::task<next_step> on_message();
+    void on_parse_failure();
+    void arm(deadline_list& list);
+
+    server& _server;
+    const int _fd;
+    http::request_parser _parser;
+    std::string _out;
+    http::response_writer _writer;
+    io::completion* _pending = nullptr;  // the recv or send in flight, for cancel
+    bool _timed_out = false;
+    bool _interrupted = false;
+    bool _answered_at_head = false;
+    bool _close_after_response = false;
+    std::uint64_t _requests = 0;
+};
+
+}  // namespace ringkv::net

@@ -1,0 +1,81 @@
+#include <ringkv/net/http/response.hh>
+
+#include <charconv>
+
+namespace ringkv::net::http {
+
+std::string_view reason_phrase(int status) {
+    switch (status) {
+        case 100: return "Continue";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 204: return "No Content";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 414: return "URI Too Long";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Entity";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Unknown";
+    }
+}
+
+namespace {
+void append_number(std::string& out, std::uint64_t n) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
+    out.append(digits, std::size_t(end - digits));
+}
+}  // namespace
+
+void response_writer::status_line(int status) {
+    _written = true;
+    _out.append(_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append_number(_out, std::uint64_t(status));
+    _out.push_back(' ');
+    _out.append(reason_phrase(status));
+    _out.append("\r\n");
+}
+
+void response_writer::common_headers(std::string_view extra_headers) {
+    _out.append(_date_header);
+    if (!_keep_alive) {
+        _out.append("Connection: close\r\n");
+    } else if (_version_minor == 0) {
+        _out.append("Connection: keep-alive\r\n");
+    }
+    _out.append(extra_headers);
+}
+
+void response_writer::write(int status, std::string_view content_type, std::string_view body,
+                            std::string_view extra_headers) {
+    status_line(status);
+    common_headers(extra_headers);
+    _out.append("Content-Type: ");
+    _out.append(content_type);
+    _out.append("\r\nContent-Length: ");
+    append_number(_out, body.size());
+    _out.append("\r\n\r\n");
+    if (!_head_only) _out.append(body);
+}
+
+void response_writer::write_empty(int status, std::string_view extra_headers) {
+    status_line(status);
+    common_headers(extra_headers);
+    _out.append(status == 204 ? "\r\n" : "Content-Length: 0\r\n\r\n");
+}
+
+void response_writer::write_continue() {
+    _out.append(_version_minor == 0 ? "HTTP/1.0 100 Continue\r\n\r\n" : "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+}  // namespace ringkv::net::http

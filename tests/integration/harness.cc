@@ -1,0 +1,215 @@
+#include "harness.hh"
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace ringkv::testing {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::string binary() {
+    const char* path = std::getenv("RINGKV_BINARY");
+    if (path == nullptr) throw std::runtime_error("RINGKV_BINARY is not set");
+    return path;
+}
+
+pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        std::vector<char*> argv;
+        std::string path = binary();
+        argv.push_back(path.data());
+        std::vector<std::string> copy = args;
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(path.c_str(), argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+// Waits for the child; -2 on timeout.
+int wait_exit(pid_t pid, int timeout_ms) {
+    const auto until = clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        int status = 0;
+        const pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (clock::now() > until) return -2;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+std::string drain(int fd) {
+    std::string text;
+    char chunk[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, chunk, sizeof(chunk))) > 0) text.append(chunk, std::size_t(n));
+    return text;
+}
+
+}  // namespace
+
+process_result run_to_exit(const std::vector<std::string>& args, int timeout_ms) {
+    int out[2], err[2];
+    if (pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe");
+    const pid_t pid = spawn(args, out[1], err[1]);
+    close(out[1]);
+    close(err[1]);
+    process_result result;
+    result.exit_status = wait_exit(pid, timeout_ms);
+    if (result.exit_status == -2) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+    result.out = drain(out[0]);
+    result.err = drain(err[0]);
+    close(out[0]);
+    close(err[0]);
+    return result;
+}
+
+server_process::server_process(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--port", "0"});
+    int out[2];
+    if (pipe(out) != 0) throw std::runtime_error("pipe");
+    _pid = spawn(args, out[1], 2);
+    close(out[1]);
+    // The first line says where it listens: "ringkv listening on http://ADDR:PORT (...)".
+    std::string line;
+    pollfd p{out[0], POLLIN, 0};
+    while (line.find('\n') == std::string::npos && poll(&p, 1, 10'000) > 0) {
+        char c[256];
+        const ssize_t n = ::read(out[0], c, sizeof(c));
+        if (n <= 0) break;
+        line.append(c, std::size_t(n));
+    }
+    close(out[0]);
+    const auto colon = line.rfind(':', line.find(" ("));
+    if (line.find("listening on") == std::string::npos || colon == std::string::npos) {
+        kill(_pid, SIGKILL);
+        waitpid(_pid, nullptr, 0);
+        throw std::runtime_error("ringkv did not start: '" + line + "'");
+    }
+    _port = std::uint16_t(std::stoi(line.substr(colon + 1)));
+}
+
+server_process::~server_process() {
+    if (_pid > 0) stop();
+}
+
+int server_process::stop(int timeout_ms) {
+    if (_pid <= 0) return -1;
+    kill(_pid, SIGTERM);
+    int status = wait_exit(_pid, timeout_ms);
+    if (status == -2) {
+        kill(_pid, SIGKILL);
+        waitpid(_pid, nullptr, 0);
+        status = -1;
+    }
+    _pid = -1;
+    return status;
+}
+
+client::client(std::uint16_t port) {
+    _fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+        throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+    }
+}
+
+client::~client() { ::close(_fd); }
+
+void client::send(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const ssize_t n = ::send(_fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) return;  // the server may have closed; reads will tell
+        sent += std::size_t(n);
+    }
+}
+
+bool client::fill(int timeout_ms) {
+    if (_eof) return false;
+    pollfd p{_fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    char chunk[65536];
+    const ssize_t n = ::recv(_fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) {
+        _eof = true;
+        return false;
+    }
+    _buffer.append(chunk, std::size_t(n));
+    return true;
+}
+
+std::optional<response> client::read_response(int timeout_ms, bool head_only) {
+    const auto until = clock::now() + std::chrono::milliseconds(timeout_ms);
+    const auto left = [&] {
+        return int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count()));
+    };
+    std::size_t end = 0;
+    while ((end = _buffer.find("\r\n\r\n")) == std::string::npos) {
+        if (!fill(left())) return std::nullopt;
+    }
+    response r;
+    const std::string head = _buffer.substr(0, end + 2);
+    r.status = std::stoi(head.substr(9, 3));
+    std::size_t line = head.find("\r\n") + 2;
+    while (line < head.size()) {
+        const std::size_t eol = head.find("\r\n", line);
+        const std::string text = head.substr(line, eol - line);
+        const std::size_t colon = text.find(':');
+        std::string name = text.substr(0, colon);
+        for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+        std::size_t v = colon + 1;
+        while (v < text.size() && text[v] == ' ') ++v;
+        r.headers[name] = text.substr(v);
+        line = eol + 2;
+    }
+    std::size_t length = 0;
+    if (!head_only && r.status != 204 && r.status != 100 && r.headers.count("content-length")) {
+        length = std::stoul(r.headers["content-length"]);
+    }
+    while (_buffer.size() < end + 4 + length) {
+        if (!fill(left())) return std::nullopt;
+    }
+    r.body = _buffer.substr(end + 4, length);
+    _buffer.erase(0, end + 4 + length);
+    return r;
+}
+
+bool client::closed_by_server(int timeout_ms) {
+    const auto until = clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!_eof) {
+        const int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count());
+        if (left <= 0) return false;
+        fill(left);
+    }
+    return true;
+}
+
+std::string client::read_raw(std::size_t count, int timeout_ms) {
+    while (_buffer.size() < count && fill(timeout_ms)) {
+    }
+    std::string out = _buffer.substr(0, count);
+    _buffer.erase(0, out.size());
+    return out;
+}
+
+std::optional<response> exchange(std::uint16_t port, const std::string& request) {
+    client c(port);
+    c.send(request);
+    return c.read_response();
+}
+
+std::string get(const std::string& path, const std::string& extra_headers) {
+    return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
+}
+
+}  // namespace ringkv::testing

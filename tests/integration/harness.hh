@@ -1,0 +1,89 @@
+#pragma once
+// Starts the real ringkv binary on a free port and talks to it over raw
+// sockets. The binary's path comes from RINGKV_BINARY (set by meson).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ringkv::testing {
+
+struct process_result {
+    int exit_status = -1;
+    std::string out, err;
+};
+
+// Runs the binary with `args` to completion (for flag errors).
+process_result run_to_exit(const std::vector<std::string>& args, int timeout_ms = 10'000);
+
+class server_process {
+public:
+    explicit server_process(std::vector<std::string> args = {});
+    ~server_process();
+    server_process(const server_process&) = delete;
+    server_process& operator=(const server_process&) = delete;
+
+    std::uint16_t port() const { return _port; }
+    // Sends SIGTERM and waits; returns the exit status (or -1 on a signal or
+    // a timeout, after which the process is killed).
+    int stop(int timeout_ms = 10'000);
+
+private:
+    pid_t _pid = -1;
+    std::uint16_t _port = 0;
+};
+
+struct response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+class client {
+public:
+    explicit client(std::uint16_t port);
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    void send(const std::string& bytes);
+    // Reads one response; nullopt if the connection closed (or timed out)
+    // before a whole one arrived. head_only: a HEAD response has no body.
+    std::optional<response> read_response(int timeout_ms = 5000, bool head_only = false);
+    // True when the server closed the connection (EOF) within the timeout,
+    // after any bytes still buffered.
+    bool closed_by_server(int timeout_ms = 5000);
+    // Raw bytes until `count` are buffered or the timeout.
+    std::string read_raw(std::size_t count, int timeout_ms = 5000);
+    int fd() const { return _fd; }
+
+private:
+    bool fill(int timeout_ms);  // reads more into _buffer; false on EOF/timeout
+    int _fd = -1;
+    std::string _buffer;
+    bool _eof = false;
+};
+
+// One request on a fresh connection.
+std::optional<response> exchange(std::uint16_t port, const std::string& request);
+
+std::string get(const std::string& path, const std::string& extra_headers = "");
+
+}  // namespace ringkv::testing

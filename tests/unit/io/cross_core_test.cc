@@ -1,0 +1,103 @@
+// Cross-core calls on real loops, one thread per core, under contention and
+// with mailboxes so small that senders park (back-pressure, nothing dropped).
+#include <ringkv/io/cluster.hh>
+#include <ringkv/io/cross_core.hh>
+#include <ringkv/io/loop.hh>
+#include <ringkv/io/task.hh>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace ringkv::io {
+namespace {
+
+constexpr unsigned cores = 3;
+
+struct shared_state {
+    std::atomic<unsigned> callers_left{0};
+    std::atomic<std::uint64_t> failures{0};
+    // Written only by the core of the same index (checked on every call).
+    std::array<std::uint64_t, cores> calls_served{};
+    std::array<bool, cores> wrong_thread{};
+};
+
+// One caller: `calls` sequential calls to other cores, each checking that
+// the function ran on its target and the result came back to the caller.
+task<> caller(shared_state& state, unsigned id, unsigned calls) {
+    loop& home = loop::current();
+    for (unsigned i = 0; i < calls; ++i) {
+        const unsigned target = (home.core() + 1 + (id + i) % (cores - 1)) % cores;
+        const std::uint64_t token = std::uint64_t(id) * 1'000'000 + i;
+        const std::uint64_t answer = co_await submit_to(target, [&state, target, token] {
+            const unsigned here = loop::current().core();
+            if (here != target) state.wrong_thread[here] = true;
+            ++state.calls_served[here];
+            return token * 2 + here;
+        });
+        if (answer != token * 2 + target || loop::current().core() != home.core()) ++state.failures;
+    }
+    // The local fast path: no message, runs inline.
+    const unsigned own = co_await submit_to(home.core(), [] { return loop::current().core(); });
+    if (own != home.core()) ++state.failures;
+    home.release();
+    if (state.callers_left.fetch_sub(1) == 1) home.stop_all();
+}
+
+void run_core(cluster& peers, shared_state& state, unsigned core, unsigned callers, unsigned calls) {
+    loop_options options;
+    options.core = core;
+    loop l(peers, options);
+    peers.wait_until_all_rings_ready();
+    // Start callers from inside the loop (spawn needs loop::current()).
+    struct starter final : message {
+        shared_state* state;
+        unsigned callers, calls;
+        void run() override {
+            for (unsigned id = 0; id < callers; ++id) {
+                loop::current().hold();
+                spawn(caller(*state, id, calls));
+            }
+        }
+    } start;
+    start.state = &state;
+    start.callers = callers;
+    start.calls = calls;
+    l.on_tick([&start, fired = false]() mutable {
+        if (!fired) {
+            fired = true;
+            start.run();
+        }
+    });
+    l.run();
+}
+
+void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls) {
+    cluster peers(cores, mailbox_entries);
+    shared_state state;
+    state.callers_left = cores * callers;
+    std::vector<std::thread> threads;
+    for (unsigned core = 0; core < cores; ++core) {
+        threads.emplace_back(run_core, std::ref(peers), std::ref(state), core, callers, calls);
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(state.failures.load(), 0u);
+    std::uint64_t served = 0;
+    for (unsigned core = 0; core < cores; ++core) {
+        EXPECT_FALSE(state.wrong_thread[core]);
+        served += state.calls_served[core];
+    }
+    EXPECT_EQ(served, std::uint64_t(cores) * callers * calls);
+}
+
+TEST(cross_core, many_callers_with_roomy_mailboxes) { run_cluster(4096, 64, 200); }
+
+TEST(cross_core, tiny_mailboxes_park_senders_and_drop_nothing) { run_cluster(2, 256, 100); }
+
+}  // namespace
+}  // namespace ringkv::io
