@@ -22,9 +22,9 @@ TEST_F(server_test, healthz_answers_200_with_date_and_length) {
     auto r = exchange(server.port(), get("/healthz"));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    EXPECT_EQ(r->body, R"({"status":"ok"})");
+    EXPECT_EQ(r->body, R"({"data":{"status":"online"}})");
     EXPECT_EQ(r->header("content-type"), "application/json");
-    EXPECT_EQ(r->header("content-length"), "15");
+    EXPECT_EQ(r->header("content-length"), "28");
     EXPECT_EQ(r->header("date").size(), 29u);  // "Thu, 26 Nov 2026 16:43:23 GMT"
     EXPECT_EQ(r->header("date").substr(26), "GMT");
 }
@@ -35,10 +35,10 @@ TEST_F(server_test, head_has_the_headers_and_no_body) {
     auto head = c.read_response(5000, true);
     ASSERT_TRUE(head);
     EXPECT_EQ(head->status, 200);
-    EXPECT_EQ(head->header("content-length"), "15");
+    EXPECT_EQ(head->header("content-length"), "28");
     auto after = c.read_response();  // proves no body bytes were sent
     ASSERT_TRUE(after);
-    EXPECT_EQ(after->body, R"({"status":"ok"})");
+    EXPECT_EQ(after->body, R"({"data":{"status":"online"}})");
 }
 
 TEST_F(server_test, unknown_path_is_404_with_the_json_error) {
