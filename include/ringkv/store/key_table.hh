@@ -1,0 +1,76 @@
+#pragma once
+// A core's hash table of items, keyed by (namespace number, key).
+//
+// Open addressing with linear probing over 8-byte slots: the item pointer in
+// the low 48 bits and 16 bits of its hash above them, so most probes that
+// miss never touch the item. Deletion leaves a tombstone; tombstones count
+// toward the load, and a table too full of them is rebuilt at the same size.
+//
+// Growth is incremental (no stop-the-world rehash): a new table of twice the
+// size is allocated and every later operation moves a bounded number of
+// slots from the old one (migration_step_slots), so a million-key table
+// moves across over many requests. Lookups check both tables meanwhile.
+//
+// Bounds: capacity is a power of two, at most capacity_max slots; the load
+// (items + tombstones) stays at or below 7/8 of it before growth.
+
+#include <ringkv/store/item.hh>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace ringkv::store {
+
+class key_table {
+public:
+    static constexpr std::size_t capacity_min = 64;
+    static constexpr std::size_t capacity_max = std::size_t(1) << 32;
+    static constexpr std::size_t migration_step_slots = 64;
+
+    key_table();
+    ~key_table();
+    key_table(const key_table&) = delete;
+    key_table& operator=(const key_table&) = delete;
+
+    // The item for (namespace, key), or nullptr. hash = key_hash(...).
+    item* find(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
+    // Inserts `fresh`, or replaces the item with its key. Returns the item it
+    // replaced (the caller releases it) or nullptr.
+    item* upsert(std::uint64_t hash, item* fresh);
+    // Removes and returns the item for (namespace, key), or nullptr.
+    item* erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
+
+    std::size_t size() const { return _size; }
+    std::size_t capacity() const { return _now.capacity; }
+    bool migrating() const { return _old.capacity != 0; }
+    std::size_t tombstones() const { return _now.tombstones + _old.tombstones; }
+
+private:
+    struct table {
+        std::unique_ptr<std::uint64_t[]> slots;
+        std::size_t capacity = 0;
+        std::size_t used = 0;        // items and tombstones
+        std::size_t tombstones = 0;
+    };
+    // Where a lookup ended: the table and slot holding the item, if found.
+    struct position {
+        table* where = nullptr;
+        std::size_t slot = 0;
+    };
+
+    static table make_table(std::size_t capacity);
+    static position probe(const table& t, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
+    position locate(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
+    static void place(table& t, std::uint64_t hash, item* i);
+    void migrate_some();
+    void make_room();
+
+    table _now;
+    table _old;  // being migrated into _now; empty when not growing
+    std::size_t _migrated = 0;  // slots of _old already moved
+    std::size_t _size = 0;
+};
+
+}  // namespace ringkv::store

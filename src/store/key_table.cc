@@ -1,0 +1,134 @@
+#include <ringkv/store/key_table.hh>
+
+#include <ringkv/base/assert.hh>
+#include <ringkv/store/sharding.hh>
+
+namespace ringkv::store {
+namespace {
+
+constexpr std::uint64_t empty_slot = 0;
+constexpr std::uint64_t tombstone_slot = 1;
+constexpr int tag_shift = 48;
+constexpr std::uint64_t pointer_mask = (std::uint64_t(1) << tag_shift) - 1;
+
+std::uint64_t tag_of(std::uint64_t hash) { return (hash >> 40) & 0xffff; }
+std::uint64_t encode(std::uint64_t hash, item* i) {
+    const auto bits = reinterpret_cast<std::uintptr_t>(i);
+    RINGKV_DEBUG_ASSERT((bits & ~pointer_mask) == 0);  // x86-64/arm64 user pointers fit in 48 bits
+    return (tag_of(hash) << tag_shift) | bits;
+}
+item* item_of(std::uint64_t slot) { return reinterpret_cast<item*>(slot & pointer_mask); }
+bool holds_item(std::uint64_t slot) { return slot > tombstone_slot; }
+
+// Load limit: items and tombstones together at most 7/8 of the slots.
+bool over_load(std::size_t used, std::size_t capacity) { return used * 8 > capacity * 7; }
+
+}  // namespace
+
+key_table::key_table() : _now(make_table(capacity_min)) {}
+
+key_table::~key_table() {
+    for (table* t : {&_now, &_old}) {
+        for (std::size_t s = 0; s < t->capacity; ++s) {
+            if (holds_item(t->slots[s])) item_of(t->slots[s])->release();
+        }
+    }
+}
+
+key_table::table key_table::make_table(std::size_t capacity) {
+    table t;
+    t.slots = std::make_unique<std::uint64_t[]>(capacity);  // zeroed: all empty
+    t.capacity = capacity;
+    return t;
+}
+
+key_table::position key_table::probe(const table& t, std::uint64_t hash, std::uint32_t namespace_number,
+                                     std::string_view key) {
+    const std::size_t mask = t.capacity - 1;
+    const std::uint64_t tag = tag_of(hash);
+    for (std::size_t s = hash & mask, probes = 0; probes < t.capacity; s = (s + 1) & mask, ++probes) {
+        const std::uint64_t slot = t.slots[s];
+        if (slot == empty_slot) break;
+        if (slot == tombstone_slot || (slot >> tag_shift) != tag) continue;
+        const item* i = item_of(slot);
+        if (i->namespace_number() == namespace_number && i->key() == key) {
+            return {const_cast<table*>(&t), s};
+        }
+    }
+    return {};
+}
+
+key_table::position key_table::locate(std::uint64_t hash, std::uint32_t namespace_number,
+                                      std::string_view key) const {
+    position p = probe(_now, hash, namespace_number, key);
+    if (p.where == nullptr && migrating()) p = probe(_old, hash, namespace_number, key);
+    return p;
+}
+
+item* key_table::find(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const {
+    const position p = locate(hash, namespace_number, key);
+    return p.where == nullptr ? nullptr : item_of(p.where->slots[p.slot]);
+}
+
+void key_table::place(table& t, std::uint64_t hash, item* i) {
+    const std::size_t mask = t.capacity - 1;
+    std::size_t s = hash & mask;
+    while (holds_item(t.slots[s])) s = (s + 1) & mask;
+    if (t.slots[s] == tombstone_slot) --t.tombstones; else ++t.used;
+    t.slots[s] = encode(hash, i);
+}
+
+item* key_table::upsert(std::uint64_t hash, item* fresh) {
+    migrate_some();
+    const position p = locate(hash, fresh->namespace_number(), fresh->key());
+    if (p.where != nullptr) {
+        item* replaced = item_of(p.where->slots[p.slot]);
+        p.where->slots[p.slot] = encode(hash, fresh);
+        return replaced;
+    }
+    make_room();
+    place(_now, hash, fresh);
+    ++_size;
+    return nullptr;
+}
+
+item* key_table::erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) {
+    migrate_some();
+    const position p = locate(hash, namespace_number, key);
+    if (p.where == nullptr) return nullptr;
+    item* removed = item_of(p.where->slots[p.slot]);
+    p.where->slots[p.slot] = tombstone_slot;
+    ++p.where->tombstones;
+    --_size;
+    return removed;
+}
+
+// Before an insert: start growing when the live table is too full. A table
+// full mostly of tombstones is rebuilt at the same size instead of doubled.
+void key_table::make_room() {
+    if (!over_load(_now.used + 1, _now.capacity)) return;
+    while (migrating()) migrate_some();  // finish the previous move first (rare: it is far along)
+    const bool mostly_tombstones = _now.tombstones * 2 > _now.used;
+    const std::size_t capacity = mostly_tombstones ? _now.capacity : _now.capacity * 2;
+    RINGKV_ASSERT(capacity <= capacity_max);
+    _old = std::move(_now);
+    _now = make_table(capacity);
+    _migrated = 0;
+    migrate_some();
+}
+
+void key_table::migrate_some() {
+    if (!migrating()) return;
+    const std::size_t end = std::min(_old.capacity, _migrated + migration_step_slots);
+    for (; _migrated < end; ++_migrated) {
+        const std::uint64_t slot = _old.slots[_migrated];
+        if (!holds_item(slot)) continue;
+        item* i = item_of(slot);
+        place(_now, key_hash(i->namespace_number(), i->key()), i);
+        // A tombstone, not empty: later probes of _old must still pass here.
+        _old.slots[_migrated] = tombstone_slot;
+    }
+    if (_migrated == _old.capacity) _old = table{};
+}
+
+}  // namespace ringkv::store

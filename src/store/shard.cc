@@ -1,0 +1,107 @@
+#include <ringkv/store/shard.hh>
+
+#include <ringkv/store/sharding.hh>
+
+namespace ringkv::store {
+
+shard::~shard() = default;  // the key table releases every item
+
+std::uint32_t shard::intern(std::string_view content_type, bool& ok) {
+    ok = true;
+    if (auto it = _content_type_ids.find(content_type); it != _content_type_ids.end()) return it->second;
+    if (_content_types.size() >= content_types_max) {
+        ok = false;
+        return 0;
+    }
+    const std::string& stored = _content_types.emplace_back(content_type);
+    const auto id = std::uint16_t(_content_types.size() - 1);
+    _content_type_ids.emplace(stored, id);
+    return id;
+}
+
+shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key,
+                             std::string_view value, std::string_view content_type, std::uint64_t ttl_ms,
+                             instant now) {
+    bool interned = false;
+    const std::uint32_t type = intern(content_type, interned);
+    if (!interned) return put_result::too_many_content_types;
+    item* fresh = item::create(namespace_number, key, value, std::uint16_t(type), std::uint32_t(hash),
+                               now.wall_s, ttl_ms != 0);
+    item* old = _table.upsert(hash, fresh);
+    ordered_index& index = _namespaces[namespace_number];
+    const bool was_live = old != nullptr && !old->expired(now.monotonic_ms);
+    if (old != nullptr) {
+        index.replace(old, fresh);
+        if (old->has_ttl()) _wheel.cancel(*old);
+        old->release();
+    } else {
+        index.insert(fresh);
+    }
+    if (ttl_ms != 0) {
+        fresh->ttl().at_ms = now.monotonic_ms + ttl_ms;
+        _wheel.insert(*fresh);
+    }
+    return was_live ? put_result::replaced : put_result::created;
+}
+
+item_ref shard::get(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key, instant now) {
+    item* found = _table.find(hash, namespace_number, key);
+    if (found == nullptr) return {};
+    if (found->expired(now.monotonic_ms)) {  // never served, even before the wheel reclaims it
+        unlink(*found, true);
+        return {};
+    }
+    return item_ref(found);
+}
+
+void shard::erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) {
+    if (item* found = _table.find(hash, namespace_number, key)) unlink(*found, true);
+}
+
+void shard::unlink(item& i, bool in_wheel) {
+    const std::uint64_t hash = key_hash(i.namespace_number(), i.key());
+    _table.erase(hash, i.namespace_number(), i.key());
+    auto index = _namespaces.find(i.namespace_number());
+    RINGKV_ASSERT(index != _namespaces.end());
+    index->second.erase(&i);
+    if (index->second.size() == 0) _namespaces.erase(index);
+    if (in_wheel && i.has_ttl()) _wheel.cancel(i);
+    i.release();
+}
+
+void shard::list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,
+                 instant now, std::vector<list_entry>& out) {
+    auto index = _namespaces.find(namespace_number);
+    if (index == _namespaces.end() || limit == 0) return;
+    std::size_t taken = 0;
+    index->second.scan(prefix, after, [&](const item& i) {
+        if (!i.expired(now.monotonic_ms)) {
+            out.push_back({i.key(), i.value_bytes(), i.updated_at_s()});
+            ++taken;
+        }
+        return taken < limit;
+    });
+}
+
+void shard::drop_namespace(std::uint32_t namespace_number) {
+    if (_namespaces.contains(namespace_number)) _dropping.push_back(namespace_number);
+}
+
+bool shard::background_step(instant now) {
+    std::size_t budget = step_items_max;
+    // Purge dropped namespaces, a root at a time (each O(log n)).
+    while (budget > 0 && !_dropping.empty()) {
+        auto index = _namespaces.find(_dropping.back());
+        if (index == _namespaces.end()) {  // emptied (the last unlink erased the index)
+            _dropping.pop_back();
+            continue;
+        }
+        unlink(*index->second.root(), true);
+        --budget;
+    }
+    _wheel.advance(now.monotonic_ms);
+    const bool more_expiry = _wheel.step(budget, [this](item& i) { unlink(i, false); });
+    return more_expiry || !_dropping.empty();
+}
+
+}  // namespace ringkv::store

@@ -1,0 +1,322 @@
+// The shard-local store, driven by a manual clock: hash table growth and
+// tombstones, the ordered index, the timer wheel, and the shard on top.
+#include <ringkv/store/key_table.hh>
+#include <ringkv/store/ordered_index.hh>
+#include <ringkv/store/shard.hh>
+#include <ringkv/store/sharding.hh>
+#include <ringkv/store/timer_wheel.hh>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ringkv::store {
+namespace {
+
+item* make(std::uint32_t ns, const std::string& key, const std::string& value = "v", bool ttl = false) {
+    return item::create(ns, key, value, 0, std::uint32_t(key_hash(ns, key)), 0, ttl);
+}
+
+TEST(key_table, grows_incrementally_and_finds_everything) {
+    key_table table;
+    constexpr int count = 200'000;
+    bool saw_migration = false;
+    for (int i = 0; i < count; ++i) {
+        const std::string key = "key-" + std::to_string(i);
+        ASSERT_EQ(table.upsert(key_hash(1, key), make(1, key)), nullptr);
+        saw_migration |= table.migrating();
+        if (i % 9973 == 0) {  // lookups stay right in the middle of a move
+            for (int j = 0; j <= i; j += 997) {
+                const std::string k = "key-" + std::to_string(j);
+                ASSERT_NE(table.find(key_hash(1, k), 1, k), nullptr) << k;
+            }
+        }
+    }
+    EXPECT_TRUE(saw_migration);
+    EXPECT_EQ(table.size(), std::size_t(count));
+    EXPECT_GE(table.capacity() * 7, table.size() * 8);  // load stays at or below 7/8
+    for (int i = 0; i < count; ++i) {
+        const std::string key = "key-" + std::to_string(i);
+        ASSERT_NE(table.find(key_hash(1, key), 1, key), nullptr);
+        ASSERT_EQ(table.find(key_hash(2, key), 2, key), nullptr);  // other namespace
+    }
+}
+
+TEST(key_table, replace_and_erase_leave_tombstones_that_are_reused) {
+    key_table table;
+    const std::string key = "k";
+    item* first = make(1, key, "one");
+    EXPECT_EQ(table.upsert(key_hash(1, key), first), nullptr);
+    item* second = make(1, key, "two");
+    EXPECT_EQ(table.upsert(key_hash(1, key), second), first);
+    first->release();
+    EXPECT_EQ(table.find(key_hash(1, key), 1, key)->value(), "two");
+    item* removed = table.erase(key_hash(1, key), 1, key);
+    EXPECT_EQ(removed, second);
+    removed->release();
+    EXPECT_EQ(table.size(), 0u);
+    EXPECT_EQ(table.tombstones(), 1u);
+    EXPECT_EQ(table.erase(key_hash(1, key), 1, key), nullptr);
+}
+
+TEST(key_table, churn_of_inserts_and_deletes_keeps_the_table_bounded) {
+    key_table table;
+    std::mt19937 random(7);
+    std::set<int> live;
+    for (int round = 0; round < 300'000; ++round) {
+        const int k = int(random() % 5000);
+        const std::string key = std::to_string(k);
+        if (live.count(k)) {
+            item* removed = table.erase(key_hash(3, key), 3, key);
+            ASSERT_NE(removed, nullptr);
+            removed->release();
+            live.erase(k);
+        } else {
+            ASSERT_EQ(table.upsert(key_hash(3, key), make(3, key)), nullptr);
+            live.insert(k);
+        }
+    }
+    EXPECT_EQ(table.size(), live.size());
+    // Tombstones were cleared by same-size rebuilds, not by endless doubling.
+    EXPECT_LE(table.capacity(), 16384u);
+    for (int k : live) {
+        const std::string key = std::to_string(k);
+        ASSERT_NE(table.find(key_hash(3, key), 3, key), nullptr);
+    }
+}
+
+std::vector<std::string> scan(const ordered_index& index, std::string_view prefix, std::string_view after,
+                              std::size_t limit = 1000) {
+    std::vector<std::string> out;
+    index.scan(prefix, after, [&](const item& i) {
+        out.emplace_back(i.key());
+        return out.size() < limit;
+    });
+    return out;
+}
+
+TEST(ordered_index, scans_in_byte_order_with_prefix_and_cursor) {
+    ordered_index index;
+    std::vector<item*> items;
+    std::set<std::string> keys;
+    std::mt19937 random(11);
+    for (int i = 0; i < 5000; ++i) {
+        std::string key = "k" + std::to_string(random() % 100000);
+        if (!keys.insert(key).second) continue;
+        items.push_back(make(1, key));
+        index.insert(items.back());
+    }
+    for (const char* extra : {"user/1", "user/10", "user/2", "user0", "usera", "user", "A", "_x", "~"}) {
+        keys.insert(extra);
+        items.push_back(make(1, extra));
+        index.insert(items.back());
+    }
+    const std::vector<std::string> all(keys.begin(), keys.end());
+    EXPECT_EQ(scan(index, "", ""), std::vector<std::string>(all.begin(), all.begin() + 1000));
+    EXPECT_EQ(scan(index, "user", ""), (std::vector<std::string>{"user", "user/1", "user/10", "user/2", "user0", "usera"}));
+    EXPECT_EQ(scan(index, "user/", ""), (std::vector<std::string>{"user/1", "user/10", "user/2"}));
+    EXPECT_EQ(scan(index, "user", "user/10"), (std::vector<std::string>{"user/2", "user0", "usera"}));
+    EXPECT_EQ(scan(index, "user/", "v"), std::vector<std::string>{});  // cursor past the prefix range
+    EXPECT_EQ(scan(index, "user/", "a").size(), 3u);                   // cursor before it
+    // Paging through everything with a cursor returns each key exactly once.
+    std::vector<std::string> paged;
+    std::string after;
+    for (;;) {
+        auto page = scan(index, "", after, 333);
+        if (page.empty()) break;
+        paged.insert(paged.end(), page.begin(), page.end());
+        after = page.back();
+    }
+    EXPECT_EQ(paged, all);
+    // Erase half, replace a few; order and content hold.
+    std::set<std::string> remaining = keys;
+    for (std::size_t i = 0; i < items.size(); i += 2) {
+        remaining.erase(std::string(items[i]->key()));
+        index.erase(items[i]);
+        items[i]->release();
+        items[i] = nullptr;
+    }
+    for (std::size_t i = 1; i < items.size(); i += 10) {
+        item* fresh = make(1, std::string(items[i]->key()), "new");
+        index.replace(items[i], fresh);
+        items[i]->release();
+        items[i] = fresh;
+    }
+    EXPECT_EQ(scan(index, "", "", 100000), std::vector<std::string>(remaining.begin(), remaining.end()));
+    EXPECT_EQ(index.size(), remaining.size());
+    for (item* i : items) {
+        if (i != nullptr) i->release();
+    }
+}
+
+struct wheel_fixture {
+    timer_wheel wheel{1000};
+    std::vector<item*> items;
+    std::vector<std::string> fired;
+
+    item* add(const std::string& key, std::uint64_t at_ms) {
+        item* i = make(1, key, "v", true);
+        i->ttl().at_ms = at_ms;
+        wheel.insert(*i);
+        items.push_back(i);
+        return i;
+    }
+    void run_to(std::uint64_t now_ms, std::size_t budget = 1'000'000) {
+        wheel.advance(now_ms);
+        while (wheel.step(budget, [&](item& i) { fired.emplace_back(i.key()); })) {
+        }
+    }
+    ~wheel_fixture() {
+        for (item* i : items) i->release();
+    }
+};
+
+TEST(timer_wheel, fires_at_the_deadline_never_before) {
+    wheel_fixture f;
+    f.add("a", 1001);
+    f.add("b", 1064);
+    f.add("c", 1000 + 4096 + 17);
+    f.add("d", 1000 + 300'000);
+    f.run_to(1000);
+    EXPECT_TRUE(f.fired.empty());
+    f.run_to(1001);
+    EXPECT_EQ(f.fired, std::vector<std::string>{"a"});
+    f.run_to(1063);
+    EXPECT_EQ(f.fired.size(), 1u);
+    f.run_to(1064);
+    EXPECT_EQ(f.fired.back(), "b");
+    f.run_to(1000 + 4096 + 16);
+    EXPECT_EQ(f.fired.size(), 2u);
+    f.run_to(1000 + 4096 + 17);
+    EXPECT_EQ(f.fired.back(), "c");
+    f.run_to(1000 + 299'999);
+    EXPECT_EQ(f.fired.size(), 3u);
+    f.run_to(1000 + 300'000);
+    EXPECT_EQ(f.fired.back(), "d");
+    EXPECT_EQ(f.wheel.size(), 0u);
+}
+
+TEST(timer_wheel, same_tick_expiries_and_cancel) {
+    wheel_fixture f;
+    for (int i = 0; i < 1000; ++i) f.add("k" + std::to_string(i), 5000);
+    f.wheel.cancel(*f.items[0]);
+    f.wheel.cancel(*f.items[500]);
+    f.wheel.cancel(*f.items[999]);
+    f.run_to(4999);
+    EXPECT_TRUE(f.fired.empty());
+    // A small budget spreads the work over steps.
+    f.wheel.advance(5000);
+    std::size_t steps = 0;
+    while (f.wheel.step(100, [&](item& i) { f.fired.emplace_back(i.key()); })) ++steps;
+    EXPECT_EQ(f.fired.size(), 997u);
+    EXPECT_GE(steps, 9u);
+}
+
+TEST(timer_wheel, far_future_deadlines_are_kept_and_cancelled) {
+    wheel_fixture f;
+    const std::uint64_t max_ttl_ms = 9'223'372'036ull * 1000;
+    item* far = f.add("far", 1000 + max_ttl_ms);
+    f.add("soon", 2000);
+    f.run_to(1000 + 3'600'000);  // an hour later: only "soon" fired
+    EXPECT_EQ(f.fired, std::vector<std::string>{"soon"});
+    EXPECT_EQ(f.wheel.size(), 1u);
+    f.wheel.cancel(*far);
+    EXPECT_EQ(f.wheel.size(), 0u);
+}
+
+TEST(timer_wheel, cancel_after_the_bucket_went_pending) {
+    wheel_fixture f;
+    item* a = f.add("a", 1100);
+    item* b = f.add("b", 1100);
+    item* c = f.add("c", 1100);
+    f.wheel.advance(1100);  // spliced to pending, not yet stepped
+    f.wheel.cancel(*a);     // head of pending
+    f.wheel.cancel(*c);     // tail of pending
+    f.run_to(1100);
+    EXPECT_EQ(f.fired, std::vector<std::string>{"b"});
+    (void)b;
+}
+
+TEST(shard, put_get_replace_delete_and_list) {
+    shard s(0);
+    const instant now{1000, 1'700'000'000};
+    const auto h = [](const std::string& k) { return key_hash(7, k); };
+    EXPECT_EQ(s.put(h("a"), 7, "a", "1", "text/plain", 0, now), shard::put_result::created);
+    EXPECT_EQ(s.put(h("a"), 7, "a", "22", "application/json", 0, now), shard::put_result::replaced);
+    EXPECT_EQ(s.put(h("b"), 7, "b", std::string("\0\xff", 2), "application/octet-stream", 0, now),
+              shard::put_result::created);
+    item_ref a = s.get(h("a"), 7, "a", now);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->value(), "22");
+    EXPECT_EQ(s.content_type(a->content_type()), "application/json");
+    EXPECT_EQ(s.get(h("b"), 7, "b", now)->value(), std::string("\0\xff", 2));
+    EXPECT_FALSE(s.get(h("a"), 8, "a", now));  // namespaces are separate
+    std::vector<list_entry> listed;
+    s.list(7, "", "", 10, now, listed);
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0].key, "a");
+    EXPECT_EQ(listed[0].size_bytes, 2u);
+    s.erase(h("a"), 7, "a");
+    EXPECT_FALSE(s.get(h("a"), 7, "a", now));
+    EXPECT_EQ(a->value(), "22");  // a reference keeps the replaced value alive
+    EXPECT_EQ(s.size(), 1u);
+}
+
+TEST(shard, ttl_keys_are_never_served_after_expiry_and_are_reclaimed) {
+    shard s(0);
+    const auto h = [](const std::string& k) { return key_hash(1, k); };
+    s.put(h("t"), 1, "t", "v", "text/plain", 2000, {1000, 0});  // expires at 3000
+    s.put(h("p"), 1, "p", "v", "text/plain", 0, {1000, 0});
+    EXPECT_TRUE(s.get(h("t"), 1, "t", {2999, 0}));
+    // Expired but not yet reclaimed (no background step): still never served.
+    EXPECT_FALSE(s.get(h("t"), 1, "t", {3000, 0}));
+    s.put(h("u"), 1, "u", "v", "text/plain", 500, {1000, 0});
+    std::vector<list_entry> listed;
+    s.list(1, "", "", 10, {1600, 0}, listed);
+    ASSERT_EQ(listed.size(), 1u);  // u expired at 1500
+    EXPECT_EQ(listed[0].key, "p");
+    while (s.background_step({1600, 0})) {
+    }
+    EXPECT_EQ(s.size(), 1u);
+    EXPECT_EQ(s.ttl_keys(), 0u);
+    // A write without a TTL clears it; an expired key counts as absent.
+    s.put(h("x"), 1, "x", "v", "text/plain", 100, {2000, 0});
+    EXPECT_EQ(s.put(h("x"), 1, "x", "w", "text/plain", 0, {2050, 0}), shard::put_result::replaced);
+    EXPECT_TRUE(s.get(h("x"), 1, "x", {1'000'000, 0}));
+    s.put(h("y"), 1, "y", "v", "text/plain", 100, {2000, 0});
+    EXPECT_EQ(s.put(h("y"), 1, "y", "w", "text/plain", 0, {2100, 0}), shard::put_result::created);
+}
+
+TEST(shard, dropping_a_namespace_purges_its_keys_in_bounded_steps) {
+    shard s(0);
+    for (int i = 0; i < 10'000; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        s.put(key_hash(5, key), 5, key, "v", "text/plain", i % 2 ? 60'000 : 0, {0, 0});
+    }
+    s.put(key_hash(6, "keep"), 6, "keep", "v", "text/plain", 0, {0, 0});
+    s.drop_namespace(5);
+    int steps = 0;
+    while (s.background_step({1, 0})) ++steps;
+    EXPECT_GE(steps, 4);  // 10,000 keys at 2,048 a step
+    EXPECT_EQ(s.size(), 1u);
+    EXPECT_EQ(s.ttl_keys(), 0u);
+    EXPECT_TRUE(s.get(key_hash(6, "keep"), 6, "keep", {1, 0}));
+}
+
+TEST(sharding, owner_is_pure_and_spreads_keys) {
+    std::map<unsigned, int> per_core;
+    for (int i = 0; i < 100'000; ++i) {
+        const std::uint64_t h = key_hash(1, "user/" + std::to_string(i));
+        EXPECT_EQ(shard_of(h, 4), shard_of(key_hash(1, "user/" + std::to_string(i)), 4));
+        ++per_core[shard_of(h, 4)];
+    }
+    for (auto [core, count] : per_core) EXPECT_NEAR(count, 25'000, 1'000) << core;
+}
+
+}  // namespace
+}  // namespace ringkv::store
