@@ -1,40 +1,247 @@
 #include <ringkv/api/service.hh>
 
+#include "cursor.hh"
+#include "keys.hh"
+#include "plan.hh"
+#include "routes.hh"
+#include "text.hh"
+
 #include <ringkv/base/limits.hh>
-#include <ringkv/net/http/error_response.hh>
+#include <ringkv/io/loop.hh>
 
 namespace ringkv::api {
 
 using net::http::error_code;
+using net::http::error_source;
 using net::http::head_verdict;
 using net::http::method;
 
 namespace {
 
+thread_local core_state* local_state = nullptr;
+
 constexpr std::string_view healthz_path = "/healthz";
 // 28 bytes: bench/http_core.sh has nginx answer the very same body.
 constexpr std::string_view healthz_body = R"({"data":{"status":"online"}})";
+constexpr std::string_view kvs_path = "/v2/storage/kvs";
+constexpr std::uint64_t page_size_max = 250;
+constexpr std::uint64_t list_limit_max = 1000;
+constexpr std::uint64_t ttl_secs_max = 9'223'372'036;
+
+// Splits a path into a route and its raw {id} and {key} parts.
+struct matched {
+    route which = route::none;
+    std::string_view id;
+    std::string_view key;
+};
+
+matched match(std::string_view path) {
+    if (path == healthz_path) return {route::healthz};
+    if (!path.starts_with(kvs_path)) return {};
+    std::string_view rest = path.substr(kvs_path.size());
+    if (rest.empty()) return {route::namespaces};
+    if (rest.front() != '/') return {};
+    rest.remove_prefix(1);
+    const std::size_t slash = rest.find('/');
+    const std::string_view id = rest.substr(0, slash);
+    if (id.empty()) return {};
+    if (slash == std::string_view::npos) return {route::one_namespace, id};
+    const std::string_view tail = rest.substr(slash);
+    if (tail == "/keys") return {route::keys, id};
+    if (tail.starts_with("/keys/")) return {route::one_key, id, tail.substr(6)};
+    return {};
+}
+
+// The Allow header of a route, or empty when the method is allowed.
+std::string_view disallowed(route which, method m) {
+    const bool get = m == method::get || m == method::head;
+    switch (which) {
+        case route::healthz: return get ? "" : "Allow: GET, HEAD\r\n";
+        case route::namespaces: return get || m == method::post ? "" : "Allow: GET, HEAD, POST\r\n";
+        case route::one_namespace: return get || m == method::delete_ ? "" : "Allow: GET, HEAD, DELETE\r\n";
+        case route::keys: return get ? "" : "Allow: GET, HEAD\r\n";
+        case route::one_key:
+            return get || m == method::put || m == method::delete_ ? "" : "Allow: GET, HEAD, PUT, DELETE\r\n";
+        case route::none: break;
+    }
+    return "";
+}
+
+bool authorized(const api_options& options, std::string_view token) {
+    if (token.empty()) return false;
+    return !options.tokens || options.tokens->contains(std::string(token));
+}
+
+// A positive integer query parameter: absent keeps `value`; present must be
+// plain digits within [1, max_accepted] (larger values are clamped to clamp_to).
+bool read_positive(std::string_view query, std::string_view name, std::uint64_t& value, std::uint64_t clamp_to) {
+    char storage[64];
+    const query_value q = find_query(query, name, storage);
+    if (!q.present) return true;
+    const auto parsed = q.malformed ? std::nullopt : parse_decimal(q.value);
+    if (!parsed && !q.malformed && !q.value.empty() && q.value.find_first_not_of("0123456789") == std::string_view::npos) {
+        value = clamp_to;  // all digits but past 64 bits: clamped like any large value
+        return true;
+    }
+    if (!parsed || *parsed == 0) return false;
+    value = std::min(*parsed, clamp_to);
+    return true;
+}
+
+net::http::error bad_parameter(std::string_view name, std::string_view detail) {
+    return {422, error_code::bad_request, detail, error_source::parameter(name)};
+}
 
 }  // namespace
 
-head_verdict service::on_head(const net::http::request_head& head, net::http::response_writer& writer) {
-    if (head.path != healthz_path) {
-        net::http::write_error(writer, {404, error_code::not_found, "no route matches this path"});
-        return head_verdict::answered();
+core_state& core_state::local() { return *local_state; }
+void core_state::set_local(core_state* state) { local_state = state; }
+
+namespace {
+
+// Query parameters, per route (API.md: 422 with the parameter named).
+std::optional<net::http::error> read_query(const api_options& options, const net::http::request_head& head, plan& p) {
+    const std::string_view query = head.query;
+    if (p.which == route::namespaces && head.method != method::post) {
+        if (!read_positive(query, "page[number]", p.page_number, UINT64_MAX)) {
+            return bad_parameter("page[number]", "page[number] must be an integer of at least 1");
+        }
+        if (!read_positive(query, "page[size]", p.page_size, page_size_max)) {
+            return bad_parameter("page[size]", "page[size] must be an integer of at least 1");
+        }
+    } else if (p.which == route::keys) {
+        std::uint64_t limit = list_limit_max;
+        if (!read_positive(query, "limit", limit, list_limit_max)) {
+            return bad_parameter("limit", "limit must be an integer from 1 to 1000");
+        }
+        p.limit = std::uint32_t(limit);
+        char storage[limits::target_bytes_max];
+        const query_value prefix = find_query(query, "prefix", storage);
+        if (prefix.malformed) return bad_parameter("prefix", "prefix is not valid percent-encoding");
+        p.prefix_matches_nothing = prefix.value.size() > key_bytes_max;
+        p.prefix_bytes = std::uint16_t(std::min(prefix.value.size(), key_bytes_max));
+        std::copy_n(prefix.value.data(), p.prefix_bytes, p.prefix);
+    } else if (p.which == route::one_key && head.method == method::put) {
+        char storage[64];
+        if (find_query(query, "ttl", storage).present) {
+            return bad_parameter("ttl", "the ttl parameter is not supported; use ttl_secs");
+        }
+        const query_value ttl = find_query(query, "ttl_secs", storage);
+        if (ttl.present) {
+            const auto seconds = ttl.malformed ? std::nullopt : parse_decimal(ttl.value);
+            if (!seconds || *seconds < 1 || *seconds > ttl_secs_max) {
+                return bad_parameter("ttl_secs", "ttl_secs must be an integer from 1 to 9223372036");
+            }
+            p.ttl_ms = *seconds * 1000;
+        }
     }
-    if (head.method != method::get && head.method != method::head) {
-        net::http::write_error(writer, {405, error_code::bad_request, "this path allows GET and HEAD"},
-                               "Allow: GET, HEAD\r\n");
-        return head_verdict::answered();
+    (void)options;
+    return std::nullopt;
+}
+
+// The namespace of {id}: it must exist for this organization (404), and for
+// key routes be provision_ok (409), and for a TTL write support TTLs (409).
+std::optional<net::http::error> check_namespace(const net::http::request_head& head, plan& p) {
+    const std::uint64_t now = io::loop::current().now_ms();
+    const store::namespace_record* record = core_state::local().namespaces.find(p.id, p.organization, now);
+    if (record == nullptr) {
+        return net::http::error{404, error_code::not_found, "no namespace with this id", error_source::pointer("/id")};
     }
-    // A body on a health check is read and ignored, within the usual bound.
+    p.namespace_number = record->number;
+    const store::namespace_status status = record->status(now);
+    if (p.which == route::one_namespace) {
+        if (head.method == method::delete_ && status == store::namespace_status::deleting) {
+            return net::http::error{409, error_code::bad_request, "the namespace is already being deleted"};
+        }
+        return std::nullopt;
+    }
+    if (status != store::namespace_status::provision_ok) {
+        return net::http::error{409, error_code::bad_request,
+                                status == store::namespace_status::deleting ? "the namespace is being deleted"
+                                                                            : "the namespace is not provisioned yet"};
+    }
+    if (p.ttl_ms != 0 && !record->ttl_support) {
+        return net::http::error{409, error_code::bad_request, "the namespace does not support TTL",
+                                error_source::parameter("ttl_secs")};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+head_verdict service::on_head(const net::http::request_head& head, net::http::response_writer& writer,
+                              net::http::request_scratch& scratch) {
+    plan& p = *new (scratch.storage.data()) plan();
+    const matched m = match(head.path);
+    p.which = m.which;
+    p.query = head.query;
+    if (m.which == route::none) return reject(writer, {404, error_code::not_found, "no route matches this path"});
+    if (const std::string_view allow = disallowed(m.which, head.method); !allow.empty()) {
+        return reject(writer, {405, error_code::bad_request, "this method is not allowed on this path"}, allow);
+    }
+    if (head.content_length.value_or(0) > limits::body_bytes_max && m.which == route::healthz) {
+        return head_verdict::too_large();
+    }
+    if (m.which == route::healthz) return head_verdict::read_body(limits::body_bytes_max);
+
+    p.organization = bearer_token(head.authorization);
+    if (!authorized(_options, p.organization)) {
+        return reject(writer, {401, error_code::authentication_failed, "a valid bearer token is required"});
+    }
+    if (!m.id.empty()) {
+        const auto id = store::uuid::parse(m.id);
+        if (!id) return reject(writer, {400, error_code::invalid_id, "the id is not a UUID", error_source::pointer("/id")});
+        p.id = *id;
+    }
+    if (m.which == route::one_key) {
+        const auto key = decode_key(m.key, p.key);
+        if (!key) {
+            return reject(writer, {400, error_code::bad_request,
+                                   "the key must be 1-256 characters of a-z A-Z 0-9 - _ / = . and not start with _",
+                                   error_source::pointer("/key")});
+        }
+        p.key_bytes = std::uint16_t(key->size());
+    }
     if (head.content_length.value_or(0) > limits::body_bytes_max) return head_verdict::too_large();
+    if (auto e = read_query(_options, head, p)) return reject(writer, *e);
+    if (!m.id.empty()) {
+        if (auto e = check_namespace(head, p)) return reject(writer, *e);
+    }
+    if (m.which == route::one_key && head.method == method::put && !head.body_follows()) {
+        return reject(writer, {400, error_code::missing_parameter, "request body is required"});
+    }
     return head_verdict::read_body(limits::body_bytes_max);
 }
 
-io::task<> service::on_request(net::http::request&, net::http::response_writer& writer) {
-    writer.write(200, "application/json", healthz_body);
-    co_return;
+io::task<> service::on_request(net::http::request& request, net::http::response_writer& writer,
+                               net::http::request_scratch& scratch) {
+    plan& p = plan_in(scratch);
+    const method m = request.head.method;
+    const bool get = m == method::get || m == method::head;
+    switch (p.which) {
+        case route::healthz:
+            writer.write(200, "application/json", healthz_body);
+            co_return;
+        case route::namespaces:
+            if (get) list_namespaces(p, writer);
+            else co_await create_namespace(_options, p, request, writer);
+            co_return;
+        case route::one_namespace:
+            if (get) retrieve_namespace(p, writer);
+            else co_await delete_namespace(_options, p, writer);
+            co_return;
+        case route::keys:
+            co_await list_keys(_options, p, writer);
+            co_return;
+        case route::one_key:
+            if (get) co_await get_key(p, writer);
+            else if (m == method::put) co_await put_key(p, request, writer);
+            else co_await delete_key(p, writer);
+            co_return;
+        case route::none:
+            break;
+    }
+    net::http::write_error(writer, {500, error_code::unexpected, "unrouted request"});
 }
 
 }  // namespace ringkv::api

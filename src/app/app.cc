@@ -16,6 +16,7 @@
 #include <exception>
 #include <latch>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,15 +71,25 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
     start.verdict.wait();
     if (!start.ok) return;
 
-    api::service service;
+    api::core_state state(loop->now_ms());
+    api::core_state::set_local(&state);
+    io::loop& here = *loop;
+    // Expiry and namespace purges, in bounded steps between requests.
+    loop->on_idle([&state, &here] { return state.keys.background_step({here.now_ms(), here.wall_s()}); });
+    // Deleted namespaces are forgotten once their deletion delay has passed.
+    loop->on_tick([&state, &here] { state.namespaces.collect_gone(here.now_ms()); });
+    api::service service(settings.api);
     net::server server(*loop, listen_fd, service, settings.server);
     server.start();
     loop->run();
+    api::core_state::set_local(nullptr);
 }
 
 }  // namespace
 
-int run(const config::config& settings) {
+int run(const config::config& given) {
+    config::config settings = given;
+    settings.api.cursor_secret = std::random_device{}() * 0x9e3779b97f4a7c15ull ^ std::random_device{}();
     // Signals become a signalfd read on core 0; no thread takes them async.
     sigset_t signals;
     sigemptyset(&signals);

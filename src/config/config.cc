@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <string_view>
 
 namespace ringkv::config {
@@ -27,6 +28,15 @@ Options:
                               stall, before close (default 60000)
   --drain-timeout-ms N        on SIGINT/SIGTERM, time to finish requests in
                               flight before connections are cut (default 5000)
+  --tokens FILE               accept only the bearer tokens listed in FILE
+                              (one per line); default: any non-empty token.
+                              Each token is its own organization.
+  --provision-delay MS        a new namespace is "pending" this long before
+                              "provision_ok" (default 0)
+  --delete-delay MS           a deleted namespace is "deleting" this long
+                              before it is gone (default 0)
+  --default-ttl-support B     ttl_support of namespaces created without it:
+                              true or false (default true)
   --help                      print this help and exit
   --version                   print the version and exit
 )";
@@ -41,6 +51,28 @@ bool parse_integer(std::string_view text, Integer min, Integer max, Integer& out
 }
 
 exit_now bad(std::string text) { return {2, "ringkv: " + text + " (see --help)\n"}; }
+
+// One token per line; blank lines and surrounding spaces are ignored.
+bool read_tokens(const std::string& path, api::api_options& api, std::string& error) {
+    std::ifstream file(path);
+    if (!file) {
+        error = "cannot read --tokens file '" + path + "'";
+        return false;
+    }
+    api.tokens.emplace();
+    std::string line;
+    while (std::getline(file, line)) {
+        const std::size_t first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos) continue;
+        const std::size_t last = line.find_last_not_of(" \t\r");
+        api.tokens->insert(line.substr(first, last - first + 1));
+    }
+    if (api.tokens->empty()) {
+        error = "--tokens file '" + path + "' lists no token";
+        return false;
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -72,7 +104,8 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
         if (!flag.starts_with("--")) return bad("unexpected argument '" + std::string(flag) + "'");
         static constexpr std::string_view known[] = {"--bind", "--port", "--threads", "--connections-per-core",
                                                      "--header-timeout-ms", "--idle-timeout-ms",
-                                                     "--drain-timeout-ms"};
+                                                     "--drain-timeout-ms", "--tokens", "--provision-delay",
+                                                     "--delete-delay", "--default-ttl-support"};
         if (std::find(std::begin(known), std::end(known), flag) == std::end(known)) {
             return bad("unknown option " + std::string(flag));
         }
@@ -96,6 +129,16 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
             ok = parse_integer<std::uint32_t>(value, 1, ms_max, result.server.idle_timeout_ms);
         } else if (flag == "--drain-timeout-ms") {
             ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.drain_timeout_ms);
+        } else if (flag == "--provision-delay") {
+            ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.api.provision_delay_ms);
+        } else if (flag == "--delete-delay") {
+            ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.api.delete_delay_ms);
+        } else if (flag == "--default-ttl-support") {
+            ok = value == "true" || value == "false";
+            result.api.default_ttl_support = value == "true";
+        } else if (flag == "--tokens") {
+            std::string error;
+            if (!read_tokens(std::string(value), result.api, error)) return bad(error);
         }
         if (!ok) return bad("bad value for " + shown);
     }

@@ -308,8 +308,11 @@ void loop::run() {
         // seeing the flag is caught here, one that pushes after it rings.
         // A parked sender retries after its own flag is visible, for the same
         // reason (the target rings back when it frees room).
+        bool background = false;
+        for (auto& callback : _idle_callbacks) background |= callback();
+
         _peers.sleeping(_core).store(true, std::memory_order_seq_cst);
-        const bool more_work = !mailboxes_empty() || retry_parked();
+        const bool more_work = background || !mailboxes_empty() || retry_parked();
         if (more_work) {
             io_uring_submit(&_ring);
         } else {

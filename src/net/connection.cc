@@ -125,7 +125,7 @@ connection::next_step connection::on_head() {
     _answered_at_head = false;
     if (_parser.in_message() && head.body_follows()) arm(_server._reading);  // a fresh period for the body
 
-    const http::head_verdict verdict = _server._handler.on_head(head, _writer);
+    const http::head_verdict verdict = _server._handler.on_head(head, _writer, _scratch);
     switch (verdict.what) {
         case http::head_verdict::action::read_body:
             if (head.content_length && *head.content_length > verdict.body_bytes_max) {
@@ -163,7 +163,7 @@ io::task<connection::next_step> connection::on_message() {
     deadline_list::disarm(*this);
     if (!_answered_at_head) {
         http::request request{_parser.head(), _parser.body()};
-        co_await _server._handler.on_request(request, _writer);
+        co_await _server._handler.on_request(request, _writer, _scratch);
         RINGKV_ASSERT(_writer.written());
     }
     if (!_writer.keep_alive()) {

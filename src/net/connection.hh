@@ -45,6 +45,7 @@ private:
     http::request_parser _parser;
     std::string _out;
     http::response_writer _writer;
+    http::request_scratch _scratch;
     io::completion* _pending = nullptr;  // the recv or send in flight, for cancel
     bool _timed_out = false;
     bool _interrupted = false;

@@ -1,16 +1,52 @@
 #pragma once
-// The API as the HTTP layer sees it: routes requests and answers them.
-// One service per core; it holds no state shared with other cores.
+// The KV API as the HTTP layer sees it: routes a request, checks it in the
+// order of API.md ("Order of checks"), and answers it, sending key work to
+// the core that owns the key. One service per core.
 
 #include <ringkv/net/http/handler.hh>
+#include <ringkv/store/namespaces.hh>
+#include <ringkv/store/shard.hh>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
 
 namespace ringkv::api {
 
+struct api_options {
+    // Accepted bearer tokens; empty optional: any non-empty token.
+    std::optional<std::unordered_set<std::string>> tokens;
+    std::uint32_t provision_delay_ms = 0;
+    std::uint32_t delete_delay_ms = 0;
+    bool default_ttl_support = true;
+    std::uint64_t cursor_secret = 0;  // drawn at start-up
+};
+
+// What a core owns: its keys and its replica of the namespace registry.
+// Reached only from that core's thread (cross-core work goes by message).
+struct core_state {
+    explicit core_state(std::uint64_t now_ms) : keys(now_ms) {}
+    store::shard keys;
+    store::namespace_registry namespaces;
+    std::uint32_t next_namespace_number = 1;  // used on core 0 only
+
+    static core_state& local();
+    static void set_local(core_state* state);
+};
+
 class service final : public net::http::handler {
 public:
-    net::http::head_verdict on_head(const net::http::request_head& head,
-                                    net::http::response_writer& writer) override;
-    io::task<> on_request(net::http::request& request, net::http::response_writer& writer) override;
+    // options must outlive the service (shared read-only by every core).
+    explicit service(const api_options& options) : _options(options) {}
+
+    net::http::head_verdict on_head(const net::http::request_head& head, net::http::response_writer& writer,
+                                    net::http::request_scratch& scratch) override;
+    io::task<> on_request(net::http::request& request, net::http::response_writer& writer,
+                          net::http::request_scratch& scratch) override;
+
+private:
+    const api_options& _options;
 };
 
 }  // namespace ringkv::api

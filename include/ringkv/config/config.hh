@@ -2,6 +2,7 @@
 // Command-line configuration. parse() never exits or prints: it returns the
 // config, or the text to print (help, version, or a one-line error).
 
+#include <ringkv/api/service.hh>
 #include <ringkv/net/server.hh>
 
 #include <cstdint>
@@ -12,6 +13,7 @@ namespace ringkv::config {
 
 struct config {
     net::server_options server;
+    api::api_options api;
     unsigned threads = 0;  // 0: one per online CPU
     std::uint32_t drain_timeout_ms = 5000;
 };

@@ -53,6 +53,7 @@ public:
     // Wall-clock seconds and the "Date: ...\r\n" header line for them,
     // refreshed when the second changes.
     std::string_view date_header() const { return {_date_header, _date_header_bytes}; }
+    std::uint32_t wall_s() const { return std::uint32_t(_date_second); }
 
     // Called on every tick (limits::tick_ms) and at shutdown. Register at
     // start-up only.
@@ -63,6 +64,10 @@ public:
         _stop_callbacks.push_back(std::move(callback));
     }
     bool stopping() const { return _stopping; }
+    // Background work run once per loop iteration (expiry, purging); it
+    // returns true while it has more, and the loop then does not sleep.
+    // It must bound its own work per call. Register at start-up only.
+    void on_idle(std::function<bool()> callback) { _idle_callbacks.push_back(std::move(callback)); }
 
     // Work that must finish before the loop may exit (a connection).
     void hold() { ++_holds; }
@@ -105,6 +110,7 @@ private:
 
     std::vector<std::function<void()>> _tick_callbacks;
     std::vector<std::function<void(bool)>> _stop_callbacks;
+    std::vector<std::function<bool()>> _idle_callbacks;
 
     // Messages waiting for room in a full mailbox, per target, FIFO.
     struct parked_list {

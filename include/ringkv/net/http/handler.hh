@@ -10,9 +10,18 @@
 #include <ringkv/net/http/request.hh>
 #include <ringkv/net/http/response.hh>
 
+#include <array>
 #include <cstddef>
 
 namespace ringkv::net::http {
+
+// Per-request memory the handler may use between on_head and on_request
+// (each connection owns one; requests on a connection run one at a time).
+// Whatever the handler keeps there must be trivially destructible.
+struct alignas(16) request_scratch {
+    static constexpr std::size_t bytes = 1024;
+    std::array<std::byte, bytes> storage;
+};
 
 struct head_verdict {
     enum class action {
@@ -32,10 +41,10 @@ class handler {
 public:
     virtual ~handler() = default;
     // Must not suspend.
-    virtual head_verdict on_head(const request_head& head, response_writer& writer) = 0;
+    virtual head_verdict on_head(const request_head& head, response_writer& writer, request_scratch& scratch) = 0;
     // May suspend (cross-core calls). `request` and `writer` stay valid until
     // it completes; it must write exactly one response.
-    virtual io::task<> on_request(request& request, response_writer& writer) = 0;
+    virtual io::task<> on_request(request& request, response_writer& writer, request_scratch& scratch) = 0;
 };
 
 }  // namespace ringkv::net::http

@@ -1,0 +1,75 @@
+#pragma once
+// The namespace registry. Every core holds a full replica, read locally on
+// every request; changes are made by the request's coordinator, which asks
+// core 0 (the authority for names and numbers) and then applies the change
+// on every core before it answers, so any connection sees it next.
+//
+// Status is a function of time, not a timer: a namespace is pending until
+// its provisioning instant, provision_ok after; once deleted it is deleting
+// until its deletion instant and gone after (then collected).
+
+#include <ringkv/store/uuid.hh>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ringkv::store {
+
+enum class namespace_status { pending, provision_ok, deleting, gone };
+std::string_view status_name(namespace_status status);
+
+struct namespace_record {
+    uuid id;
+    std::uint32_t number = 0;  // creation order, global, never reused; seeds key hashes
+    std::string name;
+    std::string organization;  // the bearer token that created it
+    bool ttl_support = true;
+    std::uint32_t created_at_s = 0;
+    std::uint32_t provisioned_at_s = 0;   // wall clock, for updated_at
+    std::uint64_t provisioned_at_ms = 0;  // monotonic: provision_ok from here
+    bool deleting = false;
+    std::uint32_t delete_requested_at_s = 0;
+    std::uint64_t deleted_at_ms = 0;      // monotonic: gone from here
+
+    namespace_status status(std::uint64_t now_ms) const;
+    std::uint32_t updated_at_s(std::uint64_t now_ms) const;
+};
+
+class namespace_registry {
+public:
+    // Namespaces a server holds (live and deleting); creation past it is refused.
+    static constexpr std::size_t namespaces_max = 100'000;
+
+    // The namespace if it exists for this organization and is not gone.
+    const namespace_record* find(const uuid& id, std::string_view organization, std::uint64_t now_ms) const;
+    const namespace_record* find_name(std::string_view organization, std::string_view name,
+                                      std::uint64_t now_ms) const;
+
+    void insert(const namespace_record& record);
+    // Marks it deleting; returns false if it is unknown.
+    bool mark_deleting(const uuid& id, std::uint32_t requested_at_s, std::uint64_t deleted_at_ms);
+    // Forgets namespaces whose deletion has completed; returns their numbers.
+    std::vector<std::uint32_t> collect_gone(std::uint64_t now_ms);
+
+    struct page {
+        std::vector<const namespace_record*> records;
+        std::size_t total = 0;
+    };
+    // The organization's namespaces (not gone) in creation order.
+    page list(std::string_view organization, std::size_t page_number, std::size_t page_size,
+              std::uint64_t now_ms) const;
+
+    std::size_t size() const { return _by_id.size(); }
+
+private:
+    std::unordered_map<uuid, namespace_record, uuid_hash> _by_id;
+    // Per organization, by creation number: listing order.
+    std::unordered_map<std::string, std::map<std::uint32_t, const namespace_record*>> _by_organization;
+    std::size_t _deleting = 0;
+};
+
+}  // namespace ringkv::store

@@ -1,0 +1,225 @@
+// Keys: put, get, delete and list. The coordinator (the core that parsed
+// the request) computes the owner core with shard_of() and runs the
+// operation there with submit_to(): inline when it is itself the owner,
+// as a message otherwise. Nothing here touches another core's data.
+#include "cursor.hh"
+#include "render.hh"
+#include "routes.hh"
+#include "text.hh"
+
+#include <ringkv/io/cross_core.hh>
+#include <ringkv/io/loop.hh>
+#include <ringkv/store/sharding.hh>
+
+#include <memory>
+#include <vector>
+
+namespace ringkv::api {
+
+using net::http::error_code;
+using net::http::error_source;
+
+namespace {
+
+constexpr std::string_view default_content_type = "application/octet-stream";
+// A content type longer than this is refused (415) rather than stored.
+constexpr std::size_t content_type_bytes_max = 256;
+
+store::instant now_here() {
+    const io::loop& loop = io::loop::current();
+    return {loop.now_ms(), loop.wall_s()};
+}
+
+unsigned owner_of(std::uint64_t hash) { return store::shard_of(hash, io::loop::current().core_count()); }
+
+}  // namespace
+
+io::task<> put_key(plan& p, net::http::request& request, net::http::response_writer& writer) {
+    if (request.body.empty()) {  // a chunked body with no data
+        net::http::write_error(writer, {400, error_code::missing_parameter, "request body is required"});
+        co_return;
+    }
+    const std::string_view content_type =
+        request.head.content_type.empty() ? default_content_type : request.head.content_type;
+    if (content_type.size() > content_type_bytes_max) {
+        net::http::write_error(writer, {415, error_code::unsupported_media_type, "the Content-Type is longer than 256 bytes"});
+        co_return;
+    }
+    const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
+    const std::string_view body = request.body;
+    // The owner copies the body straight from this connection's buffer into
+    // the new item: one copy, made on the core that will own the memory.
+    const store::shard::put_result result = co_await io::submit_to(owner_of(hash), [&p, hash, body, content_type] {
+        return core_state::local().keys.put(hash, p.namespace_number, p.key_view(), body, content_type, p.ttl_ms,
+                                            now_here());
+    });
+    switch (result) {
+        case store::shard::put_result::created: writer.write_empty(201); break;
+        case store::shard::put_result::replaced: writer.write_empty(200); break;
+        case store::shard::put_result::too_many_content_types:
+            net::http::write_error(writer, {415, error_code::unsupported_media_type,
+                                            "this server holds its maximum number of distinct content types"});
+            break;
+    }
+}
+
+io::task<> get_key(plan& p, net::http::response_writer& writer) {
+    struct found {
+        store::item_ref item;
+        std::string_view content_type;  // the owner's interned copy: never freed
+    };
+    const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
+    found f = co_await io::submit_to(owner_of(hash), [&p, hash] {
+        core_state& state = core_state::local();
+        found result;
+        result.item = state.keys.get(hash, p.namespace_number, p.key_view(), now_here());
+        if (result.item) result.content_type = state.keys.content_type(result.item->content_type());
+        return result;
+    });
+    if (!f.item) {
+        net::http::write_error(writer, {404, error_code::not_found, "no key with this name", error_source::pointer("/key")});
+        co_return;
+    }
+    writer.write(200, f.content_type, f.item->value());
+}
+
+io::task<> delete_key(plan& p, net::http::response_writer& writer) {
+    const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
+    co_await io::submit_to(owner_of(hash), [&p, hash] {
+        core_state::local().keys.erase(hash, p.namespace_number, p.key_view());
+    });
+    writer.write_empty(204);
+}
+
+namespace {
+
+// One core's part of a listing, copied out of its items so the coordinator
+// never reads another core's memory after the call returns: the key bytes
+// packed in one buffer, and an entry per key.
+struct core_listing {
+    struct entry {
+        std::uint32_t key_offset;
+        std::uint16_t key_bytes;
+        std::uint32_t size_bytes;
+        std::uint32_t updated_at_s;
+    };
+    std::vector<char> keys;
+    std::vector<entry> entries;
+    std::size_t next = 0;  // merge position
+
+    std::string_view key(const entry& e) const { return {keys.data() + e.key_offset, e.key_bytes}; }
+    bool exhausted() const { return next == entries.size(); }
+    const entry& front() const { return entries[next]; }
+};
+
+// A listing's buffers, one core_listing per core. Taken from a per-core
+// pool for the request and given back after, so concurrent listings never
+// share them and a warm pool allocates nothing. The pool holds at most
+// one set per listing that ran concurrently on this core.
+class listing_buffers {
+public:
+    explicit listing_buffers(unsigned cores) {
+        thread_local std::vector<std::unique_ptr<std::vector<core_listing>>> pool;
+        _pool = &pool;
+        if (pool.empty()) {
+            _taken = std::make_unique<std::vector<core_listing>>(cores);
+        } else {
+            _taken = std::move(pool.back());
+            pool.pop_back();
+        }
+    }
+    ~listing_buffers() { _pool->push_back(std::move(_taken)); }
+    listing_buffers(const listing_buffers&) = delete;
+    listing_buffers& operator=(const listing_buffers&) = delete;
+
+    core_listing& operator[](unsigned core) { return (*_taken)[core]; }
+
+private:
+    std::vector<std::unique_ptr<std::vector<core_listing>>>* _pool;
+    std::unique_ptr<std::vector<core_listing>> _taken;
+};
+
+// Average key bytes reserved per listed key; longer keys grow the buffer.
+constexpr std::size_t listed_key_bytes_reserved = 64;
+
+// Runs on the owner: its first `limit` live keys after the cursor.
+void list_on_owner(const plan& p, std::size_t limit, core_listing& out) {
+    thread_local std::vector<store::list_entry> entries;
+    entries.clear();
+    core_state::local().keys.list(p.namespace_number, p.prefix_view(), p.after_view(), limit, now_here(), entries);
+    for (const store::list_entry& e : entries) {
+        out.entries.push_back({std::uint32_t(out.keys.size()), std::uint16_t(e.key.size()), e.size_bytes, e.updated_at_s});
+        out.keys.insert(out.keys.end(), e.key.begin(), e.key.end());
+    }
+}
+
+void append_entry(std::string_view key, const core_listing::entry& e, std::string& out) {
+    out.append(R"({"key":")");
+    out.append(key);  // key characters need no JSON escaping
+    out.append(R"(","size_bytes":)");
+    append_number(e.size_bytes, out);
+    out.append(R"(,"updated_at":)");
+    append_timestamp(e.updated_at_s, out);
+    out.push_back('}');
+}
+
+}  // namespace
+
+io::task<> list_keys(const api_options& options, plan& p, net::http::response_writer& writer) {
+    const cursor_codec codec(options.cursor_secret);
+    char cursor_storage[cursor_codec::text_bytes_max];
+    const query_value cursor = find_query(p.query, "cursor", cursor_storage);
+    if (cursor.present && !cursor.value.empty()) {
+        const auto after = codec.decode(cursor.value, p.namespace_number, p.prefix_view(), p.after);
+        if (!after) {
+            net::http::write_error(writer, {400, error_code::bad_request, "the cursor was not issued for this listing",
+                                            error_source::parameter("cursor")});
+            co_return;
+        }
+        p.after_bytes = std::uint16_t(after->size());
+    }
+    // Scatter: each core returns its first limit+1 keys after the cursor
+    // (one more than a page, to learn whether more follow).
+    const unsigned cores = io::loop::current().core_count();
+    listing_buffers buffers(cores);
+    for (unsigned core = 0; core < cores && !p.prefix_matches_nothing; ++core) {
+        core_listing& part = buffers[core];
+        part.keys.clear();
+        part.entries.clear();
+        part.next = 0;
+        part.entries.reserve(p.limit + 1u);
+        part.keys.reserve((p.limit + 1u) * listed_key_bytes_reserved);
+        co_await io::submit_to(core, [&p, &part] { list_on_owner(p, p.limit + 1u, part); });
+    }
+    // Gather: a k-way merge of the sorted per-core lists, at most `limit` keys.
+    thread_local std::string out;
+    out.clear();
+    out.append(R"({"record_type":"storage_kv_key","data":[)");
+    std::string_view last;
+    std::size_t emitted = 0, total = 0;
+    for (unsigned core = 0; core < cores; ++core) total += buffers[core].entries.size();
+    while (emitted < p.limit) {
+        core_listing* best = nullptr;
+        for (unsigned core = 0; core < cores; ++core) {
+            core_listing& part = buffers[core];
+            if (!part.exhausted() && (best == nullptr || part.key(part.front()) < best->key(best->front()))) best = &part;
+        }
+        if (best == nullptr) break;
+        const core_listing::entry& e = best->entries[best->next++];
+        last = best->key(e);
+        if (emitted++ != 0) out.push_back(',');
+        append_entry(last, e, out);
+    }
+    const bool has_more = total > emitted;
+    out.append(R"(],"meta":{"has_more":)");
+    out.append(has_more ? "true" : "false");
+    if (has_more) {
+        out.append(R"(,"cursor":")");
+        codec.encode(p.namespace_number, p.prefix_view(), last, out);
+        out.push_back('"');
+    }
+    out.append("}}");
+    writer.write(200, "application/json", out);
+}
+
+}  // namespace ringkv::api

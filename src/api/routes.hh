@@ -1,0 +1,25 @@
+#pragma once
+// The handlers behind each route, called by the service once on_head has
+// accepted the request (see service.cc for the checks that come first).
+
+#include "plan.hh"
+
+#include <ringkv/api/service.hh>
+#include <ringkv/io/task.hh>
+#include <ringkv/net/http/request.hh>
+#include <ringkv/net/http/response.hh>
+
+namespace ringkv::api {
+
+io::task<> create_namespace(const api_options& options, plan& p, net::http::request& request,
+                            net::http::response_writer& writer);
+void list_namespaces(plan& p, net::http::response_writer& writer);
+void retrieve_namespace(plan& p, net::http::response_writer& writer);
+io::task<> delete_namespace(const api_options& options, plan& p, net::http::response_writer& writer);
+
+io::task<> put_key(plan& p, net::http::request& request, net::http::response_writer& writer);
+io::task<> get_key(plan& p, net::http::response_writer& writer);
+io::task<> delete_key(plan& p, net::http::response_writer& writer);
+io::task<> list_keys(const api_options& options, plan& p, net::http::response_writer& writer);
+
+}  // namespace ringkv::api

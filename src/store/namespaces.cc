@@ -1,0 +1,97 @@
+#include <ringkv/store/namespaces.hh>
+
+#include <ringkv/base/assert.hh>
+
+namespace ringkv::store {
+
+std::string_view status_name(namespace_status status) {
+    switch (status) {
+        case namespace_status::pending: return "pending";
+        case namespace_status::provision_ok: return "provision_ok";
+        case namespace_status::deleting: return "deleting";
+        case namespace_status::gone: return "gone";
+    }
+    return "pending";
+}
+
+namespace_status namespace_record::status(std::uint64_t now_ms) const {
+    if (deleting) return now_ms >= deleted_at_ms ? namespace_status::gone : namespace_status::deleting;
+    return now_ms >= provisioned_at_ms ? namespace_status::provision_ok : namespace_status::pending;
+}
+
+std::uint32_t namespace_record::updated_at_s(std::uint64_t now_ms) const {
+    switch (status(now_ms)) {
+        case namespace_status::pending: return created_at_s;
+        case namespace_status::provision_ok: return provisioned_at_s;
+        default: return delete_requested_at_s;
+    }
+}
+
+const namespace_record* namespace_registry::find(const uuid& id, std::string_view organization,
+                                                 std::uint64_t now_ms) const {
+    auto it = _by_id.find(id);
+    if (it == _by_id.end() || it->second.organization != organization) return nullptr;
+    if (it->second.status(now_ms) == namespace_status::gone) return nullptr;
+    return &it->second;
+}
+
+const namespace_record* namespace_registry::find_name(std::string_view organization, std::string_view name,
+                                                      std::uint64_t now_ms) const {
+    auto org = _by_organization.find(std::string(organization));
+    if (org == _by_organization.end()) return nullptr;
+    for (const auto& [number, record] : org->second) {
+        if (record->name == name && record->status(now_ms) != namespace_status::gone) return record;
+    }
+    return nullptr;
+}
+
+void namespace_registry::insert(const namespace_record& record) {
+    auto [it, inserted] = _by_id.emplace(record.id, record);
+    RINGKV_ASSERT(inserted);
+    _by_organization[record.organization].emplace(record.number, &it->second);
+}
+
+bool namespace_registry::mark_deleting(const uuid& id, std::uint32_t requested_at_s, std::uint64_t deleted_at_ms) {
+    auto it = _by_id.find(id);
+    if (it == _by_id.end() || it->second.deleting) return false;
+    it->second.deleting = true;
+    it->second.delete_requested_at_s = requested_at_s;
+    it->second.deleted_at_ms = deleted_at_ms;
+    ++_deleting;
+    return true;
+}
+
+std::vector<std::uint32_t> namespace_registry::collect_gone(std::uint64_t now_ms) {
+    std::vector<std::uint32_t> numbers;
+    if (_deleting == 0) return numbers;
+    for (auto it = _by_id.begin(); it != _by_id.end();) {
+        const namespace_record& r = it->second;
+        if (r.status(now_ms) != namespace_status::gone) {
+            ++it;
+            continue;
+        }
+        numbers.push_back(r.number);
+        auto org = _by_organization.find(r.organization);
+        org->second.erase(r.number);
+        if (org->second.empty()) _by_organization.erase(org);
+        --_deleting;
+        it = _by_id.erase(it);
+    }
+    return numbers;
+}
+
+namespace_registry::page namespace_registry::list(std::string_view organization, std::size_t page_number,
+                                                  std::size_t page_size, std::uint64_t now_ms) const {
+    page result;
+    auto org = _by_organization.find(std::string(organization));
+    if (org == _by_organization.end()) return result;
+    const std::size_t first = (page_number - 1) * page_size;
+    for (const auto& [number, record] : org->second) {
+        if (record->status(now_ms) == namespace_status::gone) continue;
+        if (result.total >= first && result.records.size() < page_size) result.records.push_back(record);
+        ++result.total;
+    }
+    return result;
+}
+
+}  // namespace ringkv::store
