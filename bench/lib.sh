@@ -36,7 +36,7 @@ run_wrk() {
   shift 2
   local before after out rps requests
   before=$(cpu_ticks "$@")
-  out=$(wrk $WRK_ARGS "$url" 2>&1)
+  out=$(wrk "$url" $WRK_ARGS 2>&1)
   after=$(cpu_ticks "$@")
   echo "$out" > "$bench_out/wrk-$name.txt"
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

@@ -56,6 +56,12 @@ inline constexpr std::size_t mailbox_entries = 4096;
 // cannot starve the others or the core's own sockets.
 inline constexpr std::size_t mailbox_drain_max = 1024;
 
+// Pause-instruction iterations a core watches for replies to its
+// cross-core calls before it sleeps: a few microseconds. Measured with
+// bench/kv.sh on 2 cores: 32-128 all cut CPU per GET by ~18%; 2048 was
+// worse than none (the spin starves the other threads).
+inline constexpr unsigned reply_spin_iterations = 64;
+
 // Coroutine frames up to this size come from a per-core pool, each size class
 // keeping at most frame_pool_cached_max free frames.
 inline constexpr std::size_t frame_pool_bytes_max = 4096;

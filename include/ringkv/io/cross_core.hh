@@ -38,6 +38,7 @@ public:
     void await_suspend(std::coroutine_handle<> waiter) {
         _waiter = waiter;
         _home = loop::current().core();
+        loop::current().call_sent();
         loop::current().send(_target, *this);
     }
     raw_result await_resume() {
@@ -50,6 +51,7 @@ public:
             _answered = true;
             loop::current().send(_home, *this);
         } else {  // back home
+            loop::current().reply_received();
             _waiter.resume();
         }
     }

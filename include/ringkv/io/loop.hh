@@ -73,6 +73,10 @@ public:
     void hold() { ++_holds; }
     void release() { --_holds; }
 
+    // Cross-core calls this core has sent and awaits the answer of.
+    void call_sent() { ++_calls_awaiting_reply; }
+    void reply_received() { --_calls_awaiting_reply; }
+
     // Runs until every core has drained after a shutdown.
     void run();
     // Starts a shutdown on every core (callable on any loop thread).
@@ -95,6 +99,7 @@ private:
     void ring_doorbells();
     void wake(unsigned target);
     bool reap();
+    bool spin_for_replies();
     void check_drained();
 
     cluster& _peers;
@@ -121,6 +126,7 @@ private:
     std::vector<bool> _doorbell_pending;  // targets sent to since the last sleep
 
     std::uint64_t _holds = 0;
+    std::uint64_t _calls_awaiting_reply = 0;
     bool _stopping = false;
     bool _forced = false;
     bool _counted_drained = false;

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Creates a namespace on a ringkv (or any server of the API) and fills it
+with COUNT keys named PREFIX0..PREFIX{COUNT-1}, VALUE_BYTES each, over one
+pipelined connection. Prints the namespace id.
+
+Usage: bench/seed.py PORT COUNT VALUE_BYTES [PREFIX] [TOKEN]
+"""
+import json
+import socket
+import sys
+
+
+def read_responses(sock, count, buffer=b""):
+    """Reads `count` responses; returns (last body, leftover). Fails on a non-2xx."""
+    body = b""
+    for _ in range(count):
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("connection closed")
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(buffer) < length:
+            buffer += sock.recv(1 << 20)
+        body, buffer = buffer[:length], buffer[length:]
+        if status >= 300:
+            raise SystemExit(f"HTTP {status}: {body[:200]!r}")
+    return body, buffer
+
+
+def main():
+    port, count, value_bytes = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    prefix = sys.argv[4] if len(sys.argv) > 4 else "k"
+    token = sys.argv[5] if len(sys.argv) > 5 else "bench"
+    sock = socket.create_connection(("127.0.0.1", port))
+    auth = f"Authorization: Bearer {token}\r\n"
+    name = f"bench-{prefix}-{count}".lower().replace("_", "-").replace("/", "-")
+    payload = json.dumps({"name": name}).encode()
+    sock.sendall(f"POST /v2/storage/kvs HTTP/1.1\r\nHost: b\r\n{auth}Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    body, leftover = read_responses(sock, 1)
+    namespace = json.loads(body)["data"]["id"]
+    value = (b"v" * value_bytes)
+    batch = 2000
+    for start in range(0, count, batch):
+        end = min(count, start + batch)
+        requests = b"".join(
+            f"PUT /v2/storage/kvs/{namespace}/keys/{prefix}{i} HTTP/1.1\r\nHost: b\r\n{auth}Content-Length: {value_bytes}\r\n\r\n".encode() + value
+            for i in range(start, end))
+        sock.sendall(requests)
+        _, leftover = read_responses(sock, end - start, leftover)
+    print(namespace)
+
+
+if __name__ == "__main__":
+    main()
