@@ -31,23 +31,23 @@ constexpr std::uint64_t ttl_secs_max = 9'223'372'036;
 // Splits a path into a route and its raw {id} and {key} parts.
 struct matched {
     route which = route::none;
-    std::string_view id;
-    std::string_view key;
+    std::string_view id = {};
+    std::string_view key = {};
 };
 
 matched match(std::string_view path) {
-    if (path == healthz_path) return {route::healthz};
+    if (path == healthz_path) return {route::healthz, {}, {}};
     if (!path.starts_with(kvs_path)) return {};
     std::string_view rest = path.substr(kvs_path.size());
-    if (rest.empty()) return {route::namespaces};
+    if (rest.empty()) return {route::namespaces, {}, {}};
     if (rest.front() != '/') return {};
     rest.remove_prefix(1);
     const std::size_t slash = rest.find('/');
     const std::string_view id = rest.substr(0, slash);
     if (id.empty()) return {};
-    if (slash == std::string_view::npos) return {route::one_namespace, id};
+    if (slash == std::string_view::npos) return {route::one_namespace, id, {}};
     const std::string_view tail = rest.substr(slash);
-    if (tail == "/keys") return {route::keys, id};
+    if (tail == "/keys") return {route::keys, id, {}};
     if (tail.starts_with("/keys/")) return {route::one_key, id, tail.substr(6)};
     return {};
 }

@@ -1,0 +1,162 @@
+// The API's pure pieces: key names and percent-decoding, query parsing,
+// integers, timestamps, bearer tokens, the create body's JSON, the cursor.
+#include "api/cursor.hh"
+#include "api/json.hh"
+#include "api/keys.hh"
+#include "api/text.hh"
+
+#include <ringkv/store/uuid.hh>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ringkv::api {
+namespace {
+
+std::optional<std::string> decoded_key(std::string_view raw) {
+    char storage[key_bytes_max];
+    auto key = decode_key(raw, storage);
+    return key ? std::optional<std::string>(std::string(*key)) : std::nullopt;
+}
+
+TEST(keys, decode_once_and_validate) {
+    EXPECT_EQ(decoded_key("user%2F1"), "user/1");
+    EXPECT_EQ(decoded_key("user%2f1"), "user/1");
+    EXPECT_EQ(decoded_key("user/1"), "user/1");
+    EXPECT_EQ(decoded_key("a%252F"), std::nullopt);  // decoded once: "a%2F" has a '%'
+    EXPECT_EQ(decoded_key("-/_=.azAZ09"), "-/_=.azAZ09");
+    for (std::string_view bad : {"", "_x", "%5Fx", "a:b", "a b", "a%zz", "a%2", "a%", "caf\xc3\xa9", "a+b"}) {
+        EXPECT_EQ(decoded_key(bad), std::nullopt) << bad;
+    }
+    EXPECT_TRUE(decoded_key(std::string(256, 'k')));
+    EXPECT_FALSE(decoded_key(std::string(257, 'k')));
+    std::string escaped(128, 'k');
+    for (int i = 0; i < 128; ++i) escaped += "%2F";
+    EXPECT_TRUE(decoded_key(escaped));  // 256 characters once decoded, 512 as sent
+}
+
+TEST(keys, namespace_names) {
+    EXPECT_TRUE(valid_namespace_name("my-cache-01"));
+    EXPECT_TRUE(valid_namespace_name(std::string(255, 'a')));
+    EXPECT_FALSE(valid_namespace_name(std::string(256, 'a')));
+    EXPECT_FALSE(valid_namespace_name(""));
+    EXPECT_FALSE(valid_namespace_name("My-Cache"));
+    EXPECT_FALSE(valid_namespace_name("my_cache"));
+}
+
+TEST(text, decimal_integers_are_plain_digits) {
+    EXPECT_EQ(parse_decimal("007"), 7u);
+    EXPECT_EQ(parse_decimal("9223372036"), 9223372036u);
+    EXPECT_EQ(parse_decimal("18446744073709551615"), UINT64_MAX);
+    for (std::string_view bad : {"", "+5", "-1", "5.0", "1e3", " 5", "5 ", "18446744073709551616", "0x10"}) {
+        EXPECT_EQ(parse_decimal(bad), std::nullopt) << bad;
+    }
+}
+
+TEST(text, query_lookup_decodes_names_and_values) {
+    char storage[64];
+    auto q = find_query("page%5Bnumber%5D=2&page[size]=5&prefix=a%2Fb", "page[number]", storage);
+    EXPECT_TRUE(q.present);
+    EXPECT_EQ(q.value, "2");
+    q = find_query("page%5Bnumber%5D=2&page[size]=5&prefix=a%2Fb", "prefix", storage);
+    EXPECT_EQ(q.value, "a/b");
+    q = find_query("a=1&ttl&b=2", "ttl", storage);
+    EXPECT_TRUE(q.present);
+    EXPECT_EQ(q.value, "");
+    EXPECT_FALSE(find_query("a=1", "ttl", storage).present);
+    EXPECT_TRUE(find_query("x=%zz", "x", storage).malformed);
+    q = find_query("limit=1&limit=2", "limit", storage);
+    EXPECT_EQ(q.value, "1");  // the first wins
+}
+
+TEST(text, rfc3339_timestamps) {
+    char text[rfc3339_bytes];
+    format_rfc3339(0, text);
+    EXPECT_EQ(std::string(text, rfc3339_bytes), "1970-01-01T00:00:00Z");
+    format_rfc3339(1781794097, text);
+    EXPECT_EQ(std::string(text, rfc3339_bytes), "2026-06-18T14:48:17Z");
+    format_rfc3339(951782400, text);  // a leap day
+    EXPECT_EQ(std::string(text, rfc3339_bytes), "2000-02-29T00:00:00Z");
+    format_rfc3339(4294967295u, text);
+    EXPECT_EQ(std::string(text, rfc3339_bytes), "2106-02-07T06:28:15Z");
+}
+
+TEST(text, bearer_tokens) {
+    EXPECT_EQ(bearer_token("Bearer abc"), "abc");
+    EXPECT_EQ(bearer_token("bEaReR   abc  "), "abc");
+    EXPECT_EQ(bearer_token("Bearer "), "");
+    EXPECT_EQ(bearer_token("Bearer"), "");
+    EXPECT_EQ(bearer_token("Bearerabc"), "");
+    EXPECT_EQ(bearer_token("Basic abc"), "");
+    EXPECT_EQ(bearer_token(""), "");
+}
+
+TEST(json, create_body) {
+    auto b = parse_create_body(R"( {"name":"my-cache","ttl_support":false,"extra":[1,{"x":null}]} )");
+    EXPECT_EQ(b.what, create_body::kind::ok);
+    EXPECT_EQ(b.name, "my-cache");
+    EXPECT_EQ(b.ttl_support, false);
+    b = parse_create_body(R"({"name":"a\u0062c"})");
+    EXPECT_EQ(b.name, "abc");
+    EXPECT_EQ(parse_create_body("").what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body("{").what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body(R"({"name":"x",})").what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body(R"({"name":"x"} trailing)").what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body("01").what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body(std::string(1000, '[') + std::string(1000, ']')).what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body(R"("name")").what, create_body::kind::not_object);
+    EXPECT_EQ(parse_create_body("[1,2]").what, create_body::kind::not_object);
+    EXPECT_EQ(parse_create_body("-1.5e3").what, create_body::kind::not_object);
+    b = parse_create_body(R"({"name":5,"ttl_support":"yes"})");
+    EXPECT_TRUE(b.has_name);
+    EXPECT_FALSE(b.name_is_string);
+    EXPECT_TRUE(b.has_ttl_support);
+    EXPECT_FALSE(b.ttl_support.has_value());
+    EXPECT_FALSE(parse_create_body("{}").has_name);
+}
+
+TEST(cursor, round_trips_and_rejects_foreign_ones) {
+    const cursor_codec codec(0x1234'5678'9abc'def0ull);
+    std::string text;
+    codec.encode(7, "user/", "user/0042", text);
+    char storage[key_bytes_max];
+    auto key = codec.decode(text, 7, "user/", storage);
+    ASSERT_TRUE(key);
+    EXPECT_EQ(*key, "user/0042");
+    EXPECT_EQ(text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos);  // URL-safe as is
+    EXPECT_FALSE(codec.decode(text, 8, "user/", storage));    // another namespace
+    EXPECT_FALSE(codec.decode(text, 7, "user", storage));     // another prefix
+    EXPECT_FALSE(cursor_codec(1).decode(text, 7, "user/", storage));  // another server's secret
+    for (std::size_t i = 0; i < text.size(); ++i) {            // any one character changed
+        std::string forged = text;
+        forged[i] = forged[i] == 'A' ? 'B' : 'A';
+        EXPECT_FALSE(codec.decode(forged, 7, "user/", storage)) << i;
+    }
+    EXPECT_FALSE(codec.decode("", 7, "user/", storage));
+    EXPECT_FALSE(codec.decode("!!!", 7, "user/", storage));
+    std::string longest;
+    codec.encode(1, "", std::string(256, 'z'), longest);
+    EXPECT_LE(longest.size(), cursor_codec::text_bytes_max);
+    EXPECT_EQ(codec.decode(longest, 1, "", storage)->size(), 256u);
+}
+
+TEST(uuid, parse_and_format) {
+    auto u = store::uuid::parse("29054EB8-575b-4163-8986-a51dcf4af51d");
+    ASSERT_TRUE(u);
+    char text[store::uuid::text_bytes];
+    u->format(text);
+    EXPECT_EQ(std::string(text, sizeof(text)), "29054eb8-575b-4163-8986-a51dcf4af51d");
+    for (std::string_view bad : {"", "29054eb8575b41638986a51dcf4af51d", "29054eb8-575b-4163-8986-a51dcf4af51", "g9054eb8-575b-4163-8986-a51dcf4af51d",
+                                 "29054eb8-575b-4163-8986_a51dcf4af51d"}) {
+        EXPECT_FALSE(store::uuid::parse(bad)) << bad;
+    }
+    store::uuid v4 = store::uuid::v4(~0ull, ~0ull);
+    v4.format(text);
+    EXPECT_EQ(text[14], '4');
+    EXPECT_TRUE(text[19] == '8' || text[19] == '9' || text[19] == 'a' || text[19] == 'b');
+}
+
+}  // namespace
+}  // namespace ringkv::api
