@@ -19,7 +19,7 @@ Options:
   --bind ADDR                 IPv4 address to listen on (default 127.0.0.1)
   --port N                    TCP port (default 8080; 0 picks a free port)
   --threads N                 event-loop threads, one per core, each pinned
-                              (default: all online CPUs)
+                              (default: every CPU this process may run on)
   --connections-per-core N    open connections a core holds; past it a new
                               connection gets 503 and is closed (default 4096)
   --header-timeout-ms N       time to receive a request head, and again its
