@@ -1,0 +1,153 @@
+// ringkv-bench's pure parts: histogram error bounds and merging, the
+// zipfian distribution's shape, mixes, sizes and the open-loop schedule.
+#include <ringkv/loadgen/histogram.hh>
+#include <ringkv/loadgen/workload.hh>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace ringkv::loadgen {
+namespace {
+
+TEST(histogram, buckets_tile_the_range_without_gaps) {
+    for (std::size_t i = 0; i + 1 < histogram::bucket_count; ++i) {
+        ASSERT_EQ(histogram::high_of(i) + 1, histogram::low_of(i + 1)) << i;
+        ASSERT_EQ(histogram::index_of(histogram::low_of(i)), i);
+        ASSERT_EQ(histogram::index_of(histogram::high_of(i)), i);
+    }
+    EXPECT_EQ(histogram::high_of(histogram::bucket_count - 1), histogram::max_value_ns);
+    EXPECT_EQ(histogram::index_of(UINT64_MAX), histogram::bucket_count - 1);
+}
+
+TEST(histogram, percentiles_are_within_one_percent) {
+    std::mt19937_64 random(3);
+    std::lognormal_distribution<double> latency(std::log(200'000.0), 1.2);  // ~200 us, long tail
+    std::vector<std::uint64_t> values;
+    histogram h;
+    for (int i = 0; i < 200'000; ++i) {
+        const auto v = std::uint64_t(latency(random));
+        values.push_back(v);
+        h.record(v);
+    }
+    std::sort(values.begin(), values.end());
+    for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 99.99}) {
+        const auto rank = std::size_t(std::ceil(p / 100.0 * double(values.size()))) - 1;
+        const double exact = double(values[rank]);
+        EXPECT_NEAR(double(h.percentile(p)), exact, exact * 0.01) << "p" << p;
+    }
+    EXPECT_EQ(h.percentile(100), values.back());
+    EXPECT_EQ(h.max(), values.back());
+    EXPECT_EQ(h.min(), values.front());
+    EXPECT_EQ(h.count(), values.size());
+}
+
+TEST(histogram, small_values_are_exact_and_merge_adds) {
+    histogram a, b;
+    for (std::uint64_t v = 0; v < 100; ++v) a.record(v);
+    for (std::uint64_t v = 100; v < 200; ++v) b.record(v);
+    b.record(5'000'000'000ull);
+    a.merge(b);
+    EXPECT_EQ(a.count(), 201u);
+    EXPECT_EQ(a.percentile(50), 100u);
+    EXPECT_EQ(a.max(), 5'000'000'000ull);
+    EXPECT_EQ(a.min(), 0u);
+    std::uint64_t total = 0;
+    for (const auto& bucket : a.buckets()) total += bucket.count;
+    EXPECT_EQ(total, 201u);
+}
+
+TEST(zipfian, skew_of_one_and_above_work_too) {
+    std::mt19937_64 random(2);
+    for (double skew : {1.0, 1.5}) {
+        const zipfian z(1000, skew);
+        std::vector<int> counts(1000, 0);
+        for (int i = 0; i < 200'000; ++i) ++counts[z.next(random)];
+        EXPECT_NEAR(double(counts[0]) / counts[1], std::pow(2.0, skew), 0.1 * std::pow(2.0, skew)) << skew;
+    }
+}
+
+TEST(zipfian, follows_the_power_law) {
+    constexpr std::uint64_t n = 100;
+    constexpr double skew = 0.99;
+    const zipfian z(n, skew);
+    std::mt19937_64 random(11);
+    std::vector<double> counts(n, 0);
+    constexpr int samples = 2'000'000;
+    for (int i = 0; i < samples; ++i) counts[z.next(random)] += 1;
+    double norm = 0;
+    for (std::uint64_t k = 1; k <= n; ++k) norm += 1.0 / std::pow(double(k), skew);
+    // Chi-square against the law over all 100 ranks (99 degrees of freedom:
+    // the 99.9% critical value is 148.2).
+    double chi_square = 0;
+    for (std::uint64_t k = 0; k < n; ++k) {
+        const double expected = samples / std::pow(double(k + 1), skew) / norm;
+        chi_square += (counts[k] - expected) * (counts[k] - expected) / expected;
+    }
+    EXPECT_LT(chi_square, 148.2);
+    EXPECT_GT(counts[0], counts[10] * 5);
+}
+
+TEST(key_chooser, uniform_and_skewed_stay_in_range) {
+    std::mt19937_64 random(5);
+    key_chooser uniform{1000, std::nullopt};
+    key_chooser skewed{1000, zipfian(1000, 0.9)};
+    std::vector<int> hits(1000, 0);
+    for (int i = 0; i < 100'000; ++i) {
+        ASSERT_LT(uniform.next(random), 1000u);
+        const auto k = skewed.next(random);
+        ASSERT_LT(k, 1000u);
+        ++hits[k];
+    }
+    EXPECT_GT(*std::max_element(hits.begin(), hits.end()), 100'000 / 1000 * 20);  // a hot key
+}
+
+TEST(mix, parses_and_picks_by_weight) {
+    auto m = mix::parse("get=90,put=10");
+    ASSERT_TRUE(m);
+    int puts = 0;
+    for (std::uint64_t r = 0; r < 1000; ++r) puts += m->pick(r) == operation::put;
+    EXPECT_EQ(puts, 100);
+    EXPECT_TRUE(mix::parse("get=1,put=1,delete=1,list=1"));
+    EXPECT_FALSE(mix::parse("get=90,post=10"));
+    EXPECT_FALSE(mix::parse("get=0"));
+    EXPECT_FALSE(mix::parse("get"));
+    EXPECT_FALSE(mix::parse("get=x"));
+}
+
+TEST(size_range, fixed_and_ranges) {
+    EXPECT_EQ(size_range::parse("64")->high, 64u);
+    auto r = size_range::parse("100-200");
+    ASSERT_TRUE(r);
+    std::mt19937_64 random(1);
+    for (int i = 0; i < 1000; ++i) {
+        const auto v = r->next(random);
+        ASSERT_GE(v, 100u);
+        ASSERT_LE(v, 200u);
+    }
+    EXPECT_FALSE(size_range::parse("200-100"));
+    EXPECT_FALSE(size_range::parse("0"));
+    EXPECT_FALSE(size_range::parse("1k"));
+}
+
+TEST(schedule, open_loop_spreads_connections_and_keeps_the_rate) {
+    // 4 connections sharing 1000 requests/s: each sends every 4 ms, offset by 1 ms.
+    std::vector<std::uint64_t> due;
+    for (unsigned c = 0; c < 4; ++c) {
+        const schedule s = schedule::for_connection(1'000'000, 1000.0, 4, c);
+        EXPECT_EQ(s.interval_ns, 4'000'000u);
+        for (std::uint64_t i = 0; i < 250; ++i) due.push_back(s.due_ns(i));
+    }
+    std::sort(due.begin(), due.end());
+    for (std::size_t i = 0; i < due.size(); ++i) ASSERT_EQ(due[i], 1'000'000 + i * 1'000'000) << i;  // one every ms
+    // Due times do not depend on when earlier requests completed.
+    const schedule s = schedule::for_connection(0, 1000.0, 1, 0);
+    EXPECT_EQ(s.due_ns(1000), 1'000'000'000u);
+    EXPECT_EQ(schedule::for_connection(5, 0, 4, 2).interval_ns, 0u);  // closed loop
+}
+
+}  // namespace
+}  // namespace ringkv::loadgen
