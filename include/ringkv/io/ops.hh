@@ -23,6 +23,8 @@ public:
     // so its owner can cancel it (see cancel()).
     explicit operation(Prepare prepare, completion** slot = nullptr)
         : _prepare(prepare), _slot(slot) {}
+    operation(const operation&) = delete;
+    operation& operator=(const operation&) = delete;
 
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> waiter) {
@@ -75,6 +77,17 @@ inline auto shutdown(int fd, int how) {
 inline auto close(int fd) {
     auto prepare = [fd](io_uring_sqe* e) { io_uring_prep_close(e, fd); };
     return operation<decltype(prepare)>{prepare};
+}
+
+// Resumes at an instant of CLOCK_MONOTONIC (nanoseconds); yields -ETIME.
+inline auto sleep_until(std::uint64_t monotonic_ns, completion** slot = nullptr) {
+    __kernel_timespec when{};
+    when.tv_sec = std::int64_t(monotonic_ns / 1'000'000'000);
+    when.tv_nsec = std::int64_t(monotonic_ns % 1'000'000'000);
+    // mutable: the kernel reads `when` from this lambda, which lives in the
+    // awaitable until the operation completes.
+    auto prepare = [when](io_uring_sqe* e) mutable { io_uring_prep_timeout(e, &when, 0, IORING_TIMEOUT_ABS); };
+    return operation<decltype(prepare)>{prepare, slot};
 }
 
 // Asks the kernel to cancel an in-flight operation; its owner sees

@@ -1,0 +1,102 @@
+#include "report.hh"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+namespace ringkv::loadgen {
+namespace {
+
+constexpr double reported_percentiles[] = {50, 90, 99, 99.9, 99.99};
+
+}  // namespace
+
+std::string format_duration(std::uint64_t ns) {
+    char text[32];
+    if (ns < 1'000) std::snprintf(text, sizeof(text), "%lu ns", static_cast<unsigned long>(ns));
+    else if (ns < 1'000'000) std::snprintf(text, sizeof(text), "%.1f us", double(ns) / 1e3);
+    else if (ns < 1'000'000'000ull) std::snprintf(text, sizeof(text), "%.2f ms", double(ns) / 1e6);
+    else std::snprintf(text, sizeof(text), "%.2f s", double(ns) / 1e9);
+    return text;
+}
+
+void print_table(const options& o, const totals& t) {
+    std::printf("\n%s, %u thread(s), %u connection(s), pipeline %u, %s\n", o.requests ? "request count" : "timed run",
+                o.threads, o.connections, o.pipeline,
+                o.rate > 0 ? ("open loop at " + std::to_string(std::llround(o.rate)) + " req/s").c_str() : "closed loop");
+    std::printf("  %-12s %12lu in %.2f s = %.0f req/s\n", "requests", static_cast<unsigned long>(t.completed), t.seconds,
+                t.seconds > 0 ? double(t.completed) / t.seconds : 0.0);
+    std::printf("  %-12s %12lu   (GET 404: %lu, not counted as errors)\n", "errors", static_cast<unsigned long>(t.failed),
+                static_cast<unsigned long>(t.misses));
+    std::printf("  latency    ");
+    for (double p : reported_percentiles) std::printf("  p%g %s", p, format_duration(t.latency.percentile(p)).c_str());
+    std::printf("  max %s\n", format_duration(t.latency.max()).c_str());
+    std::printf("  status     ");
+    for (std::size_t s = 0; s < t.by_status.size(); ++s) {
+        if (t.by_status[s] != 0) std::printf("  %s: %lu", s == 0 ? "transport" : std::to_string(s).c_str(), static_cast<unsigned long>(t.by_status[s]));
+    }
+    std::printf("\n");
+}
+
+std::string write_json(const options& o, const totals& t, const std::string& path) {
+    std::ofstream out(path);
+    if (!out) return "cannot write --json file '" + path + "'";
+    out << "{\n  \"config\": {\"host\": \"" << o.host << "\", \"port\": " << o.port << ", \"threads\": " << o.threads
+        << ", \"connections\": " << o.connections << ", \"pipeline\": " << o.pipeline << ", \"rate\": " << o.rate
+        << ", \"duration_s\": " << o.duration_s << ", \"requests\": " << o.requests << ", \"warmup_s\": " << o.warmup_s
+        << ", \"keys\": " << o.keys << ", \"zipf_skew\": " << o.zipf_skew.value_or(0) << ", \"value_bytes\": ["
+        << o.value_bytes.low << ", " << o.value_bytes.high << "], \"ttl_s\": " << o.ttl_s << ", \"mix\": {";
+    for (std::size_t i = 0; i < operation_names.size(); ++i) {
+        out << (i ? ", " : "") << '"' << operation_names[i] << "\": " << o.operations.weights[i];
+    }
+    out << "}},\n  \"seconds\": " << t.seconds << ",\n  \"requests\": " << t.completed
+        << ",\n  \"throughput_rps\": " << (t.seconds > 0 ? double(t.completed) / t.seconds : 0) << ",\n  \"errors\": "
+        << t.failed << ",\n  \"get_misses\": " << t.misses << ",\n  \"status\": {";
+    bool first = true;
+    for (std::size_t s = 0; s < t.by_status.size(); ++s) {
+        if (t.by_status[s] == 0) continue;
+        out << (first ? "" : ", ") << '"' << (s == 0 ? "transport" : std::to_string(s)) << "\": " << t.by_status[s];
+        first = false;
+    }
+    out << "},\n  \"latency_ns\": {\"min\": " << (t.latency.count() ? t.latency.min() : 0);
+    for (double p : reported_percentiles) out << ", \"p" << p << "\": " << t.latency.percentile(p);
+    out << ", \"max\": " << t.latency.max() << "},\n  \"histogram\": {\"unit\": \"ns\", \"sub_bucket_bits\": "
+        << histogram::sub_bucket_bits << ", \"buckets\": [";
+    first = true;
+    for (const auto& b : t.latency.buckets()) {
+        out << (first ? "" : ", ") << "[" << b.low_ns << ", " << b.high_ns << ", " << b.count << "]";
+        first = false;
+    }
+    out << "]}\n}\n";
+    return out ? std::string() : "cannot write --json file '" + path + "'";
+}
+
+std::string write_plot(const totals& t, const std::string& path) {
+    if (t.latency.count() == 0) return "no latency recorded: nothing to plot";
+    const std::string data_path = path + ".dat";
+    {
+        std::ofstream data(data_path);
+        // x = 1/(1-p): the usual percentile-distribution axis (50% -> 2, 99.9% -> 1000).
+        for (double nines = 0; nines <= 5.0; nines += 0.05) {
+            const double p = 100.0 * (1.0 - std::pow(10.0, -nines));
+            data << 1.0 / (1.0 - p / 100.0) << ' ' << double(t.latency.percentile(p)) / 1e6 << '\n';
+        }
+    }
+    const std::string script_path = path + ".gp";
+    {
+        std::ofstream script(script_path);
+        script << "set terminal pngcairo size 960,540 noenhanced\nset output '" << path << "'\n"
+               << "set title 'ringkv-bench latency by percentile'\nset logscale x\n"
+               << "set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, '99.999%%' 100000)\n"
+               << "set xlabel 'percentile'\nset ylabel 'latency (ms)'\nset grid\nset key off\n"
+               << "plot '" << data_path << "' using 1:2 with lines linewidth 2\n";
+    }
+    const std::string command = "gnuplot '" + script_path + "' 2>&1";
+    if (std::system(command.c_str()) != 0) return "gnuplot failed (is it installed? apt-get install gnuplot-nox)";
+    std::remove(data_path.c_str());
+    std::remove(script_path.c_str());
+    return {};
+}
+
+}  // namespace ringkv::loadgen

@@ -1,0 +1,20 @@
+#pragma once
+// Before and after a run, over plain blocking sockets: connect (with a
+// time limit), create the namespace, fill the keys, delete the namespace.
+// Every failure is a one-line message for the user.
+
+#include <ringkv/loadgen/options.hh>
+
+#include <string>
+
+namespace ringkv::loadgen {
+
+// A connected TCP socket, or -1 with `error` set.
+int connect_to(const options& o, std::string& error);
+
+// Each returns an empty string on success, else the message.
+std::string create_namespace(const options& o, std::string& id);
+std::string fill_keys(const options& o, const std::string& id);
+std::string delete_namespace(const options& o, const std::string& id);
+
+}  // namespace ringkv::loadgen
