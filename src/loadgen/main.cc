@@ -84,8 +84,9 @@ int main(int argc, char** argv) {
     plan.settings = &o;
     plan.namespace_id = o.namespace_id;
     const bool own_namespace = o.namespace_id.empty();
-    if (own_namespace) {
-        if (std::string e = create_namespace(o, plan.namespace_id); !e.empty()) return fatal(e);
+    if (std::string e = own_namespace ? create_namespace(o, plan.namespace_id) : check_namespace(o, plan.namespace_id);
+        !e.empty()) {
+        return fatal(e);
     }
     if (o.prefill) {
         if (std::string e = fill_keys(o, plan.namespace_id); !e.empty()) return fatal(e);

@@ -44,7 +44,7 @@ std::string write_json(const options& o, const totals& t, const std::string& pat
     if (!out) return "cannot write --json file '" + path + "'";
     out << "{\n  \"config\": {\"host\": \"" << o.host << "\", \"port\": " << o.port << ", \"threads\": " << o.threads
         << ", \"connections\": " << o.connections << ", \"pipeline\": " << o.pipeline << ", \"rate\": " << o.rate
-        << ", \"duration_s\": " << o.duration_s << ", \"requests\": " << o.requests << ", \"warmup_s\": " << o.warmup_s
+        << ", \"duration_s\": " << o.duration_s << ", \"request_limit\": " << o.requests << ", \"warmup_s\": " << o.warmup_s
         << ", \"keys\": " << o.keys << ", \"zipf_skew\": " << o.zipf_skew.value_or(0) << ", \"value_bytes\": ["
         << o.value_bytes.low << ", " << o.value_bytes.high << "], \"ttl_s\": " << o.ttl_s << ", \"mix\": {";
     for (std::size_t i = 0; i < operation_names.size(); ++i) {

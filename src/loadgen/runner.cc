@@ -136,6 +136,9 @@ io::task<> drive(thread_context& t, connection& c, schedule s, std::uint64_t bud
     std::uint64_t sent = 0;
     const bool open_loop = s.interval_ns != 0;
     std::vector<char> buffer(receive_buffer_bytes);
+    // Everyone starts together, at the plan's start (or this connection's
+    // turn in the open-loop schedule).
+    if (monotonic_ns() < s.start_ns) co_await io::sleep_until(s.start_ns);
     for (;;) {
         std::uint64_t now = monotonic_ns();
         while (c.queue.size() < t.o.pipeline && sent < budget && !t.stopping(now)) {

@@ -118,6 +118,12 @@ std::string create_namespace(const options& o, std::string& id) {
     return {};
 }
 
+std::string check_namespace(const options& o, const std::string& id) {
+    std::vector<response_stream::response> out;
+    const std::string error = exchange(o, request(o, "GET", "/storage/kvs/" + id, {}, false), 1, out);
+    return error.empty() ? std::string() : "namespace " + id + ": " + error;
+}
+
 std::string fill_keys(const options& o, const std::string& id) {
     const std::string value(o.value_bytes.low, 'v');
     for (std::uint64_t start = 0; start < o.keys; start += fill_batch) {

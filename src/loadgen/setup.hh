@@ -14,6 +14,8 @@ int connect_to(const options& o, std::string& error);
 
 // Each returns an empty string on success, else the message.
 std::string create_namespace(const options& o, std::string& id);
+// A --namespace given by the user must exist for the token.
+std::string check_namespace(const options& o, const std::string& id);
 std::string fill_keys(const options& o, const std::string& id);
 std::string delete_namespace(const options& o, const std::string& id);
 

@@ -9,19 +9,19 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::string binary() {
-    const char* path = std::getenv("RINGKV_BINARY");
-    if (path == nullptr) throw std::runtime_error("RINGKV_BINARY is not set");
+std::string binary(const char* variable = "RINGKV_BINARY") {
+    const char* path = std::getenv(variable);
+    if (path == nullptr) throw std::runtime_error(std::string(variable) + " is not set");
     return path;
 }
 
-pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const char* variable = "RINGKV_BINARY") {
     const pid_t pid = fork();
     if (pid == 0) {
         dup2(out_fd, 1);
         dup2(err_fd, 2);
         std::vector<char*> argv;
-        std::string path = binary();
+        std::string path = binary(variable);
         argv.push_back(path.data());
         std::vector<std::string> copy = args;
         for (auto& a : copy) argv.push_back(a.data());
@@ -55,9 +55,13 @@ std::string drain(int fd) {
 }  // namespace
 
 process_result run_to_exit(const std::vector<std::string>& args, int timeout_ms) {
+    return run_program_to_exit("RINGKV_BINARY", args, timeout_ms);
+}
+
+process_result run_program_to_exit(const char* path_variable, const std::vector<std::string>& args, int timeout_ms) {
     int out[2], err[2];
     if (pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe");
-    const pid_t pid = spawn(args, out[1], err[1]);
+    const pid_t pid = spawn(args, out[1], err[1], path_variable);
     close(out[1]);
     close(err[1]);
     process_result result;

@@ -28,6 +28,9 @@ struct process_result {
 
 // Runs the binary with `args` to completion (for flag errors).
 process_result run_to_exit(const std::vector<std::string>& args, int timeout_ms = 10'000);
+// The same for another program (path from the environment variable named).
+process_result run_program_to_exit(const char* path_variable, const std::vector<std::string>& args,
+                                   int timeout_ms = 10'000);
 
 class server_process {
 public:
