@@ -321,13 +321,17 @@ void loop::run() {
         // seeing the flag is caught here, one that pushes after it rings.
         // A parked sender retries after its own flag is visible, for the same
         // reason (the target rings back when it frees room).
-        bool background = false;
-        for (auto& callback : _idle_callbacks) background |= callback();
-
         _peers.sleeping(_core).store(true, std::memory_order_seq_cst);
-        const bool more_work = background || !mailboxes_empty() || retry_parked();
+        const bool more_work = !mailboxes_empty() || retry_parked();
         if (more_work) {
-            io_uring_submit(&_ring);
+            // GETEVENTS without waiting: with DEFER_TASKRUN the kernel posts
+            // completions only when asked.
+            io_uring_submit_and_get_events(&_ring);
+        } else if (_background_pending) {
+            // Background work takes only idle time: a step runs when no
+            // completion is waiting, so requests go first under load.
+            io_uring_submit_and_get_events(&_ring);
+            if (io_uring_cq_ready(&_ring) == 0) _background_pending = run_background();
         } else if (_calls_awaiting_reply > 0 && spin_for_replies()) {
             // A reply arrived while we spun: no sleep, no doorbell needed.
         } else {
@@ -336,12 +340,20 @@ void loop::run() {
         _peers.sleeping(_core).store(false, std::memory_order_relaxed);
         while (reap()) {
         }
+        for (auto& callback : _iteration_callbacks) callback();
     }
     current_loop = nullptr;
 }
 
+bool loop::run_background() {
+    bool more = false;
+    for (auto& callback : _idle_callbacks) more |= callback();
+    return more;
+}
+
 void loop::tick() {
     _now_ms = monotonic_ms();
+    _background_pending = !_idle_callbacks.empty();  // new deadlines may have come due
     refresh_date();
     for (auto& callback : _tick_callbacks) callback();
     if (_stopping && !_forced && _now_ms >= _stop_deadline_ms) {

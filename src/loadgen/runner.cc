@@ -13,6 +13,7 @@
 #include <charconv>
 #include <ctime>
 #include <deque>
+#include <queue>
 #include <random>
 
 namespace ringkv::loadgen {
@@ -27,6 +28,76 @@ namespace {
 
 constexpr std::size_t receive_buffer_bytes = 64 * 1024;
 
+// Wakes connections at their requests' due times, for all connections of a
+// thread at once: due connections are resumed between completions (the loop
+// is busy with responses anyway), and one absolute timer, moved earlier when
+// needed, covers the moments the loop would otherwise sleep. One timer per
+// request would cost the load generator more than the server it measures.
+class pacer final : public io::completion {
+public:
+    explicit pacer(io::loop& loop) : _loop(loop) {}
+
+    struct wait {
+        pacer& owner;
+        std::uint64_t due_ns;
+        bool await_ready() const { return due_ns <= monotonic_ns(); }
+        void await_suspend(std::coroutine_handle<> h) { owner.add(due_ns, h); }
+        void await_resume() const {}
+    };
+    wait until(std::uint64_t due_ns) { return {*this, due_ns}; }
+
+    // From the loop, each iteration: resumes whoever is due; keeps the timer
+    // set for the next.
+    void resume_due() {
+        const std::uint64_t now = monotonic_ns();
+        while (!_sleepers.empty() && _sleepers.top().due_ns <= now) {
+            const std::coroutine_handle<> h = _sleepers.top().waiter;
+            _sleepers.pop();
+            h.resume();
+        }
+        if (!_sleepers.empty()) set_timer(_sleepers.top().due_ns);
+    }
+
+    void complete(std::int32_t, std::uint32_t flags) override {
+        if ((flags & IORING_CQE_F_MORE) == 0) _armed = false;  // fired or removed; resume_due() re-arms
+    }
+
+private:
+    struct sleeper {
+        std::uint64_t due_ns;
+        std::coroutine_handle<> waiter;
+        bool operator>(const sleeper& other) const { return due_ns > other.due_ns; }
+    };
+
+    void add(std::uint64_t due_ns, std::coroutine_handle<> h) {
+        _sleepers.push({due_ns, h});
+        set_timer(_sleepers.top().due_ns);
+    }
+
+    void set_timer(std::uint64_t due_ns) {
+        if (_armed && _armed_for_ns <= due_ns) return;
+        _when.tv_sec = std::int64_t(due_ns / 1'000'000'000);
+        _when.tv_nsec = std::int64_t(due_ns % 1'000'000'000);
+        io_uring_sqe* e = _loop.sqe();
+        if (_armed) {  // move the armed timer earlier
+            io_uring_prep_timeout_update(e, &_when, reinterpret_cast<std::uint64_t>(static_cast<io::completion*>(this)),
+                                         IORING_TIMEOUT_ABS);
+            io_uring_sqe_set_data64(e, 0);
+        } else {
+            io_uring_prep_timeout(e, &_when, 0, IORING_TIMEOUT_ABS);
+            io_uring_sqe_set_data(e, static_cast<io::completion*>(this));
+            _armed = true;
+        }
+        _armed_for_ns = due_ns;
+    }
+
+    io::loop& _loop;
+    std::priority_queue<sleeper, std::vector<sleeper>, std::greater<>> _sleepers;  // at most one per connection
+    __kernel_timespec _when{};
+    bool _armed = false;
+    std::uint64_t _armed_for_ns = 0;
+};
+
 // A thread's shared state: the workload's generators and the counters.
 struct thread_context {
     const run_plan& plan;
@@ -40,6 +111,7 @@ struct thread_context {
     std::string headers;         // " HTTP/1.1\r\nHost: ...\r\nAuthorization: ...\r\n"
     std::string ttl_query;       // "?ttl_secs=N" or empty
     net::deadline_list responses;  // connections waiting for an answer
+    pacer pace;
     unsigned active = 0;
 
     bool stopping(std::uint64_t now_ns) const {
@@ -138,7 +210,7 @@ io::task<> drive(thread_context& t, connection& c, schedule s, std::uint64_t bud
     std::vector<char> buffer(receive_buffer_bytes);
     // Everyone starts together, at the plan's start (or this connection's
     // turn in the open-loop schedule).
-    if (monotonic_ns() < s.start_ns) co_await io::sleep_until(s.start_ns);
+    co_await t.pace.until(s.start_ns);
     for (;;) {
         std::uint64_t now = monotonic_ns();
         while (c.queue.size() < t.o.pipeline && sent < budget && !t.stopping(now)) {
@@ -151,7 +223,7 @@ io::task<> drive(thread_context& t, connection& c, schedule s, std::uint64_t bud
         }
         if (c.queue.empty()) {
             if (sent >= budget || t.stopping(now)) break;
-            co_await io::sleep_until(s.due_ns(sent));
+            co_await t.pace.until(s.due_ns(sent));
             continue;
         }
         if (!out.empty() && !co_await send_all(c, out)) {
@@ -199,7 +271,7 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
     peers.wait_until_all_rings_ready();
 
     thread_context t{plan, o, results, loop, std::mt19937_64(0x5eed + core), {}, {}, {}, {}, {},
-                     net::deadline_list(std::uint64_t(o.timeout_s * 1000)), 0};
+                     net::deadline_list(std::uint64_t(o.timeout_s * 1000)), pacer(loop), 0};
     t.keys.keys = o.keys;
     if (o.zipf_skew) t.keys.skewed.emplace(o.keys, *o.zipf_skew);
     t.value.assign(o.value_bytes.high, 'v');
@@ -207,6 +279,7 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
     t.headers = " HTTP/1.1\r\nHost: " + o.host + "\r\nAuthorization: Bearer " + o.token + "\r\n";
     if (o.ttl_s != 0) t.ttl_query = "?ttl_secs=" + std::to_string(o.ttl_s);
 
+    loop.on_iteration([&t] { t.pace.resume_due(); });
     loop.on_tick([&t] {
         t.responses.expire(t.loop.now_ms(), [](net::deadline_hook& hook) {
             auto& c = static_cast<connection&>(hook);

@@ -87,21 +87,30 @@ void shard::drop_namespace(std::uint32_t namespace_number) {
     if (_namespaces.contains(namespace_number)) _dropping.push_back(namespace_number);
 }
 
-bool shard::background_step(instant now) {
-    std::size_t budget = step_items_max;
-    // Purge dropped namespaces, a root at a time (each O(log n)).
-    while (budget > 0 && !_dropping.empty()) {
-        auto index = _namespaces.find(_dropping.back());
-        if (index == _namespaces.end()) {  // emptied (the last unlink erased the index)
-            _dropping.pop_back();
-            continue;
-        }
-        unlink(*index->second.root(), true);
-        --budget;
-    }
+bool shard::background_step(instant now, step_budget budget) {
+    const auto out_of_time = [&budget] { return budget.clock_ns != nullptr && budget.clock_ns() >= budget.deadline_ns; };
+    std::size_t done = 0;
     _wheel.advance(now.monotonic_ms);
-    const bool more_expiry = _wheel.step(budget, [this](item& i) { unlink(i, false); });
-    return more_expiry || !_dropping.empty();
+    bool more = true;
+    while (more && done < budget.items_max) {
+        const std::size_t chunk = std::min(check_every_items, budget.items_max - done);
+        std::size_t purged = 0;
+        // Purge dropped namespaces first, a root at a time (each O(log n)).
+        while (purged < chunk && !_dropping.empty()) {
+            auto index = _namespaces.find(_dropping.back());
+            if (index == _namespaces.end()) {  // emptied: the last unlink erased the index
+                _dropping.pop_back();
+                continue;
+            }
+            unlink(*index->second.root(), true);
+            ++purged;
+        }
+        const bool more_expiry = _wheel.step(chunk - purged, [this](item& i) { unlink(i, false); });
+        more = more_expiry || !_dropping.empty();
+        done += chunk;
+        if (out_of_time()) break;
+    }
+    return more;
 }
 
 }  // namespace ringkv::store

@@ -64,10 +64,15 @@ public:
         _stop_callbacks.push_back(std::move(callback));
     }
     bool stopping() const { return _stopping; }
-    // Background work run once per loop iteration (expiry, purging); it
-    // returns true while it has more, and the loop then does not sleep.
-    // It must bound its own work per call. Register at start-up only.
+    // Background work (expiry, purging), run only when the loop has nothing
+    // else to do: no completion and no message waiting. It returns true
+    // while it has more (the loop then keeps calling it instead of
+    // sleeping); after it returns false it is called again from the next
+    // tick on. It must bound its own work per call. Register at start-up only.
     void on_idle(std::function<bool()> callback) { _idle_callbacks.push_back(std::move(callback)); }
+    // Called once per loop iteration, after completions are handled; must be
+    // cheap (a timer check). Register at start-up only.
+    void on_iteration(std::function<void()> callback) { _iteration_callbacks.push_back(std::move(callback)); }
 
     // Work that must finish before the loop may exit (a connection).
     void hold() { ++_holds; }
@@ -100,6 +105,7 @@ private:
     void wake(unsigned target);
     bool reap();
     bool spin_for_replies();
+    bool run_background();
     void check_drained();
 
     cluster& _peers;
@@ -116,6 +122,7 @@ private:
     std::vector<std::function<void()>> _tick_callbacks;
     std::vector<std::function<void(bool)>> _stop_callbacks;
     std::vector<std::function<bool()>> _idle_callbacks;
+    std::vector<std::function<void()>> _iteration_callbacks;
 
     // Messages waiting for room in a full mailbox, per target, FIFO.
     struct parked_list {
@@ -127,6 +134,7 @@ private:
 
     std::uint64_t _holds = 0;
     std::uint64_t _calls_awaiting_reply = 0;
+    bool _background_pending = false;
     bool _stopping = false;
     bool _forced = false;
     bool _counted_drained = false;

@@ -29,12 +29,19 @@ struct list_entry {
     std::uint32_t updated_at_s;
 };
 
+// How much one background step may do: at most items_max items, and, when
+// a clock is given, no more once it reads deadline_ns (checked every
+// shard::check_every_items items). The store itself keeps no clock.
+struct step_budget {
+    std::size_t items_max = 2048;
+    std::uint64_t (*clock_ns)() = nullptr;
+    std::uint64_t deadline_ns = 0;
+};
+
 class shard {
 public:
     // Distinct content types a core keeps; one more is refused.
     static constexpr std::size_t content_types_max = 65535;
-    // Work per background step: items expired or purged.
-    static constexpr std::size_t step_items_max = 2048;
 
     explicit shard(std::uint64_t now_ms) : _wheel(now_ms) {}
     ~shard();
@@ -57,8 +64,10 @@ public:
 
     std::string_view content_type(std::uint16_t id) const { return _content_types[id]; }
 
+    static constexpr std::size_t check_every_items = 64;
+
     // Expiry and purging, bounded; returns true while work remains.
-    bool background_step(instant now);
+    bool background_step(instant now, step_budget budget = {});
 
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }

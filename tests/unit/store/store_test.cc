@@ -308,6 +308,27 @@ TEST(shard, dropping_a_namespace_purges_its_keys_in_bounded_steps) {
     EXPECT_TRUE(s.get(key_hash(6, "keep"), 6, "keep", {1, 0}));
 }
 
+std::uint64_t fake_clock_ns = 0;
+std::uint64_t fake_clock() { return fake_clock_ns += 100; }  // 100 ns pass per reading
+
+TEST(shard, a_step_stops_at_its_time_budget) {
+    shard s(0);
+    for (int i = 0; i < 5000; ++i) {
+        const std::string key = "t" + std::to_string(i);
+        s.put(key_hash(9, key), 9, key, "v", "text/plain", 10, {0, 0});  // all due at 10 ms
+    }
+    fake_clock_ns = 0;
+    step_budget budget;
+    budget.items_max = 100'000;
+    budget.clock_ns = &fake_clock;
+    budget.deadline_ns = 250;  // the third reading is past it
+    EXPECT_TRUE(s.background_step({10, 0}, budget));
+    EXPECT_EQ(s.size(), 5000u - 3 * shard::check_every_items);  // three chunks, then out of time
+    while (s.background_step({10, 0})) {
+    }
+    EXPECT_EQ(s.size(), 0u);
+}
+
 TEST(sharding, owner_is_pure_and_spreads_keys) {
     std::map<unsigned, int> per_core;
     for (int i = 0; i < 100'000; ++i) {
