@@ -9,9 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 keys=${1:-1000000}
-cd "$bench_root"
-scripts/install-deps --bench
-scripts/build build
+bench_prepare
 port=18095
 build/src/ringkv --port $port > "$bench_out/ringkv-expiry.log" &
 pid=$!

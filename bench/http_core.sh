@@ -9,9 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
-cd "$bench_root"
-scripts/install-deps --bench
-scripts/build build
+bench_prepare
 
 body='{"data":{"status":"online"}}'
 nginx_port=18081 ringkv_port=18082

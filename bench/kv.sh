@@ -11,9 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
-cd "$bench_root"
-scripts/install-deps --bench
-scripts/build build
+bench_prepare
 
 keys=10000
 nginx_port=18081 ringkv_port=18082 redis_port=18083 webdis_port=18084

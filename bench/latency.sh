@@ -17,9 +17,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 seconds=${1:-20}
-cd "$bench_root"
-scripts/install-deps --bench
-scripts/build build
+bench_prepare
 port=18110
 build/src/ringkv --port $port > "$bench_out/ringkv-latency.log" &
 pid=$!

@@ -6,6 +6,13 @@ bench_out="$bench_root/bench/out"
 mkdir -p "$bench_out"
 clk_tck=$(getconf CLK_TCK)
 
+# Installs the peers and the tools, builds ringkv, and works from the top.
+bench_prepare() {
+  cd "$bench_root"
+  scripts/install-deps --bench
+  scripts/build build
+}
+
 # CPU ticks (user+system) of every process given, all threads included.
 cpu_ticks() {
   local total=0 pid

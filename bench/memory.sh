@@ -6,9 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 keys=${1:-1000000}
-cd "$bench_root"
-scripts/install-deps --bench
-scripts/build build
+bench_prepare
 
 ringkv_port=18092 redis_port=18093
 cleanup() {

@@ -64,6 +64,17 @@ reservation reserve(const api_options& options, std::string_view organization, c
     return r;
 }
 
+// Runs apply(record) on every core but the authority, one after another,
+// before the coordinator answers. `record` must outlive the calls (it does:
+// it is the caller's, and the caller awaits this).
+template <typename Apply>
+io::task<> on_every_other_core(const namespace_record& record, Apply apply) {
+    for (unsigned core = 0; core < io::loop::current().core_count(); ++core) {
+        if (core == authority_core) continue;
+        co_await io::submit_to(core, [&record, &apply] { apply(core_state::local(), record); });
+    }
+}
+
 }  // namespace
 
 io::task<> create_namespace(const api_options& options, plan& p, net::http::request& request,
@@ -107,10 +118,7 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
         co_return;
     }
     const namespace_record& record = r.record;
-    for (unsigned core = 0; core < io::loop::current().core_count(); ++core) {
-        if (core == authority_core) continue;
-        co_await io::submit_to(core, [&record] { core_state::local().namespaces.insert(record); });
-    }
+    co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) { state.namespaces.insert(n); });
     std::string& out = body_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::pending);
@@ -186,14 +194,10 @@ io::task<> delete_namespace(const api_options& options, plan& p, net::http::resp
         co_return;
     }
     const namespace_record& record = d.record;
-    for (unsigned core = 0; core < io::loop::current().core_count(); ++core) {
-        if (core == authority_core) continue;
-        co_await io::submit_to(core, [&record] {
-            core_state& state = core_state::local();
-            state.namespaces.mark_deleting(record.id, record.delete_requested_at_s, record.deleted_at_ms);
-            state.keys.drop_namespace(record.number);
-        });
-    }
+    co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) {
+        state.namespaces.mark_deleting(n.id, n.delete_requested_at_s, n.deleted_at_ms);
+        state.keys.drop_namespace(n.number);
+    });
     std::string& out = body_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::deleting);

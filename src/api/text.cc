@@ -1,16 +1,11 @@
 #include "text.hh"
 
+#include <ringkv/base/hex.hh>
+
 #include <strings.h>
 
 namespace ringkv::api {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Query parameters read per lookup; a longer query is not an error, the
 // rest is ignored (unknown parameters are ignored anyway).
@@ -25,8 +20,8 @@ std::optional<std::size_t> percent_decode(std::string_view text, std::span<char>
         char c = text[i];
         if (c == '%') {
             if (i + 2 >= text.size()) return std::nullopt;
-            const int high = hex_value(text[i + 1]);
-            const int low = hex_value(text[i + 2]);
+            const int high = base::hex_digit_value(text[i + 1]);
+            const int low = base::hex_digit_value(text[i + 2]);
             if (high < 0 || low < 0) return std::nullopt;
             c = char(high * 16 + low);
             i += 2;

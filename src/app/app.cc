@@ -1,6 +1,7 @@
 #include "app.hh"
 
 #include <ringkv/api/service.hh>
+#include <ringkv/base/clock.hh>
 #include <ringkv/base/limits.hh>
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
@@ -38,12 +39,6 @@ constexpr int malloc_mmap_threshold_bytes = 4 << 20;
 
 // Time one background step may take (see the on_idle hook below).
 constexpr std::uint64_t background_step_ns = 200'000;
-
-std::uint64_t monotonic_ns() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::uint64_t(now.tv_sec) * 1'000'000'000 + std::uint64_t(now.tv_nsec);
-}
 
 void tune_allocator() {
     mallopt(M_TRIM_THRESHOLD, malloc_trim_threshold_bytes);
@@ -106,8 +101,8 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
     // by a fraction of a millisecond at a time.
     loop->on_idle([&state, &here] {
         store::step_budget budget;
-        budget.clock_ns = &monotonic_ns;
-        budget.deadline_ns = monotonic_ns() + background_step_ns;
+        budget.clock_ns = &base::monotonic_ns;
+        budget.deadline_ns = base::monotonic_ns() + background_step_ns;
         return state.keys.background_step({here.now_ms(), here.wall_s()}, budget);
     });
     // Deleted namespaces are forgotten once their deletion delay has passed.

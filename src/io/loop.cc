@@ -1,6 +1,7 @@
 #include <ringkv/io/loop.hh>
 
 #include <ringkv/base/assert.hh>
+#include <ringkv/base/clock.hh>
 #include <ringkv/base/limits.hh>
 #include <ringkv/io/ops.hh>
 
@@ -21,12 +22,6 @@ namespace ringkv::io {
 namespace {
 
 thread_local loop* current_loop = nullptr;
-
-std::uint64_t monotonic_ms() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::uint64_t(now.tv_sec) * 1000 + std::uint64_t(now.tv_nsec) / 1'000'000;
-}
 
 // user_data of completions that need no callback: doorbells from other
 // cores, and fire-and-forget operations whose success is not interesting.
@@ -104,7 +99,7 @@ loop::loop(cluster& peers, const loop_options& options)
     }
     setup_ring();
     probe_operations();
-    _now_ms = monotonic_ms();
+    _now_ms = base::monotonic_ms();
     refresh_date();
     _tick = new tick_timer(*this);
     if (options.handle_signals) _signals = new signal_reader(*this);
@@ -298,7 +293,7 @@ bool loop::reap() {
         batch[count++] = {cqe->user_data, cqe->res, cqe->flags};
     }
     io_uring_cq_advance(&_ring, count);
-    _now_ms = monotonic_ms();
+    _now_ms = base::monotonic_ms();
     for (unsigned i = 0; i < count; ++i) {
         if (batch[i].user_data == no_callback) continue;
         reinterpret_cast<completion*>(batch[i].user_data)->complete(batch[i].result, batch[i].flags);
@@ -352,7 +347,7 @@ bool loop::run_background() {
 }
 
 void loop::tick() {
-    _now_ms = monotonic_ms();
+    _now_ms = base::monotonic_ms();
     _background_pending = !_idle_callbacks.empty();  // new deadlines may have come due
     refresh_date();
     for (auto& callback : _tick_callbacks) callback();

@@ -18,12 +18,6 @@
 
 namespace ringkv::loadgen {
 
-std::uint64_t monotonic_ns() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::uint64_t(now.tv_sec) * 1'000'000'000 + std::uint64_t(now.tv_nsec);
-}
-
 namespace {
 
 constexpr std::size_t receive_buffer_bytes = 64 * 1024;

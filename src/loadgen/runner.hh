@@ -4,6 +4,7 @@
 // flight and records every response's latency from the instant the
 // request was due.
 
+#include <ringkv/base/clock.hh>
 #include <ringkv/io/cluster.hh>
 #include <ringkv/loadgen/histogram.hh>
 #include <ringkv/loadgen/options.hh>
@@ -37,7 +38,7 @@ struct run_plan {
     const std::atomic<bool>* stop = nullptr;  // Ctrl-C
 };
 
-std::uint64_t monotonic_ns();
+using base::monotonic_ns;
 
 // Runs connections [first, first + fds.size()) of the run on `core`'s loop
 // until they are done; owns and closes the fds.

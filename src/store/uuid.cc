@@ -1,14 +1,9 @@
 #include <ringkv/store/uuid.hh>
 
+#include <ringkv/base/hex.hh>
+
 namespace ringkv::store {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 bool is_dash_position(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
@@ -23,7 +18,7 @@ std::optional<uuid> uuid::parse(std::string_view text) {
             if (text[i] != '-') return std::nullopt;
             continue;
         }
-        const int v = hex_value(text[i]);
+        const int v = base::hex_digit_value(text[i]);
         if (v < 0) return std::nullopt;
         std::uint64_t& word = nibbles < 16 ? result.high : result.low;
         word = (word << 4) | std::uint64_t(v);
