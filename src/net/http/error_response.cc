@@ -43,8 +43,8 @@ void append_json_string(std::string& out, std::string_view text) {
 }  // namespace
 
 void write_error(response_writer& writer, const error& e, std::string_view extra_headers) {
-    // Error bodies are small; a stack-sized scratch string keeps this off the
-    // heap for the common short details (SSO covers only tiny ones, so reserve).
+    // One buffer per thread, reused for every error body: errors allocate
+    // nothing once it has grown to the longest one.
     thread_local std::string body;
     body.clear();
     const std::string code = std::to_string(int(e.code));
