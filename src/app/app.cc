@@ -38,7 +38,7 @@ constexpr int malloc_trim_threshold_bytes = 1 << 30;
 constexpr int malloc_mmap_threshold_bytes = 4 << 20;
 
 // Time one background step may take (see the on_idle hook below).
-constexpr std::uint64_t background_step_ns = 200'000;
+constexpr std::uint64_t background_step_ns = 100'000;
 
 void tune_allocator() {
     mallopt(M_TRIM_THRESHOLD, malloc_trim_threshold_bytes);
@@ -97,8 +97,8 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
     api::core_state::set_local(&state);
     io::loop& here = *loop;
     // Expiry and namespace purges, in steps between requests: at most 2,048
-    // keys and about step_time_ns each, so a mass expiry delays a request
-    // by a fraction of a millisecond at a time.
+    // keys and about background_step_ns each, so a mass expiry delays a
+    // request by a tenth of a millisecond at a time.
     loop->on_idle([&state, &here] {
         store::step_budget budget;
         budget.clock_ns = &base::monotonic_ns;

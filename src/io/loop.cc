@@ -322,9 +322,9 @@ void loop::run() {
             // GETEVENTS without waiting: with DEFER_TASKRUN the kernel posts
             // completions only when asked.
             io_uring_submit_and_get_events(&_ring);
-        } else if (_background_pending) {
-            // Background work takes only idle time: a step runs when no
-            // completion is waiting, so requests go first under load.
+        } else if (_background_pending && _background_allowance_ns > 0) {
+            // Background work takes only idle moments, within its share of
+            // the tick: a step runs when no completion is waiting.
             io_uring_submit_and_get_events(&_ring);
             if (io_uring_cq_ready(&_ring) == 0) _background_pending = run_background();
         } else if (_calls_awaiting_reply > 0 && spin_for_replies()) {
@@ -341,14 +341,18 @@ void loop::run() {
 }
 
 bool loop::run_background() {
+    const std::uint64_t start = base::monotonic_ns();
     bool more = false;
     for (auto& callback : _idle_callbacks) more |= callback();
+    const std::uint64_t spent = base::monotonic_ns() - start;
+    _background_allowance_ns = spent >= _background_allowance_ns ? 0 : _background_allowance_ns - spent;
     return more;
 }
 
 void loop::tick() {
     _now_ms = base::monotonic_ms();
     _background_pending = !_idle_callbacks.empty();  // new deadlines may have come due
+    _background_allowance_ns = limits::background_ns_per_tick;
     refresh_date();
     for (auto& callback : _tick_callbacks) callback();
     if (_stopping && !_forced && _now_ms >= _stop_deadline_ms) {

@@ -62,6 +62,12 @@ inline constexpr std::size_t mailbox_drain_max = 1024;
 // worse than none (the spin starves the other threads).
 inline constexpr unsigned reply_spin_iterations = 64;
 
+// Background work (expiry, purges) runs in idle moments but at most this
+// much per tick, so under load it takes a quarter of the core and requests
+// keep the rest (at 50% load a mass expiry otherwise took two thirds and
+// queues grew to tens of ms, measured with bench/latency.sh).
+inline constexpr std::uint64_t background_ns_per_tick = std::uint64_t(tick_ms) * 1'000'000 / 4;
+
 // Coroutine frames up to this size come from a per-core pool, each size class
 // keeping at most frame_pool_cached_max free frames.
 inline constexpr std::size_t frame_pool_bytes_max = 4096;

@@ -65,7 +65,8 @@ public:
     }
     bool stopping() const { return _stopping; }
     // Background work (expiry, purging), run only when the loop has nothing
-    // else to do: no completion and no message waiting. It returns true
+    // else to do (no completion and no message waiting), and for at most
+    // limits::background_ns_per_tick per tick. It returns true
     // while it has more (the loop then keeps calling it instead of
     // sleeping); after it returns false it is called again from the next
     // tick on. It must bound its own work per call. Register at start-up only.
@@ -135,6 +136,7 @@ private:
     std::uint64_t _holds = 0;
     std::uint64_t _calls_awaiting_reply = 0;
     bool _background_pending = false;
+    std::uint64_t _background_allowance_ns = 0;  // left of this tick's share
     bool _stopping = false;
     bool _forced = false;
     bool _counted_drained = false;
