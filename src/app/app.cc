@@ -66,6 +66,7 @@ struct startup {
     std::latch built;
     std::latch verdict{1};
     std::atomic<bool> ok{true};
+    std::atomic<bool> plain_ring{false};  // some core fell back to a ring without DEFER_TASKRUN
     std::mutex error_lock;  // start-up only, never on the request path
     std::string error;
 
@@ -86,6 +87,7 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
         options.drain_timeout_ms = settings.drain_timeout_ms;
         options.handle_signals = core == 0;
         loop = std::make_unique<io::loop>(peers, options);
+        if (!loop->single_issuer()) start.plain_ring = true;
     } catch (const std::exception& e) {
         start.fail(e.what());
     }
@@ -112,6 +114,10 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
     server.start();
     loop->run();
     api::core_state::set_local(nullptr);
+    const net::server::counters& seen = server.stats();
+    std::fprintf(stderr, "ringkv: core %u: %lu connections, %lu refused over the bound, %lu cut on a timeout\n", core,
+                 static_cast<unsigned long>(seen.accepted), static_cast<unsigned long>(seen.rejected_over_limit),
+                 static_cast<unsigned long>(seen.timed_out));
 }
 
 }  // namespace
@@ -149,8 +155,10 @@ int run(const config::config& given) {
         start.built.wait();
         if (start.ok) {
             sockets.release();  // each server owns its socket from here on
-            std::printf("ringkv listening on http://%s:%u (%u threads)\n", settings.server.bind_address.c_str(),
-                        unsigned(sockets.port()), cores);
+            std::printf("ringkv listening on http://%s:%u (%u threads, %s)\n", settings.server.bind_address.c_str(),
+                        unsigned(sockets.port()), cores,
+                        start.plain_ring ? "plain io_uring: this kernel lacks DEFER_TASKRUN"
+                                         : "io_uring with SINGLE_ISSUER and DEFER_TASKRUN");
             std::fflush(stdout);
         }
         start.verdict.count_down();

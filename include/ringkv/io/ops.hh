@@ -79,17 +79,6 @@ inline auto close(int fd) {
     return operation<decltype(prepare)>{prepare};
 }
 
-// Resumes at an instant of CLOCK_MONOTONIC (nanoseconds); yields -ETIME.
-inline auto sleep_until(std::uint64_t monotonic_ns, completion** slot = nullptr) {
-    __kernel_timespec when{};
-    when.tv_sec = std::int64_t(monotonic_ns / 1'000'000'000);
-    when.tv_nsec = std::int64_t(monotonic_ns % 1'000'000'000);
-    // mutable: the kernel reads `when` from this lambda, which lives in the
-    // awaitable until the operation completes.
-    auto prepare = [when](io_uring_sqe* e) mutable { io_uring_prep_timeout(e, &when, 0, IORING_TIMEOUT_ABS); };
-    return operation<decltype(prepare)>{prepare, slot};
-}
-
 // Asks the kernel to cancel an in-flight operation; its owner sees
 // -ECANCELED (or the real result, if it finished first). Fire and forget.
 void cancel(completion& target);

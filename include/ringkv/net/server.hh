@@ -57,9 +57,8 @@ public:
     server& operator=(const server&) = delete;
 
     void start();
-    unsigned open_connections() const { return _open; }
 
-    // Counters, for tests and metrics.
+    // What happened at this core's bounds, reported at shutdown.
     struct counters {
         std::uint64_t accepted = 0;
         std::uint64_t rejected_over_limit = 0;

@@ -123,15 +123,6 @@ request_parser::event request_parser::execute() {
     return event::failed;
 }
 
-request_parser::event request_parser::finish() {
-    if (_failure != failure::none) return event::failed;
-    if (!_in_message) return event::need_more;
-    // A request cut off mid-way is malformed; llhttp agrees except for a
-    // message that ends at EOF, which requests never do.
-    fail(failure::malformed);
-    return event::failed;
-}
-
 int request_parser::fail(failure f) {
     _failure = f;
     return -1;  // llhttp stops with a callback error

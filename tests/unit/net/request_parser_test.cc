@@ -186,15 +186,5 @@ TEST(request_parser, body_of_a_megabyte_arrives_whole) {
     EXPECT_EQ(t[2], "head /next");
 }
 
-TEST(request_parser, eof_mid_request_is_malformed) {
-    request_parser parser;
-    const std::string part = "GET / HTTP/1.1\r\nHost";
-    std::memcpy(parser.free_space().data(), part.data(), part.size());
-    parser.received(part.size());
-    EXPECT_EQ(parser.next(), event::need_more);
-    EXPECT_TRUE(parser.in_message());
-    EXPECT_EQ(parser.finish(), event::failed);
-}
-
 }  // namespace
 }  // namespace ringkv::net::http

@@ -40,9 +40,6 @@ public:
     // Where the next recv may write; never empty.
     std::span<char> free_space();
     void received(std::size_t bytes);
-    // The peer closed its side: completes a message that ends at EOF.
-    event finish();
-
     event next();
 
     // At head_ready: keep the body, up to body_bytes_max.
@@ -57,8 +54,6 @@ public:
 
     // True between the first byte of a request and its message_ready.
     bool in_message() const { return _in_message; }
-    // Bytes received but not yet parsed (pipelined requests).
-    bool has_unparsed_input() const { return _parsed < _end; }
 
 private:
     struct span {
