@@ -11,10 +11,8 @@ source "$(dirname "$0")/lib.sh"
 keys=${1:-1000000}
 bench_prepare
 port=18095
-build/src/ringkv --port $port > "$bench_out/ringkv-expiry.log" &
-pid=$!
+pid=$(start_ringkv $port ringkv-expiry)
 trap 'kill $pid 2>/dev/null || true' EXIT
-wait_port $port
 live=$(bench/seed.py $port 10000 64 k)
 
 latency() {  # latency NAME: a 6-second wrk run with --latency

@@ -15,9 +15,7 @@ body='{"data":{"status":"online"}}'
 nginx_port=18081 ringkv_port=18082
 trap 'stop_nginx; kill $ringkv_pid 2>/dev/null || true' EXIT
 nginx_master=$(start_nginx $nginx_port "$body")
-build/src/ringkv --port $ringkv_port > "$bench_out/ringkv.log" &
-ringkv_pid=$!
-wait_port $ringkv_port
+ringkv_pid=$(start_ringkv $ringkv_port ringkv-http-core)
 [[ "$(curl -s http://127.0.0.1:$nginx_port/healthz)" == "$(curl -s http://127.0.0.1:$ringkv_port/healthz)" ]] \
   || { echo "the two bodies differ" >&2; exit 1; }
 

@@ -23,8 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 nginx_master=$(start_nginx $nginx_port '{"data":{"status":"online"}}')
-build/src/ringkv --port $ringkv_port > "$bench_out/ringkv.log" &
-ringkv_pid=$!
+ringkv_pid=$(start_ringkv $ringkv_port ringkv-kv)
 redis-server --port $redis_port --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" &
 redis_pid=$!
 cat > "$bench_out/webdis.json" <<CONF
@@ -32,7 +31,6 @@ cat > "$bench_out/webdis.json" <<CONF
  "threads": 2, "pool_size": 16, "daemonize": false, "database": 0, "verbosity": 0,
  "logfile": "$bench_out/webdis.log"}
 CONF
-wait_port $ringkv_port
 wait_port $redis_port
 webdis "$bench_out/webdis.json" &
 webdis_pid=$!

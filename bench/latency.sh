@@ -19,10 +19,8 @@ source "$(dirname "$0")/lib.sh"
 seconds=${1:-20}
 bench_prepare
 port=18110
-build/src/ringkv --port $port > "$bench_out/ringkv-latency.log" &
-pid=$!
+pid=$(start_ringkv $port ringkv-latency)
 trap 'kill $pid 2>/dev/null || true' EXIT
-wait_port $port
 url="http://127.0.0.1:$port/v2"
 bench_run() { build/src/ringkv-bench --url "$url" --quiet "$@"; }
 pick() { awk -v k="\"$1\": " '{i = index($0, k); if (i) {print substr($0, i + length(k)) + 0; exit}}' "$2"; }
@@ -48,9 +46,7 @@ echo "ringkv CPU while one ringkv-bench thread drives it: $(awk -v t=$((after - 
 
 kill $pid
 wait $pid 2>/dev/null || true
-taskset -c 1 build/src/ringkv --port $port --threads 1 > "$bench_out/ringkv-latency.log" &
-pid=$!
-wait_port $port
+pid=$(taskset -c 1 bash -c "source bench/lib.sh; start_ringkv $port ringkv-latency-1 --threads 1")
 bench_run() { taskset -c 0 build/src/ringkv-bench --url "$url" --quiet "$@"; }
 
 echo "== 1. maximum throughput, 90/10 GET/PUT, 100,000 keys, 64 connections (server on CPU 1, client on CPU 0)"

@@ -13,6 +13,17 @@ bench_prepare() {
   scripts/build build
 }
 
+# start_ringkv PORT NAME [ringkv flags...]: starts build/src/ringkv on
+# 127.0.0.1:PORT (log in bench/out/NAME.log), waits for it, prints its pid.
+start_ringkv() {
+  local port=$1 name=$2
+  shift 2
+  "$bench_root/build/src/ringkv" --port "$port" "$@" > "$bench_out/$name.log" 2>&1 &
+  local pid=$!
+  wait_port "$port" >&2
+  echo "$pid"
+}
+
 # CPU ticks (user+system) of every process given, all threads included.
 cpu_ticks() {
   local total=0 pid

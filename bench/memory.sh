@@ -16,9 +16,7 @@ cleanup() {
 trap cleanup EXIT
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-build/src/ringkv --port $ringkv_port > "$bench_out/ringkv-memory.log" &
-ringkv_pid=$!
-wait_port $ringkv_port
+ringkv_pid=$(start_ringkv $ringkv_port ringkv-memory)
 ringkv_empty=$(rss_kib $ringkv_pid)
 bench/seed.py $ringkv_port "$keys" 100 k > /dev/null
 sleep 1  # let background work (table migration) settle
