@@ -4,8 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 namespace ringkv::testing {
 namespace {
@@ -74,6 +83,68 @@ TEST(ringkv_bench, open_loop_holds_its_rate_and_counts_requests) {
     auto counted = bench({"--url", url, "--connections", "7", "--requests", "1000", "--mix", "put=1", "--quiet"});
     ASSERT_EQ(counted.exit_status, 0) << counted.err;
     EXPECT_NE(counted.out.find("requests             1000 "), std::string::npos) << counted.out;
+}
+
+// A server that answers the namespace check, then reads every request and
+// answers none: what a hung server looks like to a client.
+class stalling_server {
+public:
+    stalling_server() {
+        _listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(_listener, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+        socklen_t length = sizeof(address);
+        ::getsockname(_listener, reinterpret_cast<sockaddr*>(&address), &length);
+        _port = ntohs(address.sin_port);
+        ::listen(_listener, 64);
+        _thread = std::thread([this] { serve(); });
+    }
+    ~stalling_server() {
+        _stop = true;
+        _thread.join();
+        for (int fd : _clients) ::close(fd);
+        ::close(_listener);
+    }
+    std::uint16_t port() const { return _port; }
+
+private:
+    void serve() {
+        while (!_stop) {
+            std::vector<pollfd> fds{{_listener, POLLIN, 0}};
+            for (int fd : _clients) fds.push_back({fd, POLLIN, 0});
+            if (poll(fds.data(), fds.size(), 50) <= 0) continue;
+            if (fds[0].revents & POLLIN) _clients.push_back(::accept(_listener, nullptr, nullptr));
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (!(fds[i].revents & POLLIN)) continue;
+                char buffer[65536];
+                const ssize_t n = ::recv(fds[i].fd, buffer, sizeof(buffer), 0);
+                if (n > 0 && std::string(buffer, std::size_t(n)).starts_with("GET /v2/storage/kvs/" + namespace_id + " ")) {
+                    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"data\":{}}";
+                    ::send(fds[i].fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+                }
+            }
+        }
+    }
+    int _listener = -1;
+    std::uint16_t _port = 0;
+    std::vector<int> _clients;
+    std::atomic<bool> _stop{false};
+    std::thread _thread;
+
+public:
+    static inline const std::string namespace_id = "00000000-0000-4000-8000-000000000000";
+};
+
+TEST(ringkv_bench, a_server_that_stops_answering_fails_the_run_in_time) {
+    stalling_server hung;
+    const auto start = std::chrono::steady_clock::now();
+    auto run = bench({"--url", "http://127.0.0.1:" + std::to_string(hung.port()), "--namespace",
+                      stalling_server::namespace_id, "--no-prefill", "--duration", "1", "--timeout", "1", "--quiet"});
+    EXPECT_EQ(run.exit_status, 1);
+    EXPECT_NE(run.err.find("no response within --timeout"), std::string::npos) << run.err;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST(ringkv_bench, failures_are_clear_and_non_zero) {
