@@ -22,6 +22,10 @@ using net::http::error_source;
 namespace {
 
 constexpr std::string_view default_content_type = "application/octet-stream";
+// Values at least this large are sent from the item itself (sendmsg, no
+// copy into the output buffer); smaller ones are copied so pipelined
+// responses still leave in one send.
+constexpr std::size_t zero_copy_value_bytes_min = 16 * 1024;
 // A content type longer than this is refused (415) rather than stored.
 constexpr std::size_t content_type_bytes_max = 256;
 
@@ -80,7 +84,12 @@ io::task<> get_key(plan& p, net::http::response_writer& writer) {
         net::http::write_error(writer, {404, error_code::not_found, "no key with this name", error_source::pointer("/key")});
         co_return;
     }
-    writer.write(200, f.content_type, f.item->value());
+    if (f.item->value_bytes() < zero_copy_value_bytes_min) {
+        writer.write(200, f.content_type, f.item->value());
+        co_return;
+    }
+    const std::string_view value = f.item->value();
+    writer.write_external(200, f.content_type, {value, &store::item_ref::release_raw, f.item.leak()});
 }
 
 io::task<> delete_key(plan& p, net::http::response_writer& writer) {

@@ -101,6 +101,36 @@ io::task<bool> connection::flush() {
     co_return true;
 }
 
+// Sends the buffer, then `body` from its owner's memory, with sendmsg (two
+// iovecs, resumed where a partial send stopped); releases the body after.
+io::task<bool> connection::flush_with(http::external_body body) {
+    const std::size_t total = _out.size() + body.bytes.size();
+    std::size_t sent = 0;
+    bool ok = true;
+    while (sent < total) {
+        // What is left: the rest of the buffer (if any), then the rest of the body.
+        iovec parts[2];
+        std::size_t count = 0;
+        if (sent < _out.size()) parts[count++] = {_out.data() + sent, _out.size() - sent};
+        const std::size_t body_sent = sent > _out.size() ? sent - _out.size() : 0;
+        parts[count++] = {const_cast<char*>(body.bytes.data()) + body_sent, body.bytes.size() - body_sent};
+        msghdr header{};
+        header.msg_iov = parts;
+        header.msg_iovlen = count;
+        arm(_server._sending);
+        const std::int32_t result = co_await io::sendmsg(_fd, &header, &_pending);
+        deadline_list::disarm(*this);
+        if (result <= 0) {
+            ok = false;
+            break;
+        }
+        sent += std::size_t(result);
+    }
+    body.drop();
+    _out.clear();
+    co_return ok;
+}
+
 // After the last response of a closing connection: stop sending, then read
 // and drop what the client still sends (bounded in time and bytes), so its
 // kernel does not turn our close into a reset that discards the response.
@@ -165,6 +195,10 @@ io::task<connection::next_step> connection::on_message() {
         http::request request{_parser.head(), _parser.body()};
         co_await _server._handler.on_request(request, _writer, _scratch);
         RINGKV_ASSERT(_writer.written());
+        if (http::external_body body = _writer.take_external(); body.release != nullptr) {
+            // Sent at once, so what follows it in the buffer stays in order.
+            if (!co_await flush_with(body)) co_return next_step::close;
+        }
     }
     if (!_writer.keep_alive()) {
         _close_after_response = true;

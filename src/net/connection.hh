@@ -34,6 +34,7 @@ private:
 
     io::task<bool> receive();
     io::task<bool> flush();
+    io::task<bool> flush_with(http::external_body body);
     io::task<> linger();
     next_step on_head();
     io::task<next_step> on_message();

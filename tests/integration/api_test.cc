@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -180,6 +181,47 @@ TEST_F(api_test, keys_put_get_replace_delete) {
     EXPECT_EQ(call("DELETE", key_path(id, "user/1")).status, 204);  // idempotent
     expect_error(call("GET", key_path(id, "user/1")), 404, "10005");
     expect_error(call("GET", key_path("00000000-0000-4000-8000-000000000000", "k")), 404, "10005");
+}
+
+TEST_F(api_test, large_values_are_sent_in_order_and_survive_overwrites) {
+    const std::string id = create("large");
+    std::string big(300'000, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = char('a' + i % 26);
+    ASSERT_EQ(call("PUT", key_path(id, "big"), auth, big).status, 201);
+    ASSERT_EQ(call("PUT", key_path(id, "small"), auth, std::string("tiny")).status, 201);
+    client c(server.port());
+    c.send(request("GET", key_path(id, "big")) + request("GET", key_path(id, "small")) +
+           request("HEAD", key_path(id, "big")) + request("GET", key_path(id, "big")));
+    auto first = c.read_response();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->body, big);
+    EXPECT_EQ(c.read_response()->body, "tiny");
+    auto head = c.read_response(5000, true);
+    EXPECT_EQ(head->header("content-length"), "300000");
+    EXPECT_EQ(c.read_response()->body, big);
+
+    // Reads racing overwrites: every answer is one whole version.
+    const std::string a(200'000, 'a'), b(200'000, 'b');
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+        client w(server.port());
+        for (int i = 0; i < 60; ++i) {
+            w.send(request("PUT", key_path(id, "raced"), auth, i % 2 ? a : b));
+            if (!w.read_response()) break;
+        }
+        done = true;
+    });
+    ASSERT_EQ(call("PUT", key_path(id, "raced"), auth, a).status / 100, 2);
+    client reader(server.port());
+    int reads = 0;
+    while (!done || reads < 10) {
+        reader.send(request("GET", key_path(id, "raced")));
+        auto r = reader.read_response();
+        ASSERT_TRUE(r);
+        ASSERT_TRUE(r->body == a || r->body == b) << "a torn value of " << r->body.size() << " bytes";
+        ++reads;
+    }
+    writer.join();
 }
 
 TEST_F(api_test, key_names_are_validated) {

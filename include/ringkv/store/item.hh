@@ -104,6 +104,13 @@ public:
         _item = nullptr;
     }
     const item* get() const { return _item; }
+    // Gives up the reference without dropping it; release_raw() drops it.
+    item* leak() {
+        item* i = _item;
+        _item = nullptr;
+        return i;
+    }
+    static void release_raw(void* i) { static_cast<item*>(i)->release(); }
     const item* operator->() const { return _item; }
     explicit operator bool() const { return _item != nullptr; }
 

@@ -68,6 +68,21 @@ void response_writer::write(int status, std::string_view content_type, std::stri
     if (!_head_only) _out.append(body);
 }
 
+void response_writer::write_external(int status, std::string_view content_type, external_body body) {
+    status_line(status);
+    common_headers({});
+    _out.append("Content-Type: ");
+    _out.append(content_type);
+    _out.append("\r\nContent-Length: ");
+    append_number(_out, body.bytes.size());
+    _out.append("\r\n\r\n");
+    if (_head_only) {
+        body.drop();
+    } else {
+        _external = body;
+    }
+}
+
 void response_writer::write_empty(int status, std::string_view extra_headers) {
     status_line(status);
     common_headers(extra_headers);

@@ -11,6 +11,19 @@ namespace ringkv::net::http {
 
 std::string_view reason_phrase(int status);
 
+// A response body the connection sends straight from its owner's memory
+// (a stored value), then hands back through release(context).
+struct external_body {
+    std::string_view bytes;
+    void (*release)(void* context) = nullptr;
+    void* context = nullptr;
+
+    void drop() {
+        if (release != nullptr) release(context);
+        release = nullptr;
+    }
+};
+
 class response_writer {
 public:
     // out: the connection's output buffer; appended to, never cleared here.
@@ -32,6 +45,15 @@ public:
     void write_empty(int status, std::string_view extra_headers = {});
     // Interim "100 Continue"; does not count as the response.
     void write_continue();
+    // Headers into the buffer; the body is sent from `body` itself (no copy),
+    // right after what the buffer holds. Takes ownership of `body`.
+    void write_external(int status, std::string_view content_type, external_body body);
+    // The external body of the response just written, if any (taken once).
+    external_body take_external() {
+        external_body b = _external;
+        _external = {};
+        return b;
+    }
 
     // From now on the connection closes after this response.
     void close_after() { _keep_alive = false; }
@@ -48,6 +70,7 @@ private:
     bool _keep_alive = true;
     bool _written = false;
     std::uint8_t _version_minor = 1;
+    external_body _external;
 };
 
 }  // namespace ringkv::net::http
