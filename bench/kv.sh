@@ -8,6 +8,7 @@
 # Prints requests/s and server CPU microseconds per request (user+sys of
 # the servers' threads from /proc; webdis and redis counted together).
 # Usage: bench/kv.sh [SECONDS]   (default 10 per run)
+#        RINGKV_FLAGS="--threads 1" bench/kv.sh   (extra flags for ringkv)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
@@ -23,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 nginx_master=$(start_nginx $nginx_port '{"data":{"status":"online"}}')
-ringkv_pid=$(start_ringkv $ringkv_port ringkv-kv)
+ringkv_pid=$(start_ringkv $ringkv_port ringkv-kv ${RINGKV_FLAGS:-})
 redis-server --port $redis_port --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" &
 redis_pid=$!
 cat > "$bench_out/webdis.json" <<CONF
