@@ -69,7 +69,7 @@ std::string_view disallowed(route which, method m) {
 
 bool authorized(const api_options& options, std::string_view token) {
     if (token.empty()) return false;
-    return !options.tokens || options.tokens->contains(std::string(token));
+    return !options.tokens || options.tokens->contains(token);
 }
 
 // A positive integer query parameter: absent keeps `value`; present must be

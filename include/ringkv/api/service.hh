@@ -14,9 +14,16 @@
 
 namespace ringkv::api {
 
+// Looks strings up by std::string_view without building a std::string.
+struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using token_set = std::unordered_set<std::string, string_hash, std::equal_to<>>;
+
 struct api_options {
     // Accepted bearer tokens; empty optional: any non-empty token.
-    std::optional<std::unordered_set<std::string>> tokens;
+    std::optional<token_set> tokens;
     std::uint32_t provision_delay_ms = 0;
     std::uint32_t delete_delay_ms = 0;
     bool default_ttl_support = true;

@@ -25,6 +25,10 @@ inline constexpr std::size_t recv_bytes_min = 4 * 1024;
 
 // Largest request body any route accepts: a key value of 1 MiB (the seed).
 inline constexpr std::size_t body_bytes_max = 1024 * 1024;
+// A connection keeps its body buffer between requests up to this size; a
+// larger one (after a big PUT) is given back, so idle connections do not
+// each hold a megabyte.
+inline constexpr std::size_t retained_body_bytes_max = 64 * 1024;
 // A rejected request's body is read and thrown away up to this size so the
 // connection stays usable; past it the server answers and closes.
 inline constexpr std::size_t discarded_body_bytes_max = body_bytes_max;

@@ -158,7 +158,11 @@ int request_parser::on_message_begin(llhttp_t* p) {
     self._content_type = self._authorization = self._expect = {};
     self._header_block_bytes = 0;
     self._head_bytes = 0;  // set when llhttp pauses after the head
-    self._body.clear();
+    if (self._body.capacity() > limits::retained_body_bytes_max) {
+        std::string().swap(self._body);
+    } else {
+        self._body.clear();
+    }
     self._body_bytes = 0;
     self._keep_body = false;
     self._body_bytes_max = 0;
