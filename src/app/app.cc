@@ -77,8 +77,29 @@ struct startup {
     }
 };
 
-void run_core(unsigned core, int cpu, const config::config& settings, io::cluster& peers, int listen_fd,
-              startup& start) {
+net::server_options server_options_of(const config::config& settings) {
+    net::server_options o;
+    o.bind_address = settings.server.bind_address;
+    o.port = settings.server.port;
+    o.connections_per_core = settings.server.connections_per_core;
+    o.header_timeout_ms = settings.server.header_timeout_ms;
+    o.idle_timeout_ms = settings.server.idle_timeout_ms;
+    return o;
+}
+
+api::api_options api_options_of(const config::config& settings) {
+    api::api_options o;
+    if (settings.api.tokens) o.tokens.emplace(settings.api.tokens->begin(), settings.api.tokens->end());
+    o.provision_delay_ms = settings.api.provision_delay_ms;
+    o.delete_delay_ms = settings.api.delete_delay_ms;
+    o.default_ttl_support = settings.api.default_ttl_support;
+    // Signs listing cursors; new per process, so a restarted server refuses old ones.
+    o.cursor_secret = std::random_device{}() * 0x9e3779b97f4a7c15ull ^ std::random_device{}();
+    return o;
+}
+
+void run_core(unsigned core, int cpu, const config::config& settings, const net::server_options& server_options,
+              const api::api_options& api_options, io::cluster& peers, int listen_fd, startup& start) {
     std::unique_ptr<io::loop> loop;
     try {
         io::loop_options options;
@@ -109,8 +130,8 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
     });
     // Deleted namespaces are forgotten once their deletion delay has passed.
     loop->on_tick([&state, &here] { state.namespaces.collect_gone(here.now_ms()); });
-    api::service service(settings.api);
-    net::server server(*loop, listen_fd, service, settings.server);
+    api::service service(api_options);
+    net::server server(*loop, listen_fd, service, server_options);
     server.start();
     loop->run();
     api::core_state::set_local(nullptr);
@@ -122,10 +143,10 @@ void run_core(unsigned core, int cpu, const config::config& settings, io::cluste
 
 }  // namespace
 
-int run(const config::config& given) {
+int run(const config::config& settings) {
     tune_allocator();
-    config::config settings = given;
-    settings.api.cursor_secret = std::random_device{}() * 0x9e3779b97f4a7c15ull ^ std::random_device{}();
+    const net::server_options server_options = server_options_of(settings);
+    const api::api_options api_options = api_options_of(settings);
     // Signals become a signalfd read on core 0; no thread takes them async.
     sigset_t signals;
     sigemptyset(&signals);
@@ -138,7 +159,7 @@ int run(const config::config& given) {
     const unsigned cores = settings.threads != 0 ? settings.threads
                                                  : std::max(1u, std::min(unsigned(cpus.size()), limits::cores_max));
     net::listeners sockets;
-    if (const std::string error = sockets.open(settings.server, cores); !error.empty()) {
+    if (const std::string error = sockets.open(server_options, cores); !error.empty()) {
         std::fprintf(stderr, "ringkv: %s\n", error.c_str());
         return 1;
     }
@@ -148,8 +169,8 @@ int run(const config::config& given) {
     std::vector<std::thread> threads;
     const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
     for (unsigned core = 1; core < cores; ++core) {
-        threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::ref(peers),
-                             sockets.fd(core), std::ref(start));
+        threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
+                             std::cref(api_options), std::ref(peers), sockets.fd(core), std::ref(start));
     }
     std::thread verdict([&] {
         start.built.wait();
@@ -163,7 +184,7 @@ int run(const config::config& given) {
         }
         start.verdict.count_down();
     });
-    run_core(0, cpu_of(0), settings, peers, sockets.fd(0), start);
+    run_core(0, cpu_of(0), settings, server_options, api_options, peers, sockets.fd(0), start);
     verdict.join();
     for (std::thread& t : threads) t.join();
     if (!start.ok) {

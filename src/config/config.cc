@@ -53,7 +53,7 @@ bool parse_integer(std::string_view text, Integer min, Integer max, Integer& out
 exit_now bad(std::string text) { return {2, "ringkv: " + text + " (see --help)\n"}; }
 
 // One token per line; blank lines and surrounding spaces are ignored.
-bool read_tokens(const std::string& path, api::api_options& api, std::string& error) {
+bool read_tokens(const std::string& path, config::api_settings& api, std::string& error) {
     std::ifstream file(path);
     if (!file) {
         error = "cannot read --tokens file '" + path + "'";
@@ -65,7 +65,7 @@ bool read_tokens(const std::string& path, api::api_options& api, std::string& er
         const std::size_t first = line.find_first_not_of(" \t\r");
         if (first == std::string::npos) continue;
         const std::size_t last = line.find_last_not_of(" \t\r");
-        api.tokens->insert(line.substr(first, last - first + 1));
+        api.tokens->push_back(line.substr(first, last - first + 1));
     }
     if (api.tokens->empty()) {
         error = "--tokens file '" + path + "' lists no token";
