@@ -371,6 +371,7 @@ void loop::refresh_date() {
 }
 
 void loop::stop_all() {
+    if (!_peers.claim_shutdown()) return;
     for (unsigned target = 0; target < core_count(); ++target) {
         if (target == _core) begin_stop(); else send(target, *_stop_messages[target]);
     }

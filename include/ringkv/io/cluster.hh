@@ -32,6 +32,8 @@ public:
     std::atomic<bool>& sleeping(unsigned core) { return _cores[core].sleeping; }
     std::atomic<int>& ring_fd(unsigned core) { return _cores[core].ring_fd; }
     std::atomic<unsigned>& drained_cores() { return _drained_cores; }
+    // True for the first caller only: a shutdown is broadcast once.
+    bool claim_shutdown() { return !_shutdown_claimed.exchange(true, std::memory_order_acq_rel); }
 
     // Blocks until every core has published its ring fd.
     void wait_until_all_rings_ready();
@@ -46,6 +48,7 @@ private:
     std::unique_ptr<std::atomic<bool>[]> _sender_parked;
     std::unique_ptr<core_state[]> _cores;
     std::atomic<unsigned> _drained_cores{0};
+    std::atomic<bool> _shutdown_claimed{false};
 };
 
 }  // namespace ringkv::io

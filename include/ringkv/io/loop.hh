@@ -85,7 +85,10 @@ public:
 
     // Runs until every core has drained after a shutdown.
     void run();
-    // Starts a shutdown on every core (callable on any loop thread).
+    // Starts a shutdown on every core. Callable on any loop thread, any
+    // number of times: only the first call in the process sends the stop
+    // messages. (They belong to the sending loop, which exits only after
+    // every core has handled them; a second sender could exit first.)
     void stop_all();
 
 private:

@@ -21,6 +21,11 @@ constexpr unsigned cores = 3;
 
 struct shared_state {
     std::atomic<unsigned> callers_left{0};
+    // When set, each core asks for the shutdown as soon as its own callers
+    // are done (the others may still be busy): stop_all() must be safe to
+    // call from every core.
+    bool every_core_stops = false;
+    std::array<std::atomic<unsigned>, cores> own_callers_left{};
     std::atomic<std::uint64_t> failures{0};
     // Written only by the core of the same index (checked on every call).
     std::array<std::uint64_t, cores> calls_served{};
@@ -46,7 +51,9 @@ task<> caller(shared_state& state, unsigned id, unsigned calls) {
     const unsigned own = co_await submit_to(home.core(), [] { return loop::current().core(); });
     if (own != home.core()) ++state.failures;
     home.release();
-    if (state.callers_left.fetch_sub(1) == 1) home.stop_all();
+    const bool last_here = state.own_callers_left[home.core()].fetch_sub(1) == 1;
+    const bool last_anywhere = state.callers_left.fetch_sub(1) == 1;
+    if (state.every_core_stops ? last_here : last_anywhere) home.stop_all();
 }
 
 void run_core(cluster& peers, shared_state& state, unsigned core, unsigned callers, unsigned calls) {
@@ -77,10 +84,12 @@ void run_core(cluster& peers, shared_state& state, unsigned core, unsigned calle
     l.run();
 }
 
-void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls) {
+void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls, bool every_core_stops = false) {
     cluster peers(cores, mailbox_entries);
     shared_state state;
     state.callers_left = cores * callers;
+    state.every_core_stops = every_core_stops;
+    for (auto& left : state.own_callers_left) left = callers;
     std::vector<std::thread> threads;
     for (unsigned core = 0; core < cores; ++core) {
         threads.emplace_back(run_core, std::ref(peers), std::ref(state), core, callers, calls);
@@ -98,6 +107,10 @@ void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls) 
 TEST(cross_core, many_callers_with_roomy_mailboxes) { run_cluster(4096, 64, 200); }
 
 TEST(cross_core, tiny_mailboxes_park_senders_and_drop_nothing) { run_cluster(2, 256, 100); }
+
+TEST(cross_core, every_core_may_ask_for_the_shutdown) {
+    for (int round = 0; round < 20; ++round) run_cluster(4, 8, 20 + 10 * unsigned(round % 3), true);
+}
 
 }  // namespace
 }  // namespace ringkv::io
