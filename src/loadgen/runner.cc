@@ -295,8 +295,12 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
             loop.hold();
             io::spawn(run_connection(t, fds[i], s, budget));
         }
+        loop.release();  // the start-up hold, taken below
         if (fds.empty()) loop.stop_all();
     });
+    // Held until the connections are spawned: a shutdown asked for by a
+    // faster thread must not find this loop idle before it has begun.
+    loop.hold();
     loop.run();
 }
 

@@ -70,11 +70,15 @@ void run_core(cluster& peers, shared_state& state, unsigned core, unsigned calle
                 loop::current().hold();
                 spawn(caller(*state, id, calls));
             }
+            loop::current().release();  // the start-up hold
         }
     } start;
     start.state = &state;
     start.callers = callers;
     start.calls = calls;
+    // Held until the callers are spawned, so an early shutdown (another
+    // core's callers may all be done) cannot find this loop idle first.
+    l.hold();
     l.on_tick([&start, fired = false]() mutable {
         if (!fired) {
             fired = true;
