@@ -171,7 +171,9 @@ std::optional<net::http::error> check_namespace(const net::http::request_head& h
 
 head_verdict service::on_head(const net::http::request_head& head, net::http::response_writer& writer,
                               net::http::request_scratch& scratch) {
-    plan& p = *new (scratch.storage.data()) plan();
+    // Default-initialised, not value-initialised: the key buffers are
+    // written before they are read, so nothing clears ~800 bytes per request.
+    plan& p = *new (scratch.storage.data()) plan;
     const matched m = match(head.path);
     p.which = m.which;
     p.query = head.query;

@@ -85,7 +85,9 @@ namespace_registry::page namespace_registry::list(std::string_view organization,
     page result;
     auto org = _by_organization.find(std::string(organization));
     if (org == _by_organization.end()) return result;
-    const std::size_t first = (page_number - 1) * page_size;
+    // Saturating: a page number far past the end is just past the end.
+    std::size_t first = 0;
+    if (__builtin_mul_overflow(page_number - 1, page_size, &first)) first = SIZE_MAX;
     for (const auto& [number, record] : org->second) {
         if (record->status(now_ms) == namespace_status::gone) continue;
         if (result.total >= first && result.records.size() < page_size) result.records.push_back(record);

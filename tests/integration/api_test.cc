@@ -144,6 +144,9 @@ TEST_F(api_test, namespace_list_pages_in_creation_order) {
     EXPECT_NE(page.body.find(R"("meta":{"page_number":2,"page_size":2,"total_pages":3,"total_results":5})"), std::string::npos) << page.body;
     EXPECT_LT(page.body.find(ids[2]), page.body.find(ids[3]));
     EXPECT_EQ(count_of(page.body, "storage_kv\""), 2u);
+    // A page number whose offset overflows 64 bits is still past the end.
+    EXPECT_NE(call("GET", "/v2/storage/kvs?page[number]=4611686018427387905&page[size]=4").body.find(R"({"data":[],)"),
+              std::string::npos);
     response beyond = call("GET", "/v2/storage/kvs?page[number]=9&page[size]=2");
     EXPECT_NE(beyond.body.find(R"({"data":[],"meta":{"page_number":9,"page_size":2,"total_pages":3,"total_results":5}})"), std::string::npos) << beyond.body;
     EXPECT_NE(call("GET", "/v2/storage/kvs?page[size]=300").body.find(R"("page_size":250)"), std::string::npos);
