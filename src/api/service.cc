@@ -73,16 +73,12 @@ bool authorized(const api_options& options, std::string_view token) {
 }
 
 // A positive integer query parameter: absent keeps `value`; present must be
-// plain digits within [1, max_accepted] (larger values are clamped to clamp_to).
+// plain digits and at least 1; a larger value than clamp_to counts as clamp_to.
 bool read_positive(std::string_view query, std::string_view name, std::uint64_t& value, std::uint64_t clamp_to) {
     char storage[64];
     const query_value q = find_query(query, name, storage);
     if (!q.present) return true;
     const auto parsed = q.malformed ? std::nullopt : parse_decimal(q.value);
-    if (!parsed && !q.malformed && !q.value.empty() && q.value.find_first_not_of("0123456789") == std::string_view::npos) {
-        value = clamp_to;  // all digits but past 64 bits: clamped like any large value
-        return true;
-    }
     if (!parsed || *parsed == 0) return false;
     value = std::min(*parsed, clamp_to);
     return true;

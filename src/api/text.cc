@@ -38,8 +38,7 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
     for (const char c : text) {
         if (c < '0' || c > '9') return std::nullopt;
         const std::uint64_t digit = std::uint64_t(c - '0');
-        if (value > (UINT64_MAX - digit) / 10) return std::nullopt;  // too large for any parameter
-        value = value * 10 + digit;
+        value = value > (UINT64_MAX - digit) / 10 ? UINT64_MAX : value * 10 + digit;
     }
     return value;
 }

@@ -16,6 +16,8 @@ namespace ringkv::api {
 std::optional<std::size_t> percent_decode(std::string_view text, std::span<char> out);
 
 // Plain decimal digits only ("007" is 7; "", "+5", "5.0", "1e3" are not).
+// A value past 64 bits saturates at UINT64_MAX: every parameter has a range
+// far below it, so the caller's range check decides.
 std::optional<std::uint64_t> parse_decimal(std::string_view text);
 
 // Looks a parameter up in a raw query string, decoding names and values.

@@ -49,7 +49,9 @@ TEST(text, decimal_integers_are_plain_digits) {
     EXPECT_EQ(parse_decimal("007"), 7u);
     EXPECT_EQ(parse_decimal("9223372036"), 9223372036u);
     EXPECT_EQ(parse_decimal("18446744073709551615"), UINT64_MAX);
-    for (std::string_view bad : {"", "+5", "-1", "5.0", "1e3", " 5", "5 ", "18446744073709551616", "0x10"}) {
+    EXPECT_EQ(parse_decimal("18446744073709551616"), UINT64_MAX);  // saturates
+    EXPECT_EQ(parse_decimal("99999999999999999999999"), UINT64_MAX);
+    for (std::string_view bad : {"", "+5", "-1", "5.0", "1e3", " 5", "5 ", "0x10"}) {
         EXPECT_EQ(parse_decimal(bad), std::nullopt) << bad;
     }
 }
