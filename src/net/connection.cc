@@ -14,6 +14,10 @@ namespace ringkv::net {
 
 using http::request_parser;
 
+namespace {
+constexpr std::string_view too_large_detail = "the request body is larger than this route accepts";
+}  // namespace
+
 connection::connection(server& home, int fd)
     : _server(home), _fd(fd), _writer(_out, home._loop.date_header()) {
     ++_server._open;
@@ -79,46 +83,36 @@ io::task<bool> connection::receive() {
     if (_timed_out && mid_request) {
         ++_server._counters.timed_out;
         _writer.begin(false, false, 1);
-        http::write_error(_writer, {408, http::error_code::bad_request, "the request was not received in time"});
-        _close_after_response = true;
+        answer_and_close(408, "the request was not received in time");
     }
     // received == 0: the peer closed; a request cut short gets no answer.
     co_return false;
 }
 
-// Sends everything in the output buffer. False when the peer is gone.
-io::task<bool> connection::flush() {
-    std::size_t sent = 0;
-    while (sent < _out.size()) {
-        arm(_server._sending);
-        const std::int32_t result =
-            co_await io::send(_fd, {_out.data() + sent, _out.size() - sent}, &_pending);
-        deadline_list::disarm(*this);
-        if (result <= 0) co_return false;
-        sent += std::size_t(result);
-    }
-    _out.clear();
-    co_return true;
-}
-
-// Sends the buffer, then `body` from its owner's memory, with sendmsg (two
-// iovecs, resumed where a partial send stopped); releases the body after.
-io::task<bool> connection::flush_with(http::external_body body) {
+// Sends the output buffer, then `body` (if any) from its owner's memory
+// without copying it, resuming wherever a partial send stopped; releases
+// the body after. False when the peer is gone.
+io::task<bool> connection::flush(http::external_body body) {
     const std::size_t total = _out.size() + body.bytes.size();
     std::size_t sent = 0;
     bool ok = true;
     while (sent < total) {
-        // What is left: the rest of the buffer (if any), then the rest of the body.
-        iovec parts[2];
-        std::size_t count = 0;
-        if (sent < _out.size()) parts[count++] = {_out.data() + sent, _out.size() - sent};
-        const std::size_t body_sent = sent > _out.size() ? sent - _out.size() : 0;
-        parts[count++] = {const_cast<char*>(body.bytes.data()) + body_sent, body.bytes.size() - body_sent};
-        msghdr header{};
-        header.msg_iov = parts;
-        header.msg_iovlen = count;
         arm(_server._sending);
-        const std::int32_t result = co_await io::sendmsg(_fd, &header, &_pending);
+        std::int32_t result = 0;
+        if (sent < _out.size() && body.bytes.empty()) {
+            result = co_await io::send(_fd, {_out.data() + sent, _out.size() - sent}, &_pending);
+        } else {
+            // The rest of the buffer (if any), then the rest of the body.
+            iovec parts[2];
+            std::size_t count = 0;
+            if (sent < _out.size()) parts[count++] = {_out.data() + sent, _out.size() - sent};
+            const std::size_t body_sent = sent > _out.size() ? sent - _out.size() : 0;
+            parts[count++] = {const_cast<char*>(body.bytes.data()) + body_sent, body.bytes.size() - body_sent};
+            msghdr header{};
+            header.msg_iov = parts;
+            header.msg_iovlen = count;
+            result = co_await io::sendmsg(_fd, &header, &_pending);
+        }
         deadline_list::disarm(*this);
         if (result <= 0) {
             ok = false;
@@ -158,19 +152,17 @@ connection::next_step connection::on_head() {
     const http::head_verdict verdict = _server._handler.on_head(head, _writer, _scratch);
     switch (verdict.what) {
         case http::head_verdict::action::read_body:
-            if (head.content_length && *head.content_length > verdict.body_bytes_max) {
-                _writer.close_after();
-                http::write_error(_writer, {413, http::error_code::bad_request, "the request body is larger than this route accepts"});
-                _close_after_response = true;
+            // The handler checks the size in its own order of checks; this
+            // holds the HTTP layer's bound should it not.
+            if (head.content_length.value_or(0) > verdict.body_bytes_max) {
+                answer_and_close(413, too_large_detail);
                 return next_step::close;
             }
             _parser.accept_body(verdict.body_bytes_max);
             if (head.expect_continue && head.body_follows()) _writer.write_continue();
             return next_step::keep_reading;
         case http::head_verdict::action::body_too_large:
-            _writer.close_after();
-            http::write_error(_writer, {413, http::error_code::bad_request, "the request body is larger than this route accepts"});
-            _close_after_response = true;
+            answer_and_close(413, too_large_detail);
             return next_step::close;
         case http::head_verdict::action::answered:
             RINGKV_DEBUG_ASSERT(_writer.written());
@@ -197,7 +189,7 @@ io::task<connection::next_step> connection::on_message() {
         RINGKV_ASSERT(_writer.written());
         if (http::external_body body = _writer.take_external(); body.release != nullptr) {
             // Sent at once, so what follows it in the buffer stays in order.
-            if (!co_await flush_with(body)) co_return next_step::close;
+            if (!co_await flush(body)) co_return next_step::close;
         }
     }
     if (!_writer.keep_alive()) {
@@ -208,26 +200,30 @@ io::task<connection::next_step> connection::on_message() {
     co_return next_step::keep_reading;
 }
 
+void connection::answer_and_close(int status, std::string_view detail) {
+    _writer.close_after();
+    http::write_error(_writer, {status, http::error_code::bad_request, detail});
+    _close_after_response = true;
+}
+
 void connection::on_parse_failure() {
     _close_after_response = true;
-    switch (_parser.error()) {
-        case request_parser::failure::body_too_large:
-            if (_answered_at_head) return;  // answered already; the discarded body was too long
-            _writer.close_after();
-            http::write_error(_writer, {413, http::error_code::bad_request, "the request body is larger than this route accepts"});
-            return;
+    const request_parser::failure failure = _parser.error();
+    if (failure == request_parser::failure::body_too_large) {
+        // A discarded body that ran too long was answered at head time already.
+        if (!_answered_at_head) answer_and_close(413, too_large_detail);
+        return;
+    }
+    _writer.begin(false, false, 1);  // the head may be incomplete: HTTP/1.1, close
+    switch (failure) {
         case request_parser::failure::target_too_long:
-            _writer.begin(false, false, 1);
-            http::write_error(_writer, {414, http::error_code::bad_request, "the request target is longer than 8192 bytes"});
+            answer_and_close(414, "the request target is longer than 8192 bytes");
             return;
         case request_parser::failure::header_too_large:
-            _writer.begin(false, false, 1);
-            http::write_error(_writer, {431, http::error_code::bad_request, "the request header block is larger than 16384 bytes"});
+            answer_and_close(431, "the request header block is larger than 16384 bytes");
             return;
-        case request_parser::failure::malformed:
-        case request_parser::failure::none:
-            _writer.begin(false, false, 1);
-            http::write_error(_writer, {400, http::error_code::bad_request, "the request is not valid HTTP/1.1"});
+        default:
+            answer_and_close(400, "the request is not valid HTTP/1.1");
             return;
     }
 }

@@ -33,12 +33,13 @@ private:
     enum class next_step { keep_reading, close };
 
     io::task<bool> receive();
-    io::task<bool> flush();
-    io::task<bool> flush_with(http::external_body body);
+    io::task<bool> flush(http::external_body body = {});
     io::task<> linger();
     next_step on_head();
     io::task<next_step> on_message();
     void on_parse_failure();
+    // Writes an error response and marks the connection to close after it.
+    void answer_and_close(int status, std::string_view detail);
     void arm(deadline_list& list);
 
     server& _server;
