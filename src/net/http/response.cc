@@ -56,26 +56,25 @@ void response_writer::common_headers(std::string_view extra_headers) {
     _out.append(extra_headers);
 }
 
-void response_writer::write(int status, std::string_view content_type, std::string_view body,
-                            std::string_view extra_headers) {
+void response_writer::head_with_body(int status, std::string_view content_type, std::size_t body_bytes,
+                                     std::string_view extra_headers) {
     status_line(status);
     common_headers(extra_headers);
     _out.append("Content-Type: ");
     _out.append(content_type);
     _out.append("\r\nContent-Length: ");
-    append_number(_out, body.size());
+    append_number(_out, body_bytes);
     _out.append("\r\n\r\n");
+}
+
+void response_writer::write(int status, std::string_view content_type, std::string_view body,
+                            std::string_view extra_headers) {
+    head_with_body(status, content_type, body.size(), extra_headers);
     if (!_head_only) _out.append(body);
 }
 
 void response_writer::write_external(int status, std::string_view content_type, external_body body) {
-    status_line(status);
-    common_headers({});
-    _out.append("Content-Type: ");
-    _out.append(content_type);
-    _out.append("\r\nContent-Length: ");
-    append_number(_out, body.bytes.size());
-    _out.append("\r\n\r\n");
+    head_with_body(status, content_type, body.bytes.size(), {});
     if (_head_only) {
         body.drop();
     } else {

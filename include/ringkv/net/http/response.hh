@@ -62,6 +62,9 @@ public:
 
 private:
     void status_line(int status);
+    // Status line and headers of a response whose body has body_bytes.
+    void head_with_body(int status, std::string_view content_type, std::size_t body_bytes,
+                        std::string_view extra_headers);
     void common_headers(std::string_view extra_headers);
 
     std::string& _out;
