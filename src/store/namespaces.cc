@@ -37,7 +37,7 @@ const namespace_record* namespace_registry::find(const uuid& id, std::string_vie
 
 const namespace_record* namespace_registry::find_name(std::string_view organization, std::string_view name,
                                                       std::uint64_t now_ms) const {
-    auto org = _by_organization.find(std::string(organization));
+    auto org = _by_organization.find(organization);
     if (org == _by_organization.end()) return nullptr;
     for (const auto& [number, record] : org->second) {
         if (record->name == name && record->status(now_ms) != namespace_status::gone) return record;
@@ -83,7 +83,7 @@ std::vector<std::uint32_t> namespace_registry::collect_gone(std::uint64_t now_ms
 namespace_registry::page namespace_registry::list(std::string_view organization, std::size_t page_number,
                                                   std::size_t page_size, std::uint64_t now_ms) const {
     page result;
-    auto org = _by_organization.find(std::string(organization));
+    auto org = _by_organization.find(organization);
     if (org == _by_organization.end()) return result;
     // Saturating: a page number far past the end is just past the end.
     std::size_t first = 0;

@@ -3,6 +3,7 @@
 // order of API.md ("Order of checks"), and answers it, sending key work to
 // the core that owns the key. One service per core.
 
+#include <ringkv/base/string_hash.hh>
 #include <ringkv/net/http/handler.hh>
 #include <ringkv/store/namespaces.hh>
 #include <ringkv/store/shard.hh>
@@ -14,12 +15,7 @@
 
 namespace ringkv::api {
 
-// Looks strings up by std::string_view without building a std::string.
-struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using token_set = std::unordered_set<std::string, string_hash, std::equal_to<>>;
+using token_set = std::unordered_set<std::string, base::string_hash, std::equal_to<>>;
 
 struct api_options {
     // Accepted bearer tokens; empty optional: any non-empty token.

@@ -8,6 +8,7 @@
 // its provisioning instant, provision_ok after; once deleted it is deleting
 // until its deletion instant and gone after (then collected).
 
+#include <ringkv/base/string_hash.hh>
 #include <ringkv/store/uuid.hh>
 
 #include <cstdint>
@@ -68,7 +69,9 @@ public:
 private:
     std::unordered_map<uuid, namespace_record, uuid_hash> _by_id;
     // Per organization, by creation number: listing order.
-    std::unordered_map<std::string, std::map<std::uint32_t, const namespace_record*>> _by_organization;
+    std::unordered_map<std::string, std::map<std::uint32_t, const namespace_record*>, base::string_hash,
+                       std::equal_to<>>
+        _by_organization;
     std::size_t _deleting = 0;
 };
 
