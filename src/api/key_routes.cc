@@ -201,8 +201,7 @@ io::task<> list_keys(const api_options& options, plan& p, net::http::response_wr
         co_await io::submit_to(core, [&p, &part] { list_on_owner(p, p.limit + 1u, part); });
     }
     // Gather: a k-way merge of the sorted per-core lists, at most `limit` keys.
-    thread_local std::string out;
-    out.clear();
+    std::string& out = reply_buffer();
     out.append(R"({"record_type":"storage_kv_key","data":[)");
     std::string_view last;
     std::size_t emitted = 0, total = 0;

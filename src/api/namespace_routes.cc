@@ -20,13 +20,6 @@ namespace {
 
 constexpr unsigned authority_core = 0;
 
-// Reused per core for JSON bodies (bounded by the largest page rendered).
-std::string& body_buffer() {
-    thread_local std::string buffer;
-    buffer.clear();
-    return buffer;
-}
-
 std::uint64_t random_word() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
     return generator();
@@ -119,7 +112,7 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
     }
     const namespace_record& record = r.record;
     co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) { state.namespaces.insert(n); });
-    std::string& out = body_buffer();
+    std::string& out = reply_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::pending);
     out.push_back('}');
@@ -129,7 +122,7 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
 void list_namespaces(plan& p, net::http::response_writer& writer) {
     const std::uint64_t now = io::loop::current().now_ms();
     const auto page = core_state::local().namespaces.list(p.organization, p.page_number, p.page_size, now);
-    std::string& out = body_buffer();
+    std::string& out = reply_buffer();
     out.append(R"({"data":[)");
     for (std::size_t i = 0; i < page.records.size(); ++i) {
         if (i != 0) out.push_back(',');
@@ -154,7 +147,7 @@ void retrieve_namespace(plan& p, net::http::response_writer& writer) {
         net::http::write_error(writer, {404, error_code::not_found, "no namespace with this id", error_source::pointer("/id")});
         return;
     }
-    std::string& out = body_buffer();
+    std::string& out = reply_buffer();
     out.append(R"({"data":)");
     render_namespace(*record, now, out);
     out.push_back('}');
@@ -198,7 +191,7 @@ io::task<> delete_namespace(const api_options& options, plan& p, net::http::resp
         state.namespaces.mark_deleting(n.id, n.delete_requested_at_s, n.deleted_at_ms);
         state.keys.drop_namespace(n.number);
     });
-    std::string& out = body_buffer();
+    std::string& out = reply_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::deleting);
     out.push_back('}');

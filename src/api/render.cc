@@ -12,6 +12,12 @@ void append_number(std::uint64_t n, std::string& out) {
     out.append(digits, std::size_t(end - digits));
 }
 
+std::string& reply_buffer() {
+    thread_local std::string buffer;
+    buffer.clear();
+    return buffer;
+}
+
 void append_timestamp(std::uint32_t seconds, std::string& out) {
     char text[rfc3339_bytes];
     format_rfc3339(seconds, text);

@@ -16,6 +16,11 @@ void render_namespace(const store::namespace_record& record, std::uint64_t now_m
                       std::optional<store::namespace_status> status_override = std::nullopt);
 
 void append_timestamp(std::uint32_t seconds, std::string& out);
+
+// The core's buffer for a JSON reply, emptied: reused by every reply, so
+// bodies allocate nothing once it has grown. Use it and write the response
+// before the next suspension.
+std::string& reply_buffer();
 void append_number(std::uint64_t n, std::string& out);
 
 }  // namespace ringkv::api

@@ -102,6 +102,7 @@ struct thread_context {
     key_chooser keys;
     std::string value;           // the largest value, sliced per PUT
     std::string key_path;        // "<base>/storage/kvs/<id>/keys/"
+    std::string list_path;       // "<base>/storage/kvs/<id>/keys?limit=100&prefix=<key prefix>"
     std::string headers;         // " HTTP/1.1\r\nHost: ...\r\nAuthorization: ...\r\n"
     std::string ttl_query;       // "?ttl_secs=N" or empty
     net::deadline_list responses;  // connections waiting for an answer
@@ -127,9 +128,7 @@ void append_request(thread_context& t, operation op, std::string& out) {
         case operation::list: out += "GET "; break;
     }
     if (op == operation::list) {
-        out += t.key_path.substr(0, t.key_path.size() - 1);  // ".../keys"
-        out += "?limit=100&prefix=";
-        out += t.o.key_prefix;
+        out += t.list_path;
         append_number(out, key % 10);
     } else {
         out += t.key_path;
@@ -264,12 +263,13 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
     io::loop loop(peers, loop_settings);
     peers.wait_until_all_rings_ready();
 
-    thread_context t{plan, o, results, loop, std::mt19937_64(0x5eed + core), {}, {}, {}, {}, {},
+    thread_context t{plan, o, results, loop, std::mt19937_64(0x5eed + core), {}, {}, {}, {}, {}, {},
                      net::deadline_list(std::uint64_t(o.timeout_s * 1000)), pacer(loop), 0};
     t.keys.keys = o.keys;
     if (o.zipf_skew) t.keys.skewed.emplace(o.keys, *o.zipf_skew);
     t.value.assign(o.value_bytes.high, 'v');
     t.key_path = o.base_path + "/storage/kvs/" + plan.namespace_id + "/keys/";
+    t.list_path = o.base_path + "/storage/kvs/" + plan.namespace_id + "/keys?limit=100&prefix=" + o.key_prefix;
     t.headers = " HTTP/1.1\r\nHost: " + o.host + "\r\nAuthorization: Bearer " + o.token + "\r\n";
     if (o.ttl_s != 0) t.ttl_query = "?ttl_secs=" + std::to_string(o.ttl_s);
 
