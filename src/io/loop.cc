@@ -301,10 +301,11 @@ bool loop::reap() {
     return count == limits::cqe_batch_max;
 }
 
-void loop::run() {
+void loop::run(const std::function<void()>& start) {
     current_loop = this;
     _tick->arm();
     if (_signals != nullptr) _signals->arm();
+    if (start) start();
     while (!_exit) {
         drain_mailboxes();
         retry_parked();

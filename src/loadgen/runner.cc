@@ -281,10 +281,8 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
             if (c.pending != nullptr) io::cancel(*c.pending);
         });
     });
-    // Start the connections from inside the loop (they need loop::current()).
-    loop.on_tick([&, started = false]() mutable {
-        if (started) return;
-        started = true;
+    // The connections start inside the loop (they need loop::current()).
+    loop.run([&] {
         t.active = unsigned(fds.size());
         for (std::size_t i = 0; i < fds.size(); ++i) {
             const unsigned c = first_connection + unsigned(i);
@@ -295,13 +293,8 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
             loop.hold();
             io::spawn(run_connection(t, fds[i], s, budget));
         }
-        loop.release();  // the start-up hold, taken below
         if (fds.empty()) loop.stop_all();
     });
-    // Held until the connections are spawned: a shutdown asked for by a
-    // faster thread must not find this loop idle before it has begun.
-    loop.hold();
-    loop.run();
 }
 
 }  // namespace ringkv::loadgen

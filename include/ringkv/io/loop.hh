@@ -83,8 +83,11 @@ public:
     void call_sent() { ++_calls_awaiting_reply; }
     void reply_received() { --_calls_awaiting_reply; }
 
-    // Runs until every core has drained after a shutdown.
-    void run();
+    // Runs until every core has drained after a shutdown. `start` runs
+    // first, inside the loop (loop::current() works, so it may spawn work
+    // and hold() for it) and before any message from another core, so a
+    // shutdown asked for by a faster core cannot find this loop idle first.
+    void run(const std::function<void()>& start = {});
     // Starts a shutdown on every core. Callable on any loop thread, any
     // number of times: only the first call in the process sends the stop
     // messages. (They belong to the sending loop, which exits only after

@@ -61,31 +61,13 @@ void run_core(cluster& peers, shared_state& state, unsigned core, unsigned calle
     options.core = core;
     loop l(peers, options);
     peers.wait_until_all_rings_ready();
-    // Start callers from inside the loop (spawn needs loop::current()).
-    struct starter final : message {
-        shared_state* state;
-        unsigned callers, calls;
-        void run() override {
-            for (unsigned id = 0; id < callers; ++id) {
-                loop::current().hold();
-                spawn(caller(*state, id, calls));
-            }
-            loop::current().release();  // the start-up hold
-        }
-    } start;
-    start.state = &state;
-    start.callers = callers;
-    start.calls = calls;
-    // Held until the callers are spawned, so an early shutdown (another
-    // core's callers may all be done) cannot find this loop idle first.
-    l.hold();
-    l.on_tick([&start, fired = false]() mutable {
-        if (!fired) {
-            fired = true;
-            start.run();
+    // Callers start inside the loop (spawn needs loop::current()).
+    l.run([&] {
+        for (unsigned id = 0; id < callers; ++id) {
+            loop::current().hold();
+            spawn(caller(state, id, calls));
         }
     });
-    l.run();
 }
 
 void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls, bool every_core_stops = false) {
