@@ -5,6 +5,7 @@
 #include <ringkv/io/ops.hh>
 #include <ringkv/net/http/error_response.hh>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -16,22 +17,34 @@ using http::request_parser;
 
 namespace {
 constexpr std::string_view too_large_detail = "the request body is larger than this route accepts";
+
+// Waits until the socket is readable, without a buffer.
+auto poll_readable(int fd, io::completion** slot) {
+    auto prepare = [fd](io_uring_sqe* e) { io_uring_prep_poll_add(e, fd, POLLIN); };
+    return io::operation<decltype(prepare)>{prepare, slot};
+}
 }  // namespace
 
 connection::connection(server& home, int fd)
     : _server(home), _fd(fd), _writer(_out, home._loop.date_header()) {
+    _send_deadline.self = this;
     ++_server._open;
     _server._loop.hold();
 }
 
 connection::~connection() {
     deadline_list::disarm(*this);
+    deadline_list::disarm(_send_deadline);
     --_server._open;
     _server._loop.release();
 }
 
 connection& connection::of(deadline_hook& hook) {
     return static_cast<connection&>(hook);
+}
+
+connection& connection::of_send(deadline_hook& hook) {
+    return *static_cast<send_deadline&>(hook).self;
 }
 
 void connection::interrupt(bool timed_out) {
@@ -42,7 +55,16 @@ void connection::interrupt(bool timed_out) {
 
 void connection::arm(deadline_list& list) { list.arm(*this, _server._loop.now_ms()); }
 
+void connection::arm_once(deadline_list& list) {
+    if (owner != &list) arm(list);
+}
+
 io::task<> connection::serve() {
+    if (!co_await first_bytes()) {
+        deadline_list::disarm(*this);
+        co_await io::close(_fd);
+        co_return;
+    }
     for (;;) {
         const request_parser::event event = _parser.next();
         if (event == request_parser::event::need_more) {
@@ -63,24 +85,33 @@ io::task<> connection::serve() {
     co_await io::close(_fd);
 }
 
+// A connection that has sent nothing holds no read buffer: wait for its
+// first bytes (under the header timeout, from accept) before the parser
+// allocates one. False when it closed or timed out first.
+io::task<bool> connection::first_bytes() {
+    arm_once(_server._fresh);
+    const std::int32_t result = co_await poll_readable(_fd, &_pending);
+    co_return result > 0 && !_interrupted;
+}
+
 // Waits for more input. False when the connection is done (EOF, error,
-// timeout, shutdown); a timeout in the middle of a head is answered 408.
+// timeout, shutdown). Clocks: between requests the fresh/idle clock runs from
+// the start of the wait; the first byte of the next message (a blank line
+// included) starts the header clock, and no later read restarts either.
+// A timeout in the middle of a request line or head is answered 408, unless
+// the request was answered already (its body was being discarded).
 io::task<bool> connection::receive() {
     if (_interrupted) co_return false;
     const bool mid_request = _parser.in_message();
     if (!mid_request && _server._loop.stopping()) co_return false;  // drained between requests
-    if (mid_request) {
-        if (owner != &_server._reading) arm(_server._reading);
-    } else {
-        arm(_requests == 0 ? _server._fresh : _server._idle);
-    }
+    arm_once(mid_request ? _server._reading : _requests == 0 ? _server._fresh : _server._idle);
     const std::int32_t received = co_await io::recv(_fd, _parser.free_space(), &_pending);
-    if (!mid_request) deadline_list::disarm(*this);
     if (received > 0) {
         _parser.received(std::size_t(received));
+        if (!mid_request) arm(_server._reading);  // the next message has begun
         co_return true;
     }
-    if (_timed_out && mid_request) {
+    if (_timed_out && _parser.request_begun() && !_answered_at_head) {
         ++_server._counters.timed_out;
         _writer.begin(false, false, 1);
         answer_and_close(408, "the request was not received in time");
@@ -97,7 +128,7 @@ io::task<bool> connection::flush(http::external_body body) {
     std::size_t sent = 0;
     bool ok = true;
     while (sent < total) {
-        arm(_server._sending);
+        _server._sending.arm(_send_deadline, _server._loop.now_ms());
         std::int32_t result = 0;
         if (sent < _out.size() && body.bytes.empty()) {
             result = co_await io::send(_fd, {_out.data() + sent, _out.size() - sent}, &_pending);
@@ -113,7 +144,7 @@ io::task<bool> connection::flush(http::external_body body) {
             header.msg_iovlen = count;
             result = co_await io::sendmsg(_fd, &header, &_pending);
         }
-        deadline_list::disarm(*this);
+        deadline_list::disarm(_send_deadline);
         if (result <= 0) {
             ok = false;
             break;
@@ -144,22 +175,38 @@ io::task<> connection::linger() {
 
 connection::next_step connection::on_head() {
     const http::request_head& head = _parser.head();
-    _writer.begin(head.method == http::method::head, head.keep_alive && !_server._loop.stopping(),
-                  head.version_minor);
+    const bool keep_alive = head.keep_alive && !_server._loop.stopping();
+    // The client waits for our word before it sends the body; a final
+    // answer now means it may never send it, so we close after that answer,
+    // and its head must say so. (expect_continue is never set for HTTP/1.0.)
+    const bool awaits_continue = head.expect_continue && head.body_follows();
+    _writer.begin(head.method == http::method::head, keep_alive && !awaits_continue, head.version_minor);
     _answered_at_head = false;
-    if (_parser.in_message() && head.body_follows()) arm(_server._reading);  // a fresh period for the body
+    if (head.body_follows()) arm(_server._reading);  // a fresh period for the body
 
+    if (head.method == http::method::connect) {
+        // Authority-form targets are for proxies; one answer, then close
+        // (the bytes that follow would be another protocol).
+        answer_and_close(405, "CONNECT is not supported", "Allow: GET, HEAD, POST, PUT, DELETE\r\n");
+        return next_step::close;
+    }
     const http::head_verdict verdict = _server._handler.on_head(head, _writer, _scratch);
     switch (verdict.what) {
         case http::head_verdict::action::read_body:
+        case http::head_verdict::action::ignore_body:
             // The handler checks the size in its own order of checks; this
             // holds the HTTP layer's bound should it not.
             if (head.content_length.value_or(0) > verdict.body_bytes_max) {
                 answer_and_close(413, too_large_detail);
                 return next_step::close;
             }
-            _parser.accept_body(verdict.body_bytes_max);
-            if (head.expect_continue && head.body_follows()) _writer.write_continue();
+            _writer.begin(head.method == http::method::head, keep_alive, head.version_minor);
+            if (verdict.what == http::head_verdict::action::read_body) {
+                _parser.accept_body(verdict.body_bytes_max);
+            } else {
+                _parser.discard_body(verdict.body_bytes_max);
+            }
+            if (awaits_continue) _writer.write_continue();
             return next_step::keep_reading;
         case http::head_verdict::action::body_too_large:
             answer_and_close(413, too_large_detail);
@@ -167,11 +214,8 @@ connection::next_step connection::on_head() {
         case http::head_verdict::action::answered:
             RINGKV_DEBUG_ASSERT(_writer.written());
             _answered_at_head = true;
-            if (head.body_follows() && head.expect_continue) {
-                // The client waits for our word before sending the body; it
-                // has the final answer, so it will not send it. Close.
-                _writer.close_after();
-                _close_after_response = true;
+            if (awaits_continue) {
+                _close_after_response = true;  // the head said Connection: close
                 return next_step::close;
             }
             _parser.discard_body(limits::discarded_body_bytes_max);
@@ -183,7 +227,9 @@ connection::next_step connection::on_head() {
 io::task<connection::next_step> connection::on_message() {
     ++_requests;
     deadline_list::disarm(*this);
-    if (!_answered_at_head) {
+    const bool answered = _answered_at_head;
+    _answered_at_head = false;
+    if (!answered) {
         http::request request{_parser.head(), _parser.body()};
         co_await _server._handler.on_request(request, _writer, _scratch);
         RINGKV_ASSERT(_writer.written());
@@ -200,18 +246,20 @@ io::task<connection::next_step> connection::on_message() {
     co_return next_step::keep_reading;
 }
 
-void connection::answer_and_close(int status, std::string_view detail) {
+void connection::answer_and_close(int status, std::string_view detail, std::string_view extra_headers) {
     _writer.close_after();
-    http::write_error(_writer, {status, http::error_code::bad_request, detail});
+    http::write_error(_writer, {status, http::error_code::bad_request, detail}, extra_headers);
     _close_after_response = true;
 }
 
 void connection::on_parse_failure() {
     _close_after_response = true;
+    // A request answered at head time whose discarded body went wrong (too
+    // long, malformed) has had its one answer: close without another.
+    if (_answered_at_head) return;
     const request_parser::failure failure = _parser.error();
     if (failure == request_parser::failure::body_too_large) {
-        // A discarded body that ran too long was answered at head time already.
-        if (!_answered_at_head) answer_and_close(413, too_large_detail);
+        answer_and_close(413, too_large_detail);
         return;
     }
     _writer.begin(false, false, 1);  // the head may be incomplete: HTTP/1.1, close
@@ -221,6 +269,9 @@ void connection::on_parse_failure() {
             return;
         case request_parser::failure::header_too_large:
             answer_and_close(431, "the request header block is larger than 16384 bytes");
+            return;
+        case request_parser::failure::version_not_supported:
+            answer_and_close(505, "only HTTP/1.1 and HTTP/1.0 are supported");
             return;
         default:
             answer_and_close(400, "the request is not valid HTTP/1.1");

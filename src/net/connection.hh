@@ -14,7 +14,18 @@
 
 namespace ringkv::net {
 
-// A connection is its own deadline hook: the server's lists link connections.
+class connection;
+
+// The deadline of a send that is not progressing. Separate from the
+// connection's own hook, so a flush between pipelined requests does not
+// stop the clock of a head that has begun.
+struct send_deadline : deadline_hook {
+    connection* self = nullptr;
+};
+
+// A connection is its own deadline hook for the request clock (fresh, head
+// or body, idle, lingering): the server's lists link connections. Each clock
+// starts when its period starts and is never restarted by a read.
 class connection : public deadline_hook {
 public:
     connection(server& home, int fd);
@@ -27,11 +38,13 @@ public:
 
     // From the server: a deadline passed or a shutdown wants it gone.
     static connection& of(deadline_hook& hook);
+    static connection& of_send(deadline_hook& hook);
     void interrupt(bool timed_out);
 
 private:
     enum class next_step { keep_reading, close };
 
+    io::task<bool> first_bytes();
     io::task<bool> receive();
     io::task<bool> flush(http::external_body body = {});
     io::task<> linger();
@@ -39,8 +52,11 @@ private:
     io::task<next_step> on_message();
     void on_parse_failure();
     // Writes an error response and marks the connection to close after it.
-    void answer_and_close(int status, std::string_view detail);
+    void answer_and_close(int status, std::string_view detail, std::string_view extra_headers = {});
     void arm(deadline_list& list);
+    // Arms `list` unless the connection already waits in it, so a period's
+    // clock runs from its start.
+    void arm_once(deadline_list& list);
 
     server& _server;
     const int _fd;
@@ -48,6 +64,7 @@ private:
     std::string _out;
     http::response_writer _writer;
     http::request_scratch _scratch;
+    send_deadline _send_deadline;
     io::completion* _pending = nullptr;  // the recv or send in flight, for cancel
     bool _timed_out = false;
     bool _interrupted = false;

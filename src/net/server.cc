@@ -180,16 +180,18 @@ void server::reject(int fd) {
 void server::on_tick() {
     const std::uint64_t now = _loop.now_ms();
     const auto time_out = [](deadline_hook& hook) { connection::of(hook).interrupt(true); };
+    const auto send_time_out = [](deadline_hook& hook) { connection::of_send(hook).interrupt(true); };
     _fresh.expire(now, time_out);
     _reading.expire(now, time_out);
     _idle.expire(now, time_out);
-    _sending.expire(now, time_out);
+    _sending.expire(now, send_time_out);
     _lingering.expire(now, time_out);
     _acceptor->retry_if_idle();
 }
 
 void server::on_stop(bool forced) {
     const auto interrupt = [](deadline_hook& hook) { connection::of(hook).interrupt(false); };
+    const auto interrupt_send = [](deadline_hook& hook) { connection::of_send(hook).interrupt(false); };
     if (!forced) {
         _acceptor->stop();
         // Connections between requests go now; busy ones finish their request.
@@ -200,7 +202,7 @@ void server::on_stop(bool forced) {
     _fresh.expire_all(interrupt);
     _reading.expire_all(interrupt);
     _idle.expire_all(interrupt);
-    _sending.expire_all(interrupt);
+    _sending.expire_all(interrupt_send);
     _lingering.expire_all(interrupt);
 }
 

@@ -19,9 +19,20 @@ inline constexpr std::size_t request_line_overhead_bytes = 64;
 inline constexpr std::size_t head_bytes_max =
     target_bytes_max + header_block_bytes_max + request_line_overhead_bytes;
 inline constexpr std::size_t read_buffer_bytes = 32 * 1024;
-static_assert(read_buffer_bytes > head_bytes_max, "a whole head must fit in the read buffer");
 // Smallest free space worth a recv; below it the buffer is compacted first.
 inline constexpr std::size_t recv_bytes_min = 4 * 1024;
+// Room remains for a recv whatever the input: a partial head is at most
+// head_bytes_max (longer is 414/431) and moves to the buffer's start when
+// compacted; a complete head is placed so that recv_bytes_min follows it and
+// stays there while its body is read (body bytes are copied out as they
+// arrive); between messages everything moves.
+static_assert(read_buffer_bytes >= head_bytes_max + recv_bytes_min,
+              "a whole head plus one recv must fit in the read buffer");
+// A chunk-size line (hex size, extensions, CRLF) longer than this is 400;
+// extensions are ignored, so they get no more room than a header line.
+inline constexpr std::size_t chunk_line_bytes_max = 4 * 1024;
+// Trailer fields after a chunked body, counted like a header block (431).
+inline constexpr std::size_t trailer_bytes_max = header_block_bytes_max;
 
 // Largest request body any route accepts: a key value of 1 MiB (the seed).
 inline constexpr std::size_t body_bytes_max = 1024 * 1024;

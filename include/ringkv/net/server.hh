@@ -83,10 +83,12 @@ private:
     counters _counters;
 
     // Deadlines, by kind; each list holds hooks of connections waiting on it.
-    deadline_list _fresh;     // accepted, no request yet: header timeout
-    deadline_list _reading;   // a request begun: header timeout (again for its body)
+    // Each runs from the start of its period; reads do not restart it.
+    deadline_list _fresh;     // accepted, no byte yet: header timeout
+    deadline_list _reading;   // a message begun (a blank line counts): header
+                              // timeout, from its first byte (again for its body)
     deadline_list _idle;      // between requests: idle timeout
-    deadline_list _sending;   // a send not progressing: idle timeout
+    deadline_list _sending;   // a send not progressing: idle timeout (own hook)
     deadline_list _lingering; // closing: drain unread input before close
 };
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -27,18 +29,36 @@ std::string describe(const request_head& h, const std::string& body) {
     return s + " body=" + body;
 }
 
+// Every view the application sees, copied.
+std::vector<std::string> views_of(const request_head& h) {
+    return {std::string(h.target), std::string(h.path), std::string(h.query), std::string(h.content_type),
+            std::string(h.authorization)};
+}
+
+bool holds_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        const auto b = static_cast<unsigned char>(c);
+        return (b < 0x20 && c != '\t') || b == 0x7f;
+    });
+}
+
 // Feeds `input` in pieces ending at each of `cuts` (and at the end), acting
-// like a connection that accepts bodies up to body_limit.
+// like a connection that accepts bodies up to body_limit. The oracle: no
+// view holds a control character, and the views taken at head_ready still
+// read the same at message_ready (after the body was read and the buffer
+// compacted).
 std::vector<std::string> feed(const std::string& input, const std::vector<std::size_t>& cuts,
-                              std::size_t body_limit = limits::body_bytes_max) {
+                              std::size_t body_limit = limits::body_bytes_max, bool discard = false) {
     request_parser parser;
     std::vector<std::string> transcript;
+    std::vector<std::string> at_head;
     std::size_t given = 0;
     std::vector<std::size_t> ends = cuts;
     ends.push_back(input.size());
     for (const std::size_t end : ends) {
         while (given < end) {
             std::span<char> room = parser.free_space();
+            EXPECT_GE(room.size(), 1u);
             const std::size_t n = std::min(room.size(), end - given);
             std::memcpy(room.data(), input.data() + given, n);
             parser.received(n);
@@ -48,8 +68,12 @@ std::vector<std::string> feed(const std::string& input, const std::vector<std::s
                 if (e == event::need_more) break;
                 if (e == event::head_ready) {
                     transcript.push_back("head " + std::string(parser.head().target));
-                    parser.accept_body(body_limit);
+                    at_head = views_of(parser.head());
+                    for (const std::string& v : at_head) EXPECT_FALSE(holds_control(v)) << v;
+                    if (discard) parser.discard_body(body_limit);
+                    else parser.accept_body(body_limit);
                 } else if (e == event::message_ready) {
+                    EXPECT_EQ(views_of(parser.head()), at_head) << "the head moved under its views";
                     transcript.push_back(describe(parser.head(), parser.body()));
                 } else {
                     transcript.push_back("failed " + std::to_string(int(parser.error())));
@@ -59,6 +83,13 @@ std::vector<std::string> feed(const std::string& input, const std::vector<std::s
         }
     }
     return transcript;
+}
+
+std::string failed(failure f) { return "failed " + std::to_string(int(f)); }
+
+// The last event, or "waiting" when the parser reported nothing.
+std::string last(const std::vector<std::string>& transcript) {
+    return transcript.empty() ? "waiting" : transcript.back();
 }
 
 void expect_same_at_every_split(const std::string& input, std::size_t body_limit = limits::body_bytes_max) {
@@ -78,6 +109,11 @@ void expect_same_at_every_split(const std::string& input, std::size_t body_limit
     ASSERT_EQ(feed(input, every, body_limit), whole) << "one byte at a time";
 }
 
+std::string put(const std::string& target, const std::string& body, const std::string& extra = "") {
+    return "PUT " + target + " HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n" + extra +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 TEST(request_parser, simple_get) {
     const std::string input = "GET /healthz?x=1 HTTP/1.1\r\nHost: a\r\nAuthorization:  Bearer tok \r\n\r\n";
     const auto t = feed(input, {});
@@ -89,7 +125,7 @@ TEST(request_parser, simple_get) {
 TEST(request_parser, pipelined_requests_in_order) {
     std::string input;
     for (int i = 0; i < 5; ++i) {
-        input += "PUT /k" + std::to_string(i) + " HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nv" +
+        input += "PUT /k" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nv" +
                  std::to_string(i) + "!";
     }
     const auto t = feed(input, {});
@@ -104,9 +140,9 @@ TEST(request_parser, pipelined_requests_in_order) {
 
 TEST(request_parser, chunked_body_with_extensions_and_trailers) {
     const std::string input =
-        "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
         "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: yes\r\n\r\n"
-        "GET /after HTTP/1.1\r\n\r\n";
+        "GET /after HTTP/1.1\r\nHost: h\r\n\r\n";
     const auto t = feed(input, {});
     ASSERT_EQ(t.size(), 4u);
     EXPECT_EQ(t[1], "2 /x path=/x query= ct= auth= chunked=1 expect=0 keep=1 minor=1 body=hello world");
@@ -120,12 +156,12 @@ TEST(request_parser, http10_and_connection_close) {
     EXPECT_NE(t10[1].find("keep=0 minor=0"), std::string::npos);
     const auto t10k = feed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", {});
     EXPECT_NE(t10k[1].find("keep=1 minor=0"), std::string::npos);
-    const auto close = feed("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", {});
+    const auto close = feed("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", {});
     EXPECT_NE(close[1].find("keep=0 minor=1"), std::string::npos);
 }
 
 TEST(request_parser, expect_continue_is_reported) {
-    const auto t = feed("PUT /k HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx", {});
+    const auto t = feed("PUT /k HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx", {});
     ASSERT_EQ(t.size(), 2u);
     EXPECT_NE(t[1].find("expect=1"), std::string::npos);
 }
@@ -134,14 +170,14 @@ TEST(request_parser, malformed_input_fails) {
     EXPECT_EQ(feed("GARBAGE\r\n\r\n", {}).back(), "failed " + std::to_string(int(failure::malformed)));
     EXPECT_EQ(feed("GET / HTTP/1.1\r\nBad Header\r\n\r\n", {}).back(),
               "failed " + std::to_string(int(failure::malformed)));
-    EXPECT_EQ(feed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n", {}).back(),
+    EXPECT_EQ(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n", {}).back(),
               "failed " + std::to_string(int(failure::malformed)));
-    EXPECT_EQ(feed("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", {}).back(),
+    EXPECT_EQ(feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", {}).back(),
               "failed " + std::to_string(int(failure::malformed)));
 }
 
 TEST(request_parser, target_over_8_kib_is_414) {
-    const std::string ok = "GET /" + std::string(limits::target_bytes_max - 1, 'a') + " HTTP/1.1\r\n\r\n";
+    const std::string ok = "GET /" + std::string(limits::target_bytes_max - 1, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n";
     EXPECT_EQ(feed(ok, {}).size(), 2u);
     const std::string too_long = "GET /" + std::string(limits::target_bytes_max, 'a') + " HTTP/1.1\r\n\r\n";
     EXPECT_EQ(feed(too_long, {}).back(), "failed " + std::to_string(int(failure::target_too_long)));
@@ -153,7 +189,7 @@ TEST(request_parser, header_block_over_16_kib_is_431) {
     // blank line that ends the head is not part of the block.
     const auto with_block = [](std::size_t bytes) {
         constexpr std::size_t line_bytes = 100, overhead_bytes = 9;  // "X-Pad: " + CRLF
-        std::string block;
+        std::string block = "Host: h\r\n";
         while (bytes - block.size() >= 2 * line_bytes) {
             block += "X-Pad: " + std::string(line_bytes - overhead_bytes, 'p') + "\r\n";
         }
@@ -170,7 +206,7 @@ TEST(request_parser, header_block_over_16_kib_is_431) {
 }
 
 TEST(request_parser, chunked_body_over_limit_fails_as_soon_as_it_passes) {
-    const std::string input = "PUT /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n";
+    const std::string input = "PUT /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n";
     EXPECT_EQ(feed(input, {}, 8).size(), 1u);  // at the limit: still waiting for more
     EXPECT_EQ(feed(input, {}, 7).back(), "failed " + std::to_string(int(failure::body_too_large)));
 }
@@ -178,12 +214,205 @@ TEST(request_parser, chunked_body_over_limit_fails_as_soon_as_it_passes) {
 TEST(request_parser, body_of_a_megabyte_arrives_whole) {
     std::string body(limits::body_bytes_max, '\0');
     for (std::size_t i = 0; i < body.size(); ++i) body[i] = char(i * 7);
-    const std::string input = "PUT /big HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body +
-                              "GET /next HTTP/1.1\r\n\r\n";
+    const std::string input = "PUT /big HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body +
+                              "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
     const auto t = feed(input, {10, 70000, 500000});
     ASSERT_EQ(t.size(), 4u);
     EXPECT_EQ(t[1].substr(t[1].find(" body=") + 6), body);
     EXPECT_EQ(t[2], "head /next");
+}
+
+
+// Defect 1: a message ending exactly at the buffer's end (and at every
+// offset around it) left no room and tripped an assertion; the next request
+// on the connection must still parse.
+TEST(request_parser, messages_ending_at_and_around_the_buffer_end) {
+    const std::string next = "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    const std::string head_only = put("/k", "");
+    for (std::size_t total = limits::read_buffer_bytes - 40; total <= limits::read_buffer_bytes + 40; ++total) {
+        const std::string body(total - head_only.size() - std::to_string(total).size() + 1, 'v');
+        std::string first = put("/k", body);
+        ASSERT_GE(first.size(), total - 8);
+        const auto t = feed(first + next, {first.size()});
+        ASSERT_EQ(t.size(), 4u) << "first message of " << first.size() << " bytes";
+        EXPECT_EQ(t[1].substr(t[1].find(" body=") + 6), body);
+        EXPECT_EQ(t[3].substr(0, 8), "0 /next ");
+        // The same with a prefix of small pipelined requests, so the big one
+        // starts deep in the buffer and must be compacted around.
+        const std::string prefix = next + next + next;
+        const auto u = feed(prefix + first + next, {});
+        ASSERT_EQ(u.size(), 10u);
+        EXPECT_EQ(u[7].substr(u[7].find(" body=") + 6), body);
+    }
+}
+
+// Defect 2: the head's views (Content-Type above all) must survive the
+// body being read through the buffer many times over.
+TEST(request_parser, head_views_survive_a_long_body_on_a_reused_buffer) {
+    std::string input = "GET /warm?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+    const std::string body(64 * 1024, 'B');
+    input += put("/big?q=1", body, "Authorization: Bearer token\r\n");
+    input += "GET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (const std::vector<std::size_t>& cuts :
+         std::vector<std::vector<std::size_t>>{{}, {40}, {100, 20000, 40000}, {35, 36, 37, 32768, 65536}}) {
+        const auto t = feed(input, cuts);
+        ASSERT_EQ(t.size(), 6u);
+        EXPECT_EQ(t[3], "3 /big?q=1 path=/big query=q=1 ct=text/plain auth=Bearer token chunked=0 expect=0 keep=1 "
+                        "minor=1 cl=65536 body=" + body);
+    }
+}
+
+// A long pipelined stream of mixed requests wraps the buffer many times;
+// it must read the same however it is cut.
+TEST(request_parser, pipelined_stream_wraps_the_buffer_many_times) {
+    std::string input;
+    std::vector<std::string> expected;
+    for (int i = 0; i < 300; ++i) {
+        const std::string body(std::size_t(i * 37 % 3000), char('a' + i % 26));
+        if (i % 3 == 0) {
+            input += put("/k" + std::to_string(i), body);
+        } else if (i % 3 == 1) {
+            input += "POST /c" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+            input += "1;ext=1\r\nx\r\n";
+            if (!body.empty()) input += (std::ostringstream() << std::hex << body.size()).str() + "\r\n" + body + "\r\n";
+            input += "0\r\nTrailer-A: 1\r\n\r\n";
+        } else {
+            input += "GET /g" + std::to_string(i) + "?q=" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\n\r\n";
+        }
+    }
+    const auto whole = feed(input, {});
+    ASSERT_EQ(whole.size(), 600u);
+    for (std::size_t step : {1u, 7u, 100u, 1000u, 4095u, 4097u, 30000u}) {
+        std::vector<std::size_t> cuts;
+        for (std::size_t at = step; at < input.size(); at += step + at % 13) cuts.push_back(at);
+        ASSERT_EQ(feed(input, cuts), whole) << "step " << step;
+    }
+}
+
+TEST(request_parser, every_request_kind_reads_the_same_at_every_split) {
+    expect_same_at_every_split(put("/k?ttl_secs=5", "hello", "Authorization: Bearer t\r\n") +
+                               "GET /k HTTP/1.1\r\nHost: h\r\n\r\n");
+    expect_same_at_every_split(
+        "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;a=b;c=d\r\nhello\r\n3 ; q=\"x;y\"\r\nabc\r\n0\r\nT1: x\r\nT2:\ty z\r\n\r\n"
+        "DELETE /k HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    expect_same_at_every_split("\r\n\r\nHEAD /h HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+}
+
+// Defect 6: chunk extensions (several, with values) and trailers are
+// accepted and ignored (llhttp 8.1 refuses "5;a=b;c=d").
+TEST(request_parser, chunk_extensions_and_trailers_are_accepted) {
+    const auto t = feed("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "5;a=b;c=d\r\nhello\r\n0;e\r\nX-T: 1\r\n\r\n",
+                        {});
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[1].substr(t[1].find(" body=") + 6), "hello");
+}
+
+// Defect 5: nothing but CRLF after chunk data; the hidden request never runs.
+TEST(request_parser, bytes_after_chunk_data_are_refused) {
+    const std::string smuggle = "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "5\r\nhelloXX0\r\n\r\nPUT /hidden HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nz";
+    const auto t = feed(smuggle, {});
+    EXPECT_EQ(t.back(), failed(failure::malformed));
+    for (const std::string& line : t) EXPECT_EQ(line.find("hidden"), std::string::npos) << line;
+    for (const char* body : {"5\r\nhello\n0\r\n\r\n", "5\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\n\n",
+                             "5\r\nhello\r\n0\r\nBad T: x\r\n\r\n", "5\r\nhello\r\n0\r\n: x\r\n\r\n",
+                             "5\r\nhello\r\n0\r\nT: a\rb\r\n\r\n", "5\r\nhello\r\n0\r\n x\r\n\r\n",
+                             "5;a\x01\r\nhello\r\n0\r\n\r\n", ";\r\n", "5 5\r\nhello\r\n", "-5\r\n", "0x5\r\n"}) {
+        EXPECT_EQ(feed(std::string("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n") + body, {})
+                      .back(),
+                  failed(failure::malformed))
+            << body;
+    }
+    const std::string endless_extension = "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;" +
+                                          std::string(limits::chunk_line_bytes_max, 'e');
+    EXPECT_EQ(feed(endless_extension, {}).back(), failed(failure::malformed));
+}
+
+// Defect 6: RFC 9112 framing rules, each with the failure it must get.
+TEST(request_parser, strict_http_1_1_framing) {
+    const std::vector<std::pair<std::string, failure>> cases = {
+        {"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", failure::malformed},
+        {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", failure::malformed},
+        {"GET /  HTTP/1.1\r\nHost: h\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", failure::malformed},
+        {"GET /healthz\r\n", failure::malformed},
+        {"GET /healthz\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.10\r\nHost: h\r\n\r\n", failure::malformed},
+        {"GET / HTTP/x.y\r\nHost: h\r\n\r\n", failure::malformed},
+        {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", failure::version_not_supported},
+        {"GET / HTTP/1.2\r\nHost: h\r\n\r\n", failure::version_not_supported},
+        {"GET / HTTP/3.0\r\nHost: h\r\n\r\n", failure::version_not_supported},
+        {"GET / HTTP/0.9\r\nHost: h\r\n\r\n", failure::version_not_supported},
+        {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", failure::version_not_supported},
+        {"GET / HTTP/1.1\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n  injected\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\tinjected\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n folded\r\n\r\n", failure::malformed},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", failure::malformed},
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", failure::malformed},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", failure::malformed},
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", failure::malformed},
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", failure::malformed},
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", failure::malformed},
+        {"GET / HTTP/1.1\r\nHost: h\r\nContent-Type: a\rb\r\n\r\n", failure::malformed},
+        {"GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n", failure::malformed},
+    };
+    for (const auto& [input, expected] : cases) {
+        EXPECT_EQ(last(feed(input, {})), failed(expected)) << ::testing::PrintToString(input);
+        if (input.size() < 200) {
+            std::vector<std::size_t> every;
+            for (std::size_t i = 1; i < input.size(); ++i) every.push_back(i);
+            EXPECT_EQ(last(feed(input, every)), failed(expected)) << "byte by byte: " << input;
+        }
+    }
+}
+
+// CONNECT and Upgrade: llhttp pauses as if the stream became another
+// protocol; the parser goes on reading HTTP/1.1.
+TEST(request_parser, upgrade_and_connect_keep_parsing_http) {
+    const std::string input = "GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+                              "GET /b HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+                              "Content-Length: 2\r\n\r\nxy"
+                              "GET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+    const auto t = feed(input, {});
+    ASSERT_EQ(t.size(), 6u);
+    EXPECT_EQ(t[3].substr(t[3].find(" body=") + 6), "xy");
+    EXPECT_EQ(t[5].substr(0, 5), "0 /c ");
+    expect_same_at_every_split(input);
+    const auto connect = feed("CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n", {});
+    ASSERT_EQ(connect.size(), 2u);
+    EXPECT_EQ(connect[1].substr(0, 2), std::to_string(int(method::connect)) + " ");
+    const auto options = feed("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", {});
+    ASSERT_EQ(options.size(), 2u);
+}
+
+TEST(request_parser, expect_continue_is_ignored_on_http_1_0) {
+    const auto t = feed("PUT /k HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx", {});
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_NE(t[1].find("expect=0"), std::string::npos);
+}
+
+// Defect 13: a discarded body is counted, not kept.
+TEST(request_parser, discarded_body_is_not_kept_and_is_bounded) {
+    const std::string body(200000, 'd');
+    const auto t = feed(put("/k", body) + "GET /n HTTP/1.1\r\nHost: h\r\n\r\n", {}, limits::body_bytes_max, true);
+    ASSERT_EQ(t.size(), 4u);
+    EXPECT_EQ(t[1].substr(t[1].find(" body=") + 6), "");
+    EXPECT_EQ(feed(put("/k", body), {}, 1000, true).back(), failed(failure::body_too_large));
+}
+
+// The bytes before a request count towards its head's bound.
+TEST(request_parser, blank_lines_before_a_request_are_bounded) {
+    EXPECT_EQ(feed(std::string(40000, '\n'), {}).back(), failed(failure::header_too_large));
+    const auto t = feed("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", {});
+    ASSERT_EQ(t.size(), 2u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 //     for a request that can be accepted;
 //  2. on_request, with the whole request, unless on_head already answered.
 
+#include <ringkv/base/limits.hh>
 #include <ringkv/io/task.hh>
 #include <ringkv/net/http/request.hh>
 #include <ringkv/net/http/response.hh>
@@ -26,6 +27,8 @@ struct alignas(16) request_scratch {
 struct head_verdict {
     enum class action {
         read_body,       // read the body (at most body_bytes_max), then on_request
+        ignore_body,     // read the body as it arrives and drop it (at most
+                         // body_bytes_max), then on_request with an empty body
         body_too_large,  // answer 413 and close without reading the body
         answered,        // on_head wrote the response; any body is discarded
     };
@@ -33,6 +36,10 @@ struct head_verdict {
     std::size_t body_bytes_max = 0;
 
     static head_verdict read_body(std::size_t bytes_max) { return {action::read_body, bytes_max}; }
+    // For routes that take no body (GET, HEAD, DELETE, health): a body sent
+    // anyway costs no memory, and one over discarded_body_bytes_max is 413
+    // and close, as for read_body.
+    static head_verdict ignore_body() { return {action::ignore_body, limits::discarded_body_bytes_max}; }
     static head_verdict too_large() { return {action::body_too_large, 0}; }
     static head_verdict answered() { return {action::answered, 0}; }
 };

@@ -1,6 +1,8 @@
 #pragma once
 // A parsed request, as views into the connection's read buffer. The views
-// stay valid until the connection parses its next request.
+// stay valid from the head until the request is finished (the handler's
+// on_request has returned); nothing moves under them meanwhile. No view holds
+// a control character other than HTAB (no CR, no LF).
 
 #include <cstdint>
 #include <optional>
@@ -9,7 +11,7 @@
 
 namespace ringkv::net::http {
 
-enum class method : std::uint8_t { get, head, post, put, delete_, other };
+enum class method : std::uint8_t { get, head, post, put, delete_, connect, other };
 
 struct request_head {
     http::method method = method::other;
