@@ -3,6 +3,8 @@
 #include <ringkv/base/assert.hh>
 #include <ringkv/store/sharding.hh>
 
+#include <new>
+
 namespace ringkv::store {
 namespace {
 
@@ -25,7 +27,7 @@ bool over_load(std::size_t used, std::size_t capacity) { return used * 8 > capac
 
 }  // namespace
 
-key_table::key_table() : _now(make_table(capacity_min)) {}
+key_table::key_table() : _now(make_table(capacity_min)) { RINGKV_ASSERT(_now.capacity == capacity_min); }
 
 key_table::~key_table() {
     for (table* t : {&_now, &_old}) {
@@ -37,8 +39,8 @@ key_table::~key_table() {
 
 key_table::table key_table::make_table(std::size_t capacity) {
     table t;
-    t.slots = std::make_unique<std::uint64_t[]>(capacity);  // zeroed: all empty
-    t.capacity = capacity;
+    t.slots.reset(new (std::nothrow) std::uint64_t[capacity]());  // zeroed: all empty
+    if (t.slots != nullptr) t.capacity = capacity;
     return t;
 }
 
@@ -105,16 +107,30 @@ item* key_table::erase(std::uint64_t hash, std::uint32_t namespace_number, std::
 
 // Before an insert: start growing when the live table is too full. A table
 // full mostly of tombstones is rebuilt at the same size instead of doubled.
+// If the new table cannot be allocated, the insert goes ahead in the full
+// one while it has room (the next insert tries to grow again); the memory
+// budget (shard.hh) counts growth in advance, so this is the allocator
+// failing below the budget, not the normal way to run out.
 void key_table::make_room() {
     if (!over_load(_now.used + 1, _now.capacity)) return;
     while (migrating()) migrate_some();  // finish the previous move first (rare: it is far along)
     const bool mostly_tombstones = _now.tombstones * 2 > _now.used;
     const std::size_t capacity = mostly_tombstones ? _now.capacity : _now.capacity * 2;
     RINGKV_ASSERT(capacity <= capacity_max);
+    table fresh = make_table(capacity);
+    if (fresh.capacity == 0) {
+        // Linear probing needs an empty slot to end a miss.
+        RINGKV_ASSERT(_now.used + 2 <= _now.capacity);
+        return;
+    }
     _old = std::move(_now);
-    _now = make_table(capacity);
+    _now = std::move(fresh);
     _migrated = 0;
     migrate_some();
+}
+
+std::size_t key_table::growth_bytes_on_insert() const {
+    return over_load(_now.used + 1, _now.capacity) ? _now.capacity * 2 * sizeof(std::uint64_t) : 0;
 }
 
 void key_table::migrate_some() {

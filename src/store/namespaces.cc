@@ -39,16 +39,32 @@ const namespace_record* namespace_registry::find_name(std::string_view organizat
                                                       std::uint64_t now_ms) const {
     auto org = _by_organization.find(organization);
     if (org == _by_organization.end()) return nullptr;
-    for (const auto& [number, record] : org->second) {
-        if (record->name == name && record->status(now_ms) != namespace_status::gone) return record;
-    }
-    return nullptr;
+    auto named = org->second.by_name.find(name);
+    if (named == org->second.by_name.end() || named->second->status(now_ms) == namespace_status::gone) return nullptr;
+    return named->second;
+}
+
+const namespace_record* namespace_registry::find_number(std::uint32_t number) const {
+    auto it = _by_number.find(number);
+    return it == _by_number.end() ? nullptr : it->second;
+}
+
+std::size_t namespace_registry::footprint_of(std::string_view organization, std::string_view name) {
+    // The record in _by_id's node, its two strings, and one entry in each of
+    // the four indexes (hash nodes and a tree node, ~48 bytes each).
+    constexpr std::size_t index_entries_bytes = 4 * 48;
+    return sizeof(namespace_record) + 32 + organization.size() + name.size() + index_entries_bytes;
 }
 
 void namespace_registry::insert(const namespace_record& record) {
     auto [it, inserted] = _by_id.emplace(record.id, record);
     RINGKV_ASSERT(inserted);
-    _by_organization[record.organization].emplace(record.number, &it->second);
+    const namespace_record* stored = &it->second;
+    RINGKV_ASSERT(_by_number.emplace(stored->number, stored).second);
+    organization_entry& org = _by_organization[record.organization];
+    org.by_number.emplace(stored->number, stored);
+    org.by_name.insert_or_assign(std::string_view(stored->name), stored);
+    _footprint_bytes += footprint_of(stored->organization, stored->name);
 }
 
 bool namespace_registry::mark_deleting(const uuid& id, std::uint32_t requested_at_s, std::uint64_t deleted_at_ms) {
@@ -72,8 +88,13 @@ std::vector<std::uint32_t> namespace_registry::collect_gone(std::uint64_t now_ms
         }
         numbers.push_back(r.number);
         auto org = _by_organization.find(r.organization);
-        org->second.erase(r.number);
-        if (org->second.empty()) _by_organization.erase(org);
+        org->second.by_number.erase(r.number);
+        if (auto named = org->second.by_name.find(r.name); named != org->second.by_name.end() && named->second == &r) {
+            org->second.by_name.erase(named);
+        }
+        if (org->second.by_number.empty()) _by_organization.erase(org);
+        _by_number.erase(r.number);
+        _footprint_bytes -= footprint_of(r.organization, r.name);
         --_deleting;
         it = _by_id.erase(it);
     }
@@ -88,12 +109,20 @@ namespace_registry::page namespace_registry::list(std::string_view organization,
     // Saturating: a page number far past the end is just past the end.
     std::size_t first = 0;
     if (__builtin_mul_overflow(page_number - 1, page_size, &first)) first = SIZE_MAX;
-    for (const auto& [number, record] : org->second) {
+    for (const auto& [number, record] : org->second.by_number) {
         if (record->status(now_ms) == namespace_status::gone) continue;
         if (result.total >= first && result.records.size() < page_size) result.records.push_back(record);
         ++result.total;
     }
     return result;
+}
+
+std::size_t namespace_registry::count(std::string_view organization, std::uint64_t now_ms) const {
+    auto org = _by_organization.find(organization);
+    if (org == _by_organization.end()) return 0;
+    std::size_t live = 0;
+    for (const auto& [number, record] : org->second.by_number) live += record->status(now_ms) != namespace_status::gone;
+    return live;
 }
 
 }  // namespace ringkv::store

@@ -3,40 +3,34 @@
 #include <ringkv/base/assert.hh>
 
 namespace ringkv::store {
-namespace {
 
-item* rotate_right(item* node) {
-    item* up = node->left;
-    node->left = up->right;
-    up->right = node;
-    return up;
-}
-
-item* rotate_left(item* node) {
-    item* up = node->right;
-    node->right = up->left;
-    up->left = node;
-    return up;
-}
-
-}  // namespace
-
-item* ordered_index::insert_below(item* node, item* fresh) {
-    if (node == nullptr) return fresh;
-    RINGKV_DEBUG_ASSERT(node->key() != fresh->key());
-    if (fresh->key() < node->key()) {
-        node->left = insert_below(node->left, fresh);
-        if (node->left->priority() > node->priority()) node = rotate_right(node);
-    } else {
-        node->right = insert_below(node->right, fresh);
-        if (node->right->priority() > node->priority()) node = rotate_left(node);
+// Top-down insertion, a loop with no stack: walk down while the nodes
+// outrank the fresh item, then split the subtree found there by its key and
+// hang the halves under it. Heap order holds (every node on the way down
+// outranks it, it outranks the split halves) and so does key order.
+void ordered_index::insert(item* fresh) {
+    item** link = &_root;
+    while (*link != nullptr && (*link)->priority() >= fresh->priority()) {
+        RINGKV_DEBUG_ASSERT((*link)->key() != fresh->key());
+        link = fresh->key() < (*link)->key() ? &(*link)->left : &(*link)->right;
     }
-    return node;
-}
-
-void ordered_index::insert(item* i) {
-    i->left = i->right = nullptr;
-    _root = insert_below(_root, i);
+    item** smaller = &fresh->left;
+    item** larger = &fresh->right;
+    for (item* node = *link; node != nullptr;) {
+        RINGKV_DEBUG_ASSERT(node->key() != fresh->key());
+        if (node->key() < fresh->key()) {
+            *smaller = node;
+            smaller = &node->right;
+            node = node->right;
+        } else {
+            *larger = node;
+            larger = &node->left;
+            node = node->left;
+        }
+    }
+    *smaller = nullptr;
+    *larger = nullptr;
+    *link = fresh;
     ++_size;
 }
 
@@ -45,7 +39,7 @@ item** ordered_index::link_to(const item* target) {
     while (*link != nullptr && *link != target) {
         link = target->key() < (*link)->key() ? &(*link)->left : &(*link)->right;
     }
-    RINGKV_ASSERT(*link == target);
+    RINGKV_ASSERT(*link == target);  // only a bug can ask for an item the index lacks
     return link;
 }
 
@@ -58,29 +52,26 @@ void ordered_index::replace(item* old, item* fresh) {
     old->left = old->right = nullptr;
 }
 
-item* ordered_index::erase_below(item* node, const item* target) {
-    RINGKV_ASSERT(node != nullptr);
-    if (node != target) {
-        if (target->key() < node->key()) node->left = erase_below(node->left, target);
-        else node->right = erase_below(node->right, target);
-        return node;
+// Replaces the target by the merge of its two subtrees, a loop again: the
+// higher-priority root of the two goes up, and the merge continues down its
+// inner side (every key on the left is below every key on the right).
+void ordered_index::erase(item* target) {
+    item** link = link_to(target);
+    item* left = target->left;
+    item* right = target->right;
+    while (left != nullptr && right != nullptr) {
+        if (left->priority() > right->priority()) {
+            *link = left;
+            link = &left->right;
+            left = left->right;
+        } else {
+            *link = right;
+            link = &right->left;
+            right = right->left;
+        }
     }
-    // Rotate the target down until it has at most one child, then splice it out.
-    if (node->left == nullptr) return node->right;
-    if (node->right == nullptr) return node->left;
-    if (node->left->priority() > node->right->priority()) {
-        node = rotate_right(node);
-        node->right = erase_below(node->right, target);
-    } else {
-        node = rotate_left(node);
-        node->left = erase_below(node->left, target);
-    }
-    return node;
-}
-
-void ordered_index::erase(item* i) {
-    _root = erase_below(_root, i);
-    i->left = i->right = nullptr;
+    *link = left != nullptr ? left : right;
+    target->left = target->right = nullptr;
     --_size;
 }
 

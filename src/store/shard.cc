@@ -6,38 +6,39 @@ namespace ringkv::store {
 
 shard::~shard() = default;  // the key table releases every item
 
-std::uint32_t shard::intern(std::string_view content_type, bool& ok) {
-    ok = true;
-    if (auto it = _content_type_ids.find(content_type); it != _content_type_ids.end()) return it->second;
-    if (_content_types.size() >= content_types_max) {
-        ok = false;
-        return 0;
-    }
-    const std::string& stored = _content_types.emplace_back(content_type);
-    const auto id = std::uint16_t(_content_types.size() - 1);
-    _content_type_ids.emplace(stored, id);
-    return id;
+bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number,
+                 std::string_view key) const {
+    // Fast path: fits even as a new key that makes the table grow.
+    const std::size_t used = memory_bytes();
+    if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
+    // An overwrite frees the item it replaces (live or expired) and cannot
+    // grow the table.
+    const item* old = _table.find(hash, namespace_number, key);
+    if (old == nullptr) return false;
+    return used - charge_of(old->allocation_bytes()) + charge <= _memory_bytes_max;
 }
 
 shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key,
                              std::string_view value, std::string_view content_type, std::uint64_t ttl_ms,
                              instant now) {
-    bool interned = false;
-    const std::uint32_t type = intern(content_type, interned);
-    if (!interned) return put_result::too_many_content_types;
-    item* fresh = item::create(namespace_number, key, value, std::uint16_t(type), std::uint32_t(hash),
-                               now.wall_s, ttl_ms != 0);
+    const bool with_ttl = ttl_ms != 0;
+    const std::size_t charge = charge_of(item::allocation_bytes(key.size(), value.size(), content_type, with_ttl));
+    if (!fits(charge, hash, namespace_number, key)) return put_result::memory_full;
+    item* fresh = item::create(namespace_number, key, value, content_type, std::uint32_t(hash), now.wall_s, with_ttl);
+    if (fresh == nullptr) return put_result::memory_full;
+    _item_bytes += charge;
     item* old = _table.upsert(hash, fresh);
     ordered_index& index = _namespaces[namespace_number];
     const bool was_live = old != nullptr && !old->expired(now.monotonic_ms);
     if (old != nullptr) {
         index.replace(old, fresh);
         if (old->has_ttl()) _wheel.cancel(*old);
+        _item_bytes -= charge_of(old->allocation_bytes());
         old->release();
     } else {
         index.insert(fresh);
     }
-    if (ttl_ms != 0) {
+    if (with_ttl) {
         fresh->ttl().at_ms = now.monotonic_ms + ttl_ms;
         _wheel.insert(*fresh);
     }
@@ -66,6 +67,7 @@ void shard::unlink(item& i, bool in_wheel) {
     index->second.erase(&i);
     if (index->second.size() == 0) _namespaces.erase(index);
     if (in_wheel && i.has_ttl()) _wheel.cancel(i);
+    _item_bytes -= charge_of(i.allocation_bytes());
     i.release();
 }
 

@@ -6,6 +6,10 @@
 //
 // Layout (40-byte header, then data): the header is kept small on purpose,
 // since at 1M keys of 100 bytes every 16 bytes of header is 16 MB.
+// Data: the key, the value, then the Content-Type when it is not one of a
+// small fixed table of well-known types (those cost nothing: a 16-bit index
+// in the header). Each item carries its own type, so there is no shared
+// table of types for a tenant to fill.
 
 #include <ringkv/base/assert.hh>
 
@@ -20,12 +24,19 @@ class item {
 public:
     static constexpr std::uint32_t value_bytes_max = (1u << 21) - 1;  // 2 MiB - 1 >= 1 MiB values
     static constexpr std::uint32_t key_bytes_max = 511;               // keys are at most 256
+    // A Content-Type stored in the item is at most this long (the API refuses
+    // longer ones with 415 before they reach the store).
+    static constexpr std::size_t content_type_bytes_max = 256;
 
-    // Allocates an item with one reference (the table's). with_ttl: the item
+    // Allocates an item with one reference (the table's), or returns nullptr
+    // when the allocation fails (the caller answers 507). with_ttl: the item
     // carries an expiry record (below) in front of its header.
     static item* create(std::uint32_t namespace_number, std::string_view key, std::string_view value,
-                        std::uint16_t content_type, std::uint32_t priority, std::uint32_t updated_at_s,
+                        std::string_view content_type, std::uint32_t priority, std::uint32_t updated_at_s,
                         bool with_ttl);
+    // The bytes create() allocates for such an item.
+    static std::size_t allocation_bytes(std::size_t key_bytes, std::size_t value_bytes, std::string_view content_type,
+                                        bool with_ttl);
 
     // Only items created with a TTL have one: the timer wheel's links, the
     // list it is on and the deadline; 32 bytes paid by TTL keys alone.
@@ -53,7 +64,10 @@ public:
     std::string_view value() const { return {data() + key_bytes(), value_bytes()}; }
     std::uint32_t value_bytes() const { return _packed & value_bytes_max; }
     std::uint32_t key_bytes() const { return (_packed >> 21) & key_bytes_max; }
-    std::uint16_t content_type() const { return _content_type; }
+    // Valid while the item is (a well-known type: forever).
+    std::string_view content_type() const;
+    // What the item's single allocation occupies.
+    std::size_t allocation_bytes() const;
     std::uint32_t updated_at_s() const { return _updated_at_s; }
     std::uint32_t priority() const { return _priority; }
 
@@ -72,8 +86,10 @@ private:
     std::uint32_t _updated_at_s = 0;
     std::uint32_t _priority = 0;
     std::uint32_t _packed = 0;  // value bytes (21 bits) | key bytes (9) | has TTL (1)
+    // A well-known type's index, or inline_content_type | its length.
     std::uint16_t _content_type = 0;
-    // The key, then the value, follow the header in the same allocation.
+    static constexpr std::uint16_t inline_content_type = 0x8000;
+    // The key, the value, then an inline Content-Type follow the header.
     const char* data() const { return reinterpret_cast<const char*>(this + 1); }
     char* data() { return reinterpret_cast<char*>(this + 1); }
 };

@@ -46,6 +46,11 @@ public:
     std::size_t capacity() const { return _now.capacity; }
     bool migrating() const { return _old.capacity != 0; }
     std::size_t tombstones() const { return _now.tombstones + _old.tombstones; }
+    // Bytes of slot arrays held (both tables while growing): charged to the
+    // core's memory budget with its items.
+    std::size_t slot_bytes() const { return (_now.capacity + _old.capacity) * sizeof(std::uint64_t); }
+    // Slot bytes the next insert of a new key may allocate (a growth).
+    std::size_t growth_bytes_on_insert() const;
 
 private:
     struct table {
@@ -60,6 +65,7 @@ private:
         std::size_t slot = 0;
     };
 
+    // An empty table, or one of capacity 0 when the allocation fails.
     static table make_table(std::size_t capacity);
     static position probe(const table& t, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
     position locate(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;

@@ -25,7 +25,7 @@ std::string_view status_name(namespace_status status);
 
 struct namespace_record {
     uuid id;
-    std::uint32_t number = 0;  // creation order, global, never reused; seeds key hashes
+    std::uint32_t number = 0;  // creation order, global, never reused; part of key hash seeds
     std::string name;
     std::string organization;  // the bearer token that created it
     bool ttl_support = true;
@@ -42,13 +42,15 @@ struct namespace_record {
 
 class namespace_registry {
 public:
-    // Namespaces a server holds (live and deleting); creation past it is refused.
-    static constexpr std::size_t namespaces_max = 100'000;
-
     // The namespace if it exists for this organization and is not gone.
     const namespace_record* find(const uuid& id, std::string_view organization, std::uint64_t now_ms) const;
+    // By name within the organization (a hash lookup, not a scan).
     const namespace_record* find_name(std::string_view organization, std::string_view name,
                                       std::uint64_t now_ms) const;
+    // By number, whatever the organization: what an owner core checks before
+    // it stores a key (the namespace may have been deleted since the
+    // coordinator looked). Gone ones are returned too; check status().
+    const namespace_record* find_number(std::uint32_t number) const;
 
     void insert(const namespace_record& record);
     // Marks it deleting; returns false if it is unknown.
@@ -64,15 +66,31 @@ public:
     page list(std::string_view organization, std::size_t page_number, std::size_t page_size,
               std::uint64_t now_ms) const;
 
+    // The organization's namespaces that are not gone (live and deleting):
+    // what its per-organization limit counts.
+    std::size_t count(std::string_view organization, std::uint64_t now_ms) const;
+
     std::size_t size() const { return _by_id.size(); }
+    // An estimate of the memory this replica holds (records, their strings
+    // and index entries), for the namespace share of the memory budget.
+    std::size_t footprint_bytes() const { return _footprint_bytes; }
+    // The estimate for one record, as footprint_bytes() counts it.
+    static std::size_t footprint_of(std::string_view organization, std::string_view name);
 
 private:
+    struct organization_entry {
+        // By creation number: listing order.
+        std::map<std::uint32_t, const namespace_record*> by_number;
+        // By name: the newest record of each name (an older one of the same
+        // name can only be gone, awaiting collection).
+        std::unordered_map<std::string_view, const namespace_record*, base::string_hash, std::equal_to<>> by_name;
+    };
+
     std::unordered_map<uuid, namespace_record, uuid_hash> _by_id;
-    // Per organization, by creation number: listing order.
-    std::unordered_map<std::string, std::map<std::uint32_t, const namespace_record*>, base::string_hash,
-                       std::equal_to<>>
-        _by_organization;
+    std::unordered_map<std::uint32_t, const namespace_record*> _by_number;
+    std::unordered_map<std::string, organization_entry, base::string_hash, std::equal_to<>> _by_organization;
     std::size_t _deleting = 0;
+    std::size_t _footprint_bytes = 0;
 };
 
 }  // namespace ringkv::store

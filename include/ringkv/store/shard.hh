@@ -1,8 +1,21 @@
 #pragma once
 // The keys one core owns: its hash table, an ordered index per namespace,
-// its timer wheel and its interned content types. No I/O, no threads, no
-// clock: every call gets "now", so tests drive it with a manual clock.
-// Only the owning core calls it (the coordinator sends it messages).
+// its timer wheel and its memory budget. No I/O, no threads, no clock: every
+// call gets "now", so tests drive it with a manual clock. Only the owning
+// core calls it (the coordinator sends it messages).
+//
+// Memory budget: the shard counts what it holds, memory_bytes() = for each
+// item its allocation plus allocator_overhead_bytes, plus the key table's
+// slot arrays, and refuses a put that would take it past memory_bytes_max
+// (put_result::memory_full; the API answers 507). It counts net of what the
+// put replaces, including the table growth a new key may cause, so an
+// overwrite with a smaller value or after a delete always fits again.
+// The bytes of an item leave the count when the table lets go of it
+// (delete, replace, expiry, namespace purge); a reader still sending it
+// holds it a little longer, bounded by the connections' output limits.
+// Not counted here: the per-namespace index headers (a few dozen bytes per
+// namespace with keys on this core, bounded by the namespace limits) and
+// the timer wheel's fixed lists.
 
 #include <ringkv/store/item.hh>
 #include <ringkv/store/key_table.hh>
@@ -10,8 +23,7 @@
 #include <ringkv/store/timer_wheel.hh>
 
 #include <cstdint>
-#include <deque>
-#include <string>
+#include <cstddef>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -40,16 +52,22 @@ struct step_budget {
 
 class shard {
 public:
-    // Distinct content types a core keeps; one more is refused.
-    static constexpr std::size_t content_types_max = 65535;
+    // What malloc adds to each allocation (glibc: an 8-byte header, sizes
+    // rounded up to 16): counted so that a million small keys are not
+    // undercounted by 16 MB.
+    static constexpr std::size_t allocator_overhead_bytes = 16;
+    static constexpr std::size_t unbounded = SIZE_MAX;
 
-    explicit shard(std::uint64_t now_ms) : _wheel(now_ms) {}
+    explicit shard(std::uint64_t now_ms, std::size_t memory_bytes_max = unbounded)
+        : _wheel(now_ms), _memory_bytes_max(memory_bytes_max) {}
     ~shard();
     shard(const shard&) = delete;
     shard& operator=(const shard&) = delete;
 
-    enum class put_result { created, replaced, too_many_content_types };
-    // ttl_ms == 0: no expiry (and clears an earlier one).
+    enum class put_result { created, replaced, memory_full };
+    // ttl_ms == 0: no expiry (and clears an earlier one). content_type is at
+    // most item::content_type_bytes_max bytes. memory_full: over the budget,
+    // or the allocation failed; nothing changed.
     put_result put(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key, std::string_view value,
                    std::string_view content_type, std::uint64_t ttl_ms, instant now);
     // A reference to the live item, or empty when missing or expired.
@@ -62,8 +80,6 @@ public:
     // stops asking for them at once (the namespace is gone or deleting).
     void drop_namespace(std::uint32_t namespace_number);
 
-    std::string_view content_type(std::uint16_t id) const { return _content_types[id]; }
-
     static constexpr std::size_t check_every_items = 64;
 
     // Expiry and purging, bounded; returns true while work remains.
@@ -71,18 +87,24 @@ public:
 
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }
+    std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes(); }
+    std::size_t memory_bytes_max() const { return _memory_bytes_max; }
+    // Whether the shard holds an index (keys, live or awaiting purge) for it.
+    bool holds_namespace(std::uint32_t namespace_number) const { return _namespaces.contains(namespace_number); }
 
 private:
     // Removes the item from the table, its index and (in_wheel) the wheel,
     // then drops the table's reference.
     void unlink(item& i, bool in_wheel);
-    std::uint32_t intern(std::string_view content_type, bool& ok);
+    static std::size_t charge_of(std::size_t allocation_bytes) { return allocation_bytes + allocator_overhead_bytes; }
+    // Whether a put of `charge` bytes for this key stays within the budget.
+    bool fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
 
     key_table _table;
     std::unordered_map<std::uint32_t, ordered_index> _namespaces;
     timer_wheel _wheel;
-    std::deque<std::string> _content_types;  // deque: elements never move
-    std::unordered_map<std::string_view, std::uint16_t> _content_type_ids;
+    std::size_t _memory_bytes_max;
+    std::size_t _item_bytes = 0;  // items' charges (see above)
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
 };
 

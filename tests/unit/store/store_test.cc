@@ -1,12 +1,16 @@
 // The shard-local store, driven by a manual clock: hash table growth and
 // tombstones, the ordered index, the timer wheel, and the shard on top.
+#include <ringkv/base/string_hash.hh>
 #include <ringkv/store/key_table.hh>
+#include <ringkv/store/namespaces.hh>
 #include <ringkv/store/ordered_index.hh>
 #include <ringkv/store/shard.hh>
 #include <ringkv/store/sharding.hh>
 #include <ringkv/store/timer_wheel.hh>
 
 #include <gtest/gtest.h>
+
+#include <xxhash.h>
 
 #include <algorithm>
 #include <map>
@@ -19,7 +23,7 @@ namespace ringkv::store {
 namespace {
 
 item* make(std::uint32_t ns, const std::string& key, const std::string& value = "v", bool ttl = false) {
-    return item::create(ns, key, value, 0, std::uint32_t(key_hash(ns, key)), 0, ttl);
+    return item::create(ns, key, value, "application/octet-stream", std::uint32_t(key_hash(ns, key)), 0, ttl);
 }
 
 TEST(key_table, grows_incrementally_and_finds_everything) {
@@ -253,7 +257,7 @@ TEST(shard, put_get_replace_delete_and_list) {
     item_ref a = s.get(h("a"), 7, "a", now);
     ASSERT_TRUE(a);
     EXPECT_EQ(a->value(), "22");
-    EXPECT_EQ(s.content_type(a->content_type()), "application/json");
+    EXPECT_EQ(a->content_type(), "application/json");
     EXPECT_EQ(s.get(h("b"), 7, "b", now)->value(), std::string("\0\xff", 2));
     EXPECT_FALSE(s.get(h("a"), 8, "a", now));  // namespaces are separate
     std::vector<list_entry> listed;
@@ -337,6 +341,258 @@ TEST(sharding, owner_is_pure_and_spreads_keys) {
         ++per_core[shard_of(h, 4)];
     }
     for (auto [core, count] : per_core) EXPECT_NEAR(count, 25'000, 1'000) << core;
+}
+
+// --- Hostile input (issue 7) -------------------------------------------------
+
+// A treap of any shape: keys in order with priorities that grow with them
+// make a chain as deep as the tree is large (what keys chosen against a
+// known hash seed build). Scans, inserts and erases must all survive it.
+struct degenerate_index {
+    ordered_index index;
+    std::vector<item*> items;  // in key order
+    static std::string key_of(int i) {
+        char text[16];
+        std::snprintf(text, sizeof(text), "k%07d", i);
+        return text;
+    }
+    // increasing: priority grows with the key (a left chain), else shrinks (a right chain).
+    // Each insert gets the highest priority yet, so it lands at the root in
+    // O(1); building the chain stays linear.
+    degenerate_index(int count, bool increasing) : items(std::size_t(count)) {
+        for (int step = 0; step < count; ++step) {
+            const int i = increasing ? step : count - 1 - step;
+            items[std::size_t(i)] = item::create(1, key_of(i), "v", "text/plain", std::uint32_t(1000 + step), 0, false);
+            index.insert(items[std::size_t(i)]);
+        }
+    }
+    ~degenerate_index() {
+        for (item* i : items) {
+            if (i != nullptr) i->release();
+        }
+    }
+};
+
+TEST(ordered_index, a_scan_survives_a_degenerate_tree) {
+    for (const bool increasing : {true, false}) {
+        degenerate_index d(100'000, increasing);
+        // The root's chain is 100,000 deep; the scan stack holds 256.
+        const auto first = scan(d.index, "", "", 2000);
+        ASSERT_EQ(first.size(), 2000u);
+        for (int i = 0; i < 2000; ++i) ASSERT_EQ(first[std::size_t(i)], degenerate_index::key_of(i));
+        const auto middle = scan(d.index, "", degenerate_index::key_of(50'000), 700);
+        ASSERT_EQ(middle.size(), 700u);
+        EXPECT_EQ(middle.front(), degenerate_index::key_of(50'001));
+        EXPECT_EQ(middle.back(), degenerate_index::key_of(50'700));
+        const auto prefixed = scan(d.index, "k009999", "", 100'000);
+        ASSERT_EQ(prefixed.size(), 10u);
+        EXPECT_EQ(prefixed.front(), "k0099990");
+        EXPECT_EQ(prefixed.back(), "k0099999");
+        const auto tail = scan(d.index, "", degenerate_index::key_of(99'990), 100);
+        EXPECT_EQ(tail.size(), 9u);
+    }
+}
+
+TEST(ordered_index, a_full_scan_of_a_degenerate_tree_returns_every_key_once) {
+    degenerate_index d(20'000, true);
+    const auto all = scan(d.index, "", "", 1'000'000);
+    ASSERT_EQ(all.size(), 20'000u);
+    for (int i = 0; i < 20'000; ++i) ASSERT_EQ(all[std::size_t(i)], degenerate_index::key_of(i));
+}
+
+TEST(ordered_index, insert_and_erase_at_the_bottom_of_a_deep_chain_do_not_recurse) {
+    degenerate_index d(100'000, true);
+    // Lowest priority, smallest key: its place is under the whole chain
+    // (100,000 levels of recursion in a recursive insert).
+    item* bottom = item::create(1, "a", "v", "text/plain", 0, 0, false);
+    d.index.insert(bottom);
+    EXPECT_EQ(scan(d.index, "", "", 2), (std::vector<std::string>{"a", "k0000000"}));
+    d.index.erase(bottom);
+    bottom->release();
+    // Erase the deepest chain member and some in the middle.
+    for (int i : {0, 1, 50'000, 99'999}) {
+        d.index.erase(d.items[std::size_t(i)]);
+        d.items[std::size_t(i)]->release();
+        d.items[std::size_t(i)] = nullptr;
+    }
+    EXPECT_EQ(d.index.size(), 100'000u - 4);
+    EXPECT_EQ(scan(d.index, "", "", 2), (std::vector<std::string>{"k0000002", "k0000003"}));
+    EXPECT_EQ(scan(d.index, "", degenerate_index::key_of(49'999), 1),
+              std::vector<std::string>{degenerate_index::key_of(50'001)});
+}
+
+TEST(ordered_index, random_operations_match_a_sorted_set) {
+    ordered_index index;
+    std::map<std::string, item*> model;
+    std::mt19937 random(5);
+    for (int round = 0; round < 20'000; ++round) {
+        const std::string key = "r" + std::to_string(random() % 3000);
+        auto found = model.find(key);
+        if (found == model.end()) {
+            item* i = make(4, key);
+            index.insert(i);
+            model.emplace(key, i);
+        } else if (random() % 2) {
+            index.erase(found->second);
+            found->second->release();
+            model.erase(found);
+        } else {
+            item* fresh = make(4, key, "new");
+            index.replace(found->second, fresh);
+            found->second->release();
+            found->second = fresh;
+        }
+    }
+    std::vector<std::string> expected;
+    for (const auto& [key, i] : model) expected.push_back(key);
+    EXPECT_EQ(scan(index, "", "", 1'000'000), expected);
+    for (auto& [key, i] : model) {
+        index.erase(i);
+        i->release();
+    }
+    EXPECT_EQ(index.root(), nullptr);
+}
+
+TEST(sharding, key_hashes_are_seeded_with_a_process_secret) {
+    // The old seed was the namespace number alone: anyone could compute it.
+    int same_as_unseeded = 0;
+    for (int i = 0; i < 100; ++i) {
+        const std::string key = "user/" + std::to_string(i);
+        same_as_unseeded += key_hash(1, key) == XXH3_64bits_withSeed(key.data(), key.size(), 1);
+    }
+    EXPECT_EQ(same_as_unseeded, 0);
+    // Another secret (another process) places and orders keys differently.
+    const std::uint64_t a = base::random_secret(), b = base::random_secret();
+    ASSERT_NE(a, b);
+    int same = 0;
+    for (int i = 0; i < 100; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        same += key_hash_with_secret(a, 1, key) == key_hash_with_secret(b, 1, key);
+    }
+    EXPECT_EQ(same, 0);
+    EXPECT_EQ(key_hash(3, "x"), key_hash_with_secret(base::process_secret, 3, "x"));
+    EXPECT_NE(key_hash(3, "x"), key_hash(4, "x"));  // namespaces stay apart
+    // Strings of clients (tokens, names) are hashed with the secret too.
+    const base::string_hash hash;
+    int like_std = 0;
+    for (int i = 0; i < 100; ++i) {
+        const std::string text = "token-" + std::to_string(i);
+        like_std += hash(text) == std::hash<std::string_view>{}(text);
+    }
+    EXPECT_EQ(like_std, 0);
+    EXPECT_EQ(hash("abc"), hash(std::string("abc")));
+    EXPECT_NE(base::siphash13("abc", 1, 2), base::siphash13("abc", 1, 3));
+    EXPECT_NE(base::siphash13("abc", 1, 2), base::siphash13("abd", 1, 2));
+}
+
+TEST(shard, distinct_content_types_never_run_out) {
+    shard s(0);
+    const instant now{0, 0};
+    // More than the old per-core table held (65,535).
+    for (int i = 0; i < 70'000; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        const std::string type = "application/x-type-" + std::to_string(i);
+        ASSERT_EQ(s.put(key_hash(1, key), 1, key, "v", type, 0, now), shard::put_result::created) << i;
+    }
+    for (int i = 0; i < 70'000; i += 997) {
+        const std::string key = "k" + std::to_string(i);
+        EXPECT_EQ(s.get(key_hash(1, key), 1, key, now)->content_type(), "application/x-type-" + std::to_string(i));
+    }
+    // A well-known type costs no byte in the item; another is stored in it.
+    EXPECT_EQ(item::allocation_bytes(1, 1, "application/json", false), item::allocation_bytes(1, 1, "", false));
+    EXPECT_EQ(item::allocation_bytes(1, 1, "x/y", false), item::allocation_bytes(1, 1, "", false) + 3);
+    const std::string longest(item::content_type_bytes_max, 't');
+    s.put(key_hash(1, "long"), 1, "long", "value", longest, 5000, now);
+    item_ref got = s.get(key_hash(1, "long"), 1, "long", now);
+    EXPECT_EQ(got->content_type(), longest);
+    EXPECT_EQ(got->value(), "value");
+    EXPECT_EQ(got->allocation_bytes(), item::allocation_bytes(4, 5, longest, true));
+}
+
+TEST(shard, memory_budget_refuses_writes_past_it_and_gets_bytes_back) {
+    constexpr std::size_t budget = 256 * 1024;
+    shard s(0, budget);
+    const instant now{0, 0};
+    const std::string value(1000, 'v');
+    int stored = 0;
+    for (;; ++stored) {
+        const std::string key = "k" + std::to_string(stored);
+        const auto r = s.put(key_hash(1, key), 1, key, value, "text/plain", 0, now);
+        if (r == shard::put_result::memory_full) break;
+        ASSERT_EQ(r, shard::put_result::created);
+        ASSERT_LE(s.memory_bytes(), budget);
+    }
+    EXPECT_GT(stored, 150);
+    EXPECT_LE(s.memory_bytes(), budget);
+    EXPECT_FALSE(s.get(key_hash(1, "k" + std::to_string(stored)), 1, "k" + std::to_string(stored), now));
+    EXPECT_TRUE(s.get(key_hash(1, "k0"), 1, "k0", now));  // reads keep working
+    // An overwrite fits when the net change does: same size, smaller.
+    EXPECT_EQ(s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now), shard::put_result::replaced);
+    EXPECT_EQ(s.put(key_hash(1, "k1"), 1, "k1", "small", "text/plain", 0, now), shard::put_result::replaced);
+    // A delete frees room for a new key.
+    const std::size_t before = s.memory_bytes();
+    s.erase(key_hash(1, "k2"), 1, "k2");
+    EXPECT_EQ(s.memory_bytes(), before - (item::allocation_bytes(2, 1000, "text/plain", false) +
+                                          shard::allocator_overhead_bytes));
+    EXPECT_EQ(s.put(key_hash(1, "new"), 1, "new", value, "text/plain", 0, now), shard::put_result::created);
+    // Expiry and purges return every byte: an empty shard holds only its table.
+    s.put(key_hash(2, "t"), 2, "t", "v", "text/plain", 10, now);
+    while (s.background_step({20, 0})) {
+    }
+    EXPECT_FALSE(s.get(key_hash(2, "t"), 2, "t", {20, 0}));
+    s.drop_namespace(1);
+    while (s.background_step({20, 0})) {
+    }
+    EXPECT_EQ(s.size(), 0u);
+    key_table empty;
+    EXPECT_GE(s.memory_bytes(), empty.slot_bytes());
+    EXPECT_LE(s.memory_bytes(), 2 * 2048 * sizeof(std::uint64_t));  // slot arrays only, no item bytes
+}
+
+TEST(shard, an_unbounded_shard_counts_too) {
+    shard s(0);
+    EXPECT_EQ(s.memory_bytes_max(), shard::unbounded);
+    const std::size_t empty = s.memory_bytes();
+    s.put(key_hash(1, "a"), 1, "a", "12345", "text/plain", 1000, {0, 0});
+    EXPECT_EQ(s.memory_bytes(), empty + item::allocation_bytes(1, 5, "text/plain", true) + shard::allocator_overhead_bytes);
+    s.put(key_hash(1, "a"), 1, "a", "1", "text/plain", 0, {0, 0});
+    EXPECT_EQ(s.memory_bytes(), empty + item::allocation_bytes(1, 1, "text/plain", false) + shard::allocator_overhead_bytes);
+    s.erase(key_hash(1, "a"), 1, "a");
+    EXPECT_EQ(s.memory_bytes(), empty);
+}
+
+namespace_record record(std::uint32_t number, const std::string& organization, const std::string& name) {
+    namespace_record r;
+    r.id = uuid::v4(number * 7919ull, number * 104729ull);
+    r.number = number;
+    r.name = name;
+    r.organization = organization;
+    return r;
+}
+
+TEST(namespace_registry, names_numbers_and_counts_per_organization) {
+    namespace_registry registry;
+    for (std::uint32_t n = 1; n <= 2000; ++n) registry.insert(record(n, n % 2 ? "org-a" : "org-b", "ns-" + std::to_string(n)));
+    EXPECT_EQ(registry.count("org-a", 0), 1000u);
+    EXPECT_EQ(registry.count("org-b", 0), 1000u);
+    EXPECT_EQ(registry.count("org-c", 0), 0u);
+    ASSERT_NE(registry.find_name("org-a", "ns-1", 0), nullptr);
+    EXPECT_EQ(registry.find_name("org-b", "ns-1", 0), nullptr);  // names are per organization
+    EXPECT_EQ(registry.find_number(1234)->name, "ns-1234");
+    const std::size_t footprint = registry.footprint_bytes();
+    EXPECT_GE(footprint, 2000 * sizeof(namespace_record));
+    // Deleted and gone: forgotten by name, number and count; the name is free.
+    const namespace_record* one = registry.find_name("org-a", "ns-1", 0);
+    ASSERT_TRUE(registry.mark_deleting(one->id, 0, 10));
+    EXPECT_EQ(registry.count("org-a", 5), 1000u);  // deleting still counts
+    EXPECT_EQ(registry.find_number(1)->status(5), namespace_status::deleting);
+    EXPECT_EQ(registry.count("org-a", 10), 999u);   // gone does not
+    registry.insert(record(5000, "org-a", "ns-1"));  // reused before collection
+    EXPECT_EQ(registry.find_name("org-a", "ns-1", 10)->number, 5000u);
+    EXPECT_EQ(registry.collect_gone(10), std::vector<std::uint32_t>{1});
+    EXPECT_EQ(registry.find_number(1), nullptr);
+    EXPECT_EQ(registry.find_name("org-a", "ns-1", 10)->number, 5000u);
+    EXPECT_EQ(registry.footprint_bytes(), footprint);  // one out, one of the same size in
 }
 
 }  // namespace
