@@ -1,20 +1,318 @@
 // Hostile input against the real binary (issue: no input can crash, corrupt,
-// leak or starve ringkv). One connection is reused across many requests.
+// leak or starve ringkv). One connection is reused across many requests, as
+// a load generator does; a case that ends in a close is preceded by a good
+// request on the same connection.
 #include "harness.hh"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <sstream>
+#include <thread>
+
 namespace ringkv::testing {
 namespace {
 
-TEST(http_hostile, many_requests_share_one_connection) {
-    server_process server({"--threads", "2"});
+using namespace std::chrono_literals;
+
+const std::string auth = "Authorization: Bearer t\r\n";
+
+std::string request(const std::string& method, const std::string& path, const std::string& body = "",
+                    const std::string& headers = "") {
+    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\n" + auth + headers;
+    if (!body.empty() || method == "PUT" || method == "POST") r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    return r + "\r\n" + body;
+}
+
+std::string key_path(const std::string& id, const std::string& key) { return "/v2/storage/kvs/" + id + "/keys/" + key; }
+
+// Creates a namespace on `c` and returns its id.
+std::string create_namespace(client& c, const std::string& name) {
+    c.send(request("POST", "/v2/storage/kvs", R"({"name":")" + name + "\"}"));
+    const auto r = c.read_response();
+    EXPECT_TRUE(r);
+    if (!r) return "";
+    EXPECT_EQ(r->status, 201) << r->body;
+    const std::string marker = "\"id\":\"";
+    const std::size_t at = r->body.find(marker);
+    return at == std::string::npos ? "" : r->body.substr(at + marker.size(), 36);
+}
+
+// A PUT of exactly `total` bytes, head and body.
+std::string put_of_size(const std::string& path, std::size_t total) {
+    const std::size_t head = request("PUT", path, "", "Content-Type: text/plain\r\n").size() - 1;  // "0"
+    std::size_t body = total - head;
+    while (head + std::to_string(body).size() + body > total) --body;
+    return request("PUT", path, std::string(body, 'x'), "Content-Type: text/plain\r\n");
+}
+
+int status_of(client& c, const std::string& bytes, bool head_only = false) {
+    c.send(bytes);
+    const auto r = c.read_response(5000, head_only);
+    return r ? r->status : 0;
+}
+
+// A good request first, so the bad one arrives on a used connection; then
+// `bad` must get `status`, Connection: close, and the close.
+void expect_refused(std::uint16_t port, const std::string& bad, int status) {
+    client c(port);
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    c.send(bad);
+    const auto r = c.read_response();
+    ASSERT_TRUE(r) << ::testing::PrintToString(bad);
+    EXPECT_EQ(r->status, status) << ::testing::PrintToString(bad);
+    EXPECT_EQ(r->header("connection"), "close") << ::testing::PrintToString(bad);
+    EXPECT_TRUE(c.closed_by_server(2000)) << ::testing::PrintToString(bad);
+}
+
+class http_hostile : public ::testing::Test {
+protected:
+    server_process server{{"--threads", "2"}};
+};
+
+TEST_F(http_hostile, many_requests_share_one_connection) {
     client c(server.port());
-    for (int i = 0; i < 100; ++i) {
-        c.send(get("/healthz"));
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(status_of(c, get("/healthz")), 200);
+}
+
+// Defect 1: a request ending exactly at the read buffer's end (32 KiB), and
+// at every offset around it, then more requests on the same connection.
+TEST_F(http_hostile, requests_ending_at_and_around_the_read_buffer_end_keep_the_server_up) {
+    client c(server.port());
+    const std::string id = create_namespace(c, "wrap");
+    for (std::size_t total = 32768 - 64; total <= 32768 + 64; ++total) {
+        const std::string bytes = put_of_size(key_path(id, "k"), total);
+        ASSERT_EQ(bytes.size(), total);
+        const int status = status_of(c, bytes);
+        ASSERT_TRUE(status == 200 || status == 201) << "request of " << bytes.size() << " bytes: " << status;
+        ASSERT_EQ(status_of(c, get("/healthz")), 200) << "after " << bytes.size() << " bytes";
+    }
+    client fresh(server.port());
+    EXPECT_EQ(status_of(fresh, get("/healthz")), 200);
+}
+
+TEST_F(http_hostile, a_32_kib_first_request_does_not_abort_the_server) {
+    client c(server.port());
+    std::string id;
+    {
+        client setup(server.port());
+        id = create_namespace(setup, "first");
+    }
+    const std::string bytes = put_of_size(key_path(id, "k"), 32768);
+    ASSERT_EQ(bytes.size(), 32768u);
+    EXPECT_EQ(status_of(c, bytes), 201);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(status_of(c, request("GET", key_path(id, "k"))), 200);
+}
+
+// Defect 2: a big body on a keep-alive connection must not overwrite the
+// head it belongs to; the stored Content-Type is exactly what was sent.
+TEST_F(http_hostile, content_type_survives_a_64_kib_body) {
+    client c(server.port());
+    const std::string id = create_namespace(c, "ct");
+    const std::string value(64 * 1024, 'v');
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_EQ(status_of(c, get("/healthz")), 200);
+        const int put = status_of(c, request("PUT", key_path(id, "big"), value, "Content-Type: text/plain\r\n"));
+        ASSERT_TRUE(put == 201 || put == 200);
+        c.send(request("GET", key_path(id, "big")));
         const auto r = c.read_response();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->header("content-type"), "text/plain");
+        EXPECT_EQ(r->body, value);
+    }
+}
+
+// Defect 5: bytes after chunk data other than CRLF are 400; the PUT hidden
+// behind them never runs.
+TEST_F(http_hostile, a_request_smuggled_in_a_chunked_body_never_runs) {
+    std::string id;
+    {
+        client setup(server.port());
+        id = create_namespace(setup, "smuggle");
+    }
+    client c(server.port());
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    c.send("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n" +
+           request("PUT", key_path(id, "hidden"), "evil"));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->status, 200);
+    EXPECT_TRUE(c.closed_by_server(2000));
+    client check(server.port());
+    EXPECT_EQ(status_of(check, request("GET", key_path(id, "hidden"))), 404);
+}
+
+// Defect 6: RFC 9112 framing. 400 and close, 505 for versions.
+TEST_F(http_hostile, strict_http_1_1_framing_is_refused_and_closed) {
+    const std::string host = "Host: t\r\n";
+    for (const std::string& bad : {
+             "GET /healthz HTTP/1.1\r\n" + host + "Bad Name: x\r\n\r\n",
+             "GET /healthz HTTP/1.1\r\n" + host + ": v\r\n\r\n",
+             std::string("GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"),
+             "GET  /healthz HTTP/1.1\r\n" + host + "\r\n",
+             "GET /healthz  HTTP/1.1\r\n" + host + "\r\n",
+             std::string("GET /healthz\r\n"),
+             std::string("GET /healthz HTTP/1.1\r\n\r\n"),
+             "GET /healthz HTTP/1.1\r\n" + host + host + "\r\n",
+             "GET /healthz HTTP/1.1\r\n" + host + "Content-Type: text/plain\r\n injected\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\n" + host + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+             "POST /healthz HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+             "POST /healthz HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n",
+         }) {
+        expect_refused(server.port(), bad, 400);
+    }
+    for (const char* version : {"2.0", "1.2", "3.0", "0.9"}) {
+        expect_refused(server.port(), std::string("GET /healthz HTTP/") + version + "\r\n" + host + "\r\n", 505);
+    }
+}
+
+// Defect 6: obs-fold in Content-Type used to store a raw CRLF (release) or
+// abort (debug); nothing is stored and no later response carries it.
+TEST_F(http_hostile, a_folded_content_type_is_refused_and_not_stored) {
+    std::string id;
+    {
+        client setup(server.port());
+        id = create_namespace(setup, "fold");
+    }
+    expect_refused(server.port(),
+                   "PUT " + key_path(id, "f") + " HTTP/1.1\r\nHost: t\r\n" + auth +
+                       "Content-Type: text/plain\r\n X-Injected: 1\r\nContent-Length: 1\r\n\r\nv",
+                   400);
+    client c(server.port());
+    EXPECT_EQ(status_of(c, request("GET", key_path(id, "f"))), 404);
+}
+
+// Defect 6: extensions and trailers are accepted (llhttp 8.1 refused
+// "5;a=b;c=d"), on a connection that goes on working.
+TEST_F(http_hostile, chunk_extensions_and_trailers_are_accepted) {
+    client c(server.port());
+    const std::string id = create_namespace(c, "chunks");
+    c.send("PUT " + key_path(id, "c") + " HTTP/1.1\r\nHost: t\r\n" + auth +
+           "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5;a=b;c=d\r\nhello\r\n6 ; q=\"x;y\"\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n");
+    const auto put = c.read_response();
+    ASSERT_TRUE(put);
+    EXPECT_EQ(put->status, 201) << put->body;
+    c.send(request("GET", key_path(id, "c")));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello world");
+}
+
+// Defect 6: CONNECT gets one answer (405, close), OPTIONS * one (404).
+TEST_F(http_hostile, connect_and_options_star_get_exactly_one_answer) {
+    {
+        client c(server.port());
+        ASSERT_EQ(status_of(c, get("/healthz")), 200);
+        c.send("CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n");
+        const auto r = c.read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->header("connection"), "close");
+        EXPECT_FALSE(r->header("allow").empty());
+        EXPECT_TRUE(c.closed_by_server(2000));
+        EXPECT_EQ(c.read_raw(1, 100), "") << "a second answer";
+    }
+    client c(server.port());
+    EXPECT_EQ(status_of(c, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"), 404);
+    EXPECT_EQ(status_of(c, get("/healthz")), 200) << "a second answer, or a closed connection";
+}
+
+// Defect 6: Upgrade is ignored: answered as HTTP/1.1, connection usable.
+TEST_F(http_hostile, upgrade_requests_are_answered_as_http_1_1_and_the_connection_stays_usable) {
+    client c(server.port());
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(status_of(c, get("/healthz", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n")), 200);
+        EXPECT_EQ(status_of(c, get("/healthz")), 200);
+        EXPECT_EQ(status_of(c, get("/healthz", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")), 200);
+        EXPECT_EQ(status_of(c, get("/healthz")), 200);
+    }
+}
+
+// Defect 7: a request answered at head time (404) whose body is still being
+// discarded when the timeout fires gets no second response.
+TEST(http_hostile_timeouts, a_request_answered_at_head_gets_no_408_when_its_body_times_out) {
+    server_process server({"--threads", "2", "--header-timeout-ms", "300"});
+    client c(server.port());
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    c.send("PUT /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789");
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_TRUE(c.closed_by_server(3000));
+    EXPECT_EQ(c.read_raw(1, 100), "") << "a second response";
+}
+
+// Defect 7: a refused Expect: 100-continue closes, and says so in its head.
+TEST_F(http_hostile, a_refused_expect_continue_says_connection_close) {
+    client c(server.port());
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    c.send("PUT " + key_path("00000000-0000-4000-8000-000000000000", "k") + " HTTP/1.1\r\nHost: t\r\n" + auth +
+           "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(c.closed_by_server(2000));
+}
+
+// Defect 7: HTTP/1.0 has no 100 Continue (RFC 9110 10.1.1).
+TEST_F(http_hostile, http_1_0_clients_are_never_sent_100_continue) {
+    client setup(server.port());
+    const std::string id = create_namespace(setup, "ten");
+    client c(server.port());
+    c.send("PUT " + key_path(id, "k") + " HTTP/1.0\r\nConnection: keep-alive\r\n" + auth +
+           "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    EXPECT_EQ(c.read_raw(1, 300), "") << "an interim response to HTTP/1.0";
+    c.send("hello");
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(status_of(c, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 200);
+}
+
+// Defect 8: bare CRLFs before a request or between requests do not restart
+// the header or idle clock.
+TEST(http_hostile_timeouts, a_crlf_trickle_is_closed_within_the_timeouts) {
+    server_process server({"--threads", "2", "--header-timeout-ms", "400", "--idle-timeout-ms", "600"});
+    const auto trickle_until_closed = [](client& c) {
+        const auto start = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - start < 3s) {
+            c.send("\r\n");
+            if (c.closed_by_server(100)) return std::chrono::steady_clock::now() - start;
+        }
+        return std::chrono::steady_clock::duration::max();
+    };
+    {
+        client c(server.port());
+        EXPECT_LT(trickle_until_closed(c), 1500ms) << "before the first request";
+    }
+    {
+        client c(server.port());
+        ASSERT_EQ(status_of(c, get("/healthz")), 200);
+        EXPECT_LT(trickle_until_closed(c), 1500ms) << "between requests";
+    }
+    client c(server.port());
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    std::this_thread::sleep_for(300ms);  // idle, but within the idle timeout
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+}
+
+// Defect 13: a body sent with a GET is read and dropped; the answer is right
+// and the connection stays usable.
+TEST_F(http_hostile, a_get_with_a_big_body_is_answered_and_the_connection_stays_usable) {
+    client c(server.port());
+    const std::string id = create_namespace(c, "getbody");
+    ASSERT_EQ(status_of(c, request("PUT", key_path(id, "k"), "value", "Content-Type: text/plain\r\n")), 201);
+    for (int i = 0; i < 3; ++i) {
+        c.send(request("GET", key_path(id, "k"), std::string(1024 * 1024, 'g')));
+        const auto r = c.read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "value");
+        EXPECT_EQ(status_of(c, get("/healthz", "Content-Length: 300000\r\n") + std::string(300000, 'h')), 200);
     }
 }
 
