@@ -35,7 +35,8 @@ void cursor_codec::encode(std::uint32_t namespace_number, std::string_view prefi
     const std::size_t key_bytes = std::min<std::size_t>(last_key.size(), 256);
     put32(raw, namespace_number);
     put64(raw + 4, XXH3_64bits(prefix.data(), prefix.size()));
-    std::memcpy(raw + header_bytes, last_key.data(), key_bytes);
+    // memcpy wants real pointers even for zero bytes (an empty view's may be null).
+    if (key_bytes != 0) std::memcpy(raw + header_bytes, last_key.data(), key_bytes);
     const std::size_t signed_bytes = header_bytes + key_bytes;
     put64(raw + signed_bytes, mac({reinterpret_cast<char*>(raw), signed_bytes}));
     const std::size_t total = signed_bytes + mac_bytes;
@@ -79,7 +80,7 @@ std::optional<std::string_view> cursor_codec::decode(std::string_view text, std:
     }
     const std::size_t key_bytes = signed_bytes - header_bytes;
     if (key_bytes > storage.size()) return std::nullopt;
-    std::memcpy(storage.data(), raw + header_bytes, key_bytes);
+    if (key_bytes != 0) std::memcpy(storage.data(), raw + header_bytes, key_bytes);
     return std::string_view(storage.data(), key_bytes);
 }
 

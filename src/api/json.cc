@@ -24,12 +24,21 @@ public:
         return true;
     }
 
-    // A string; its decoded text goes to `out` when given.
+    // A string; its decoded text goes to `out` when given. Raw bytes must be
+    // UTF-8 (RFC 8259 section 8.1): anything else is invalid JSON.
     bool string(std::string* out) {
         if (peek() != '"') return false;
         ++_at;
         while (_at < _text.size()) {
-            const auto c = static_cast<unsigned char>(_text[_at++]);
+            const auto c = static_cast<unsigned char>(_text[_at]);
+            if (c >= 0x80) {
+                const std::size_t length = utf8_sequence_bytes(_text.substr(_at));
+                if (length == 0) return false;
+                if (out) out->append(_text.substr(_at, length));
+                _at += length;
+                continue;
+            }
+            ++_at;
             if (c == '"') return true;
             if (c < 0x20) return false;
             if (c != '\\') {
@@ -127,10 +136,19 @@ public:
             return true;
         }
         for (;;) {
+            // Member names matter only at the top level; below it they are
+            // validated, not built.
             std::string name;
-            if (!string(&name)) return false;
+            if (!string(body != nullptr ? &name : nullptr)) return false;
             if (peek() != ':') return false;
             ++_at;
+            if (body != nullptr && (name == "name" || name == "ttl_support")) {
+                bool& seen = name == "name" ? _seen_name : _seen_ttl_support;
+                // RFC 8259 leaves duplicate names to the reader; this one
+                // refuses them rather than pick one silently (422).
+                if (seen && body->duplicate_member.empty()) body->duplicate_member = name == "name" ? "/name" : "/ttl_support";
+                seen = true;
+            }
             if (body != nullptr && name == "name" && peek() == '"') {
                 std::string decoded;
                 if (!string(&decoded)) return false;
@@ -156,8 +174,30 @@ public:
 
 private:
     static bool isdigit(char c) { return c >= '0' && c <= '9'; }
+
+    // The length of the well-formed UTF-8 sequence (of 2 to 4 bytes) that
+    // starts `text`, or 0: no overlong forms, no surrogates, nothing past
+    // U+10FFFF (the table of Unicode's section 3.9, D92).
+    static std::size_t utf8_sequence_bytes(std::string_view text) {
+        const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0u; };
+        const unsigned lead = byte(0);
+        const auto continuation = [&](std::size_t i, unsigned low = 0x80, unsigned high = 0xbf) {
+            return byte(i) >= low && byte(i) <= high;
+        };
+        if (lead >= 0xc2 && lead <= 0xdf) return continuation(1) ? 2 : 0;
+        if (lead == 0xe0) return continuation(1, 0xa0) && continuation(2) ? 3 : 0;
+        if ((lead >= 0xe1 && lead <= 0xec) || lead == 0xee || lead == 0xef) return continuation(1) && continuation(2) ? 3 : 0;
+        if (lead == 0xed) return continuation(1, 0x80, 0x9f) && continuation(2) ? 3 : 0;
+        if (lead == 0xf0) return continuation(1, 0x90) && continuation(2) && continuation(3) ? 4 : 0;
+        if (lead >= 0xf1 && lead <= 0xf3) return continuation(1) && continuation(2) && continuation(3) ? 4 : 0;
+        if (lead == 0xf4) return continuation(1, 0x80, 0x8f) && continuation(2) && continuation(3) ? 4 : 0;
+        return 0;
+    }
+
     std::string_view _text;
     std::size_t _at = 0;
+    bool _seen_name = false;
+    bool _seen_ttl_support = false;
 };
 
 }  // namespace
@@ -172,7 +212,9 @@ create_body parse_create_body(std::string_view text) {
         body.what = create_body::kind::invalid_json;
         return body;
     }
-    body.what = is_object ? create_body::kind::ok : create_body::kind::not_object;
+    body.what = !is_object ? create_body::kind::not_object
+                : !body.duplicate_member.empty() ? create_body::kind::duplicate_member
+                : create_body::kind::ok;
     return body;
 }
 

@@ -3,6 +3,7 @@
 // operation there with submit_to(): inline when it is itself the owner,
 // as a message otherwise. Nothing here touches another core's data.
 #include "cursor.hh"
+#include "owner.hh"
 #include "render.hh"
 #include "routes.hh"
 #include "text.hh"
@@ -27,7 +28,17 @@ constexpr std::string_view default_content_type = "application/octet-stream";
 // responses still leave in one send.
 constexpr std::size_t zero_copy_value_bytes_min = 16 * 1024;
 // A content type longer than this is refused (415) rather than stored.
-constexpr std::size_t content_type_bytes_max = 256;
+constexpr std::size_t content_type_bytes_max = store::item::content_type_bytes_max;
+
+// Control bytes (CR and LF above all) must never be stored and echoed into a
+// response head; the HTTP layer refuses them first, this keeps it true here.
+bool has_control_bytes(std::string_view text) {
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if ((byte < 0x20 && byte != '\t') || byte == 0x7f) return true;
+    }
+    return false;
+}
 
 store::instant now_here() {
     const io::loop& loop = io::loop::current();
@@ -49,47 +60,55 @@ io::task<> put_key(plan& p, net::http::request& request, net::http::response_wri
         net::http::write_error(writer, {415, error_code::unsupported_media_type, "the Content-Type is longer than 256 bytes"});
         co_return;
     }
-    const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
-    const std::string_view body = request.body;
+    if (has_control_bytes(content_type)) {
+        net::http::write_error(writer, {415, error_code::unsupported_media_type, "the Content-Type holds control characters"});
+        co_return;
+    }
+    put_order order;
+    order.hash = store::key_hash(p.namespace_number, p.key_view());
+    order.namespace_number = p.namespace_number;
+    order.key = p.key_view();
+    order.value = request.body;
+    order.content_type = content_type;
+    order.ttl_ms = p.ttl_ms;
     // The owner copies the body straight from this connection's buffer into
     // the new item: one copy, made on the core that will own the memory.
-    const store::shard::put_result result = co_await io::submit_to(owner_of(hash), [&p, hash, body, content_type] {
-        return core_state::local().keys.put(hash, p.namespace_number, p.key_view(), body, content_type, p.ttl_ms,
-                                            now_here());
+    const put_outcome result = co_await io::submit_to(owner_of(order.hash), [&order] {
+        return put_on_owner(core_state::local(), order, now_here());
     });
     switch (result) {
-        case store::shard::put_result::created: writer.write_empty(201); break;
-        case store::shard::put_result::replaced: writer.write_empty(200); break;
-        case store::shard::put_result::too_many_content_types:
-            net::http::write_error(writer, {415, error_code::unsupported_media_type,
-                                            "this server holds its maximum number of distinct content types"});
+        case put_outcome::created: writer.write_empty(201); break;
+        case put_outcome::replaced: writer.write_empty(200); break;
+        case put_outcome::memory_full:
+            net::http::write_error(writer, {507, error_code::bad_request, "the server's memory limit is reached"});
+            break;
+        case put_outcome::namespace_deleting:
+            net::http::write_error(writer, {409, error_code::bad_request, "the namespace is being deleted"});
+            break;
+        case put_outcome::namespace_gone:
+            net::http::write_error(writer, {404, error_code::not_found, "no namespace with this id", error_source::pointer("/id")});
             break;
     }
 }
 
 io::task<> get_key(plan& p, net::http::response_writer& writer) {
-    struct found {
-        store::item_ref item;
-        std::string_view content_type;  // the owner's interned copy: never freed
-    };
     const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
-    found f = co_await io::submit_to(owner_of(hash), [&p, hash] {
-        core_state& state = core_state::local();
-        found result;
-        result.item = state.keys.get(hash, p.namespace_number, p.key_view(), now_here());
-        if (result.item) result.content_type = state.keys.content_type(result.item->content_type());
-        return result;
+    store::item_ref found = co_await io::submit_to(owner_of(hash), [&p, hash] {
+        return core_state::local().keys.get(hash, p.namespace_number, p.key_view(), now_here());
     });
-    if (!f.item) {
+    if (!found) {
         net::http::write_error(writer, {404, error_code::not_found, "no key with this name", error_source::pointer("/key")});
         co_return;
     }
-    if (f.item->value_bytes() < zero_copy_value_bytes_min) {
-        writer.write(200, f.content_type, f.item->value());
+    // The type lives in the item (or in the fixed well-known table): valid
+    // while the reference is held, and the head is written before it goes.
+    const std::string_view content_type = found->content_type();
+    if (found->value_bytes() < zero_copy_value_bytes_min) {
+        writer.write(200, content_type, found->value());
         co_return;
     }
-    const std::string_view value = f.item->value();
-    writer.write_external(200, f.content_type, {value, &store::item_ref::release_raw, f.item.leak()});
+    const std::string_view value = found->value();
+    writer.write_external(200, content_type, {value, &store::item_ref::release_raw, found.leak()});
 }
 
 io::task<> delete_key(plan& p, net::http::response_writer& writer) {
@@ -101,6 +120,9 @@ io::task<> delete_key(plan& p, net::http::response_writer& writer) {
 }
 
 namespace {
+
+// Average key bytes reserved per listed key; longer keys grow the buffer.
+constexpr std::size_t listed_key_bytes_reserved = 64;
 
 // One core's part of a listing, copied out of its items so the coordinator
 // never reads another core's memory after the call returns: the key bytes
@@ -116,6 +138,14 @@ struct core_listing {
     std::vector<entry> entries;
     std::size_t next = 0;  // merge position
 
+    // Empties it for a new listing; buffers keep their capacity.
+    void reset(std::size_t entries_expected) {
+        keys.clear();
+        entries.clear();
+        next = 0;
+        entries.reserve(entries_expected);
+        keys.reserve(entries_expected * listed_key_bytes_reserved);
+    }
     std::string_view key(const entry& e) const { return {keys.data() + e.key_offset, e.key_bytes}; }
     bool exhausted() const { return next == entries.size(); }
     const entry& front() const { return entries[next]; }
@@ -125,9 +155,11 @@ struct core_listing {
 // pool for the request and given back after, so concurrent listings never
 // share them and a warm pool allocates nothing. The pool holds at most
 // one set per listing that ran concurrently on this core.
+// Every part is emptied when taken, whatever the listing then does, so no
+// key of an earlier listing (another tenant's) can reach this one.
 class listing_buffers {
 public:
-    explicit listing_buffers(unsigned cores) {
+    listing_buffers(unsigned cores, std::size_t entries_expected) {
         thread_local std::vector<std::unique_ptr<std::vector<core_listing>>> pool;
         _pool = &pool;
         if (pool.empty()) {
@@ -136,6 +168,7 @@ public:
             _taken = std::move(pool.back());
             pool.pop_back();
         }
+        for (core_listing& part : *_taken) part.reset(entries_expected);
     }
     ~listing_buffers() { _pool->push_back(std::move(_taken)); }
     listing_buffers(const listing_buffers&) = delete;
@@ -147,9 +180,6 @@ private:
     std::vector<std::unique_ptr<std::vector<core_listing>>>* _pool;
     std::unique_ptr<std::vector<core_listing>> _taken;
 };
-
-// Average key bytes reserved per listed key; longer keys grow the buffer.
-constexpr std::size_t listed_key_bytes_reserved = 64;
 
 // Runs on the owner: its first `limit` live keys after the cursor.
 void list_on_owner(const plan& p, std::size_t limit, core_listing& out) {
@@ -174,30 +204,40 @@ void append_entry(std::string_view key, const core_listing::entry& e, std::strin
 
 }  // namespace
 
-io::task<> list_keys(const api_options& options, plan& p, net::http::response_writer& writer) {
-    const cursor_codec codec(options.cursor_secret);
+namespace {
+
+// The cursor parameter: absent or empty starts from the beginning; anything
+// else must be a cursor this server issued for this namespace and prefix
+// (undecodable percent-encoding or text too long for any cursor included).
+std::optional<net::http::error> read_cursor(const cursor_codec& codec, plan& p) {
     char cursor_storage[cursor_codec::text_bytes_max];
     const query_value cursor = find_query(p.query, "cursor", cursor_storage);
-    if (cursor.present && !cursor.value.empty()) {
-        const auto after = codec.decode(cursor.value, p.namespace_number, p.prefix_view(), p.after);
-        if (!after) {
-            net::http::write_error(writer, {400, error_code::bad_request, "the cursor was not issued for this listing",
-                                            error_source::parameter("cursor")});
-            co_return;
-        }
-        p.after_bytes = std::uint16_t(after->size());
+    p.after_bytes = 0;
+    if (!cursor.present || (!cursor.malformed && cursor.value.empty())) return std::nullopt;
+    const auto after = cursor.malformed ? std::nullopt : codec.decode(cursor.value, p.namespace_number, p.prefix_view(), p.after);
+    if (!after) {
+        return net::http::error{400, error_code::bad_request, "the cursor was not issued for this listing",
+                                error_source::parameter("cursor")};
+    }
+    p.after_bytes = std::uint16_t(after->size());
+    return std::nullopt;
+}
+
+}  // namespace
+
+io::task<> list_keys(const api_options& options, plan& p, net::http::response_writer& writer) {
+    const cursor_codec codec(options.cursor_secret);
+    if (const auto e = read_cursor(codec, p)) {
+        net::http::write_error(writer, *e);
+        co_return;
     }
     // Scatter: each core returns its first limit+1 keys after the cursor
-    // (one more than a page, to learn whether more follow).
+    // (one more than a page, to learn whether more follow). A prefix longer
+    // than any key matches nothing: no core is asked.
     const unsigned cores = io::loop::current().core_count();
-    listing_buffers buffers(cores);
+    listing_buffers buffers(cores, p.limit + 1u);
     for (unsigned core = 0; core < cores && !p.prefix_matches_nothing; ++core) {
         core_listing& part = buffers[core];
-        part.keys.clear();
-        part.entries.clear();
-        part.next = 0;
-        part.entries.reserve(p.limit + 1u);
-        part.keys.reserve((p.limit + 1u) * listed_key_bytes_reserved);
         co_await io::submit_to(core, [&p, &part] { list_on_owner(p, p.limit + 1u, part); });
     }
     // Gather: a k-way merge of the sorted per-core lists, at most `limit` keys.
@@ -218,7 +258,7 @@ io::task<> list_keys(const api_options& options, plan& p, net::http::response_wr
         if (emitted++ != 0) out.push_back(',');
         append_entry(last, e, out);
     }
-    const bool has_more = total > emitted;
+    const bool has_more = emitted != 0 && total > emitted;
     out.append(R"(],"meta":{"has_more":)");
     out.append(has_more ? "true" : "false");
     if (has_more) {

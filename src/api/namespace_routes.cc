@@ -20,17 +20,34 @@ namespace {
 
 constexpr unsigned authority_core = 0;
 
+std::size_t namespace_registry_footprint(std::string_view organization, std::string_view name) {
+    return store::namespace_registry::footprint_of(organization, name);
+}
+
 std::uint64_t random_word() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
     return generator();
 }
 
 struct reservation {
-    enum class outcome { created, duplicate, full } what = outcome::created;
+    enum class outcome { created, duplicate, organization_full, memory_full, numbers_used_up } what = outcome::created;
     namespace_record record;
 };
 
-// On core 0: checks the name and assigns the id and number.
+// Whether one more record fits the registry's share of the memory budget.
+// Every core holds a replica, so the authority counts its own footprint
+// once per core.
+bool registry_has_room(const api_options& options, const core_state& state, std::string_view organization,
+                       std::string_view name) {
+    const std::size_t cores = io::loop::current().core_count();
+    const std::size_t after = state.namespaces.footprint_bytes() + namespace_registry_footprint(organization, name);
+    return after <= options.namespace_bytes_max / cores;
+}
+
+// On core 0: checks the name and the bounds, and assigns the id and number.
+// Bounds, in order: the organization's own limit (422), then the server's
+// memory (507), then the 32-bit numbering (never reused, so it can run out
+// after 4 billion creations: 507 too).
 reservation reserve(const api_options& options, std::string_view organization, const std::string& name,
                     bool ttl_support) {
     core_state& state = core_state::local();
@@ -40,8 +57,16 @@ reservation reserve(const api_options& options, std::string_view organization, c
         r.what = reservation::outcome::duplicate;
         return r;
     }
-    if (state.namespaces.size() >= store::namespace_registry::namespaces_max) {
-        r.what = reservation::outcome::full;
+    if (state.namespaces.count(organization, loop.now_ms()) >= options.namespaces_per_organization) {
+        r.what = reservation::outcome::organization_full;
+        return r;
+    }
+    if (!registry_has_room(options, state, organization, name)) {
+        r.what = reservation::outcome::memory_full;
+        return r;
+    }
+    if (state.next_namespace_number == UINT32_MAX) {
+        r.what = reservation::outcome::numbers_used_up;
         return r;
     }
     namespace_record& n = r.record;
@@ -81,6 +106,11 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
         net::http::write_error(writer, {422, error_code::bad_request, "the request body must be a JSON object"});
         co_return;
     }
+    if (body.what == create_body::kind::duplicate_member) {
+        net::http::write_error(writer, {422, error_code::bad_request, "a member is given more than once",
+                                        error_source::pointer(body.duplicate_member)});
+        co_return;
+    }
     if (!body.has_name) {
         net::http::write_error(writer, {422, error_code::missing_parameter, "name is required", error_source::pointer("/name")});
         co_return;
@@ -106,8 +136,13 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
                                         error_source::pointer("/name")});
         co_return;
     }
-    if (r.what == reservation::outcome::full) {
-        net::http::write_error(writer, {422, error_code::bad_request, "the server holds its maximum number of namespaces"});
+    if (r.what == reservation::outcome::organization_full) {
+        net::http::write_error(writer, {422, error_code::bad_request,
+                                        "this organization holds its maximum number of namespaces"});
+        co_return;
+    }
+    if (r.what == reservation::outcome::memory_full || r.what == reservation::outcome::numbers_used_up) {
+        net::http::write_error(writer, {507, error_code::bad_request, "the server's memory limit is reached"});
         co_return;
     }
     const namespace_record& record = r.record;

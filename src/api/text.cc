@@ -7,9 +7,11 @@
 namespace ringkv::api {
 namespace {
 
-// Query parameters read per lookup; a longer query is not an error, the
-// rest is ignored (unknown parameters are ignored anyway).
-constexpr std::size_t query_parameters_max = 64;
+// A parameter name longer than this (decoded) is no name the API reads, so
+// it is skipped without being decoded in full. Every parameter of the query
+// is looked at: there is no cap on their number (a cap let a parameter
+// placed after it slip past every check); the request target's own bound
+// (limits::target_bytes_max) bounds the work.
 constexpr std::size_t query_name_bytes_max = 64;
 
 }  // namespace
@@ -45,8 +47,7 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
 
 query_value find_query(std::string_view query, std::string_view name, std::span<char> storage) {
     query_value result;
-    std::size_t seen = 0;
-    while (!query.empty() && seen++ < query_parameters_max) {
+    while (!query.empty()) {
         const std::size_t amp = query.find('&');
         const std::string_view pair = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);

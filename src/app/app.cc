@@ -87,12 +87,32 @@ net::server_options server_options_of(const config::config& settings) {
     return o;
 }
 
+// The memory budget (--max-memory), split so that no lock is ever taken to
+// check it: a sixteenth for the namespace registry (the authority core
+// counts its replica once per core, since every core holds one), and the
+// rest in equal shares, one per core, for the keys that core owns. Keys are
+// spread over the cores by the secret hash, so the shares fill at the same
+// rate; a core whose share is full answers 507 while another may have a
+// little room left. Bound: what the store counts (shard.hh, namespaces.hh)
+// never passes max_memory_bytes in total.
+constexpr std::uint64_t namespace_share_divisor = 16;
+
+std::uint64_t namespace_share_bytes(const config::config& settings) {
+    return settings.max_memory_bytes / namespace_share_divisor;
+}
+
+std::size_t item_share_bytes(const config::config& settings, unsigned cores) {
+    return std::size_t((settings.max_memory_bytes - namespace_share_bytes(settings)) / cores);
+}
+
 api::api_options api_options_of(const config::config& settings) {
     api::api_options o;
     if (settings.api.tokens) o.tokens.emplace(settings.api.tokens->begin(), settings.api.tokens->end());
     o.provision_delay_ms = settings.api.provision_delay_ms;
     o.delete_delay_ms = settings.api.delete_delay_ms;
     o.default_ttl_support = settings.api.default_ttl_support;
+    o.namespaces_per_organization = settings.api.namespaces_per_organization;
+    o.namespace_bytes_max = std::size_t(namespace_share_bytes(settings));
     // Signs listing cursors; new per process, so a restarted server refuses old ones.
     o.cursor_secret = std::random_device{}() * 0x9e3779b97f4a7c15ull ^ std::random_device{}();
     return o;
@@ -116,7 +136,7 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     start.verdict.wait();
     if (!start.ok) return;
 
-    api::core_state state(loop->now_ms());
+    api::core_state state(loop->now_ms(), item_share_bytes(settings, loop->core_count()));
     api::core_state::set_local(&state);
     io::loop& here = *loop;
     // Expiry and namespace purges, in steps between requests: at most 2,048
@@ -176,8 +196,9 @@ int run(const config::config& settings) {
         start.built.wait();
         if (start.ok) {
             sockets.release();  // each server owns its socket from here on
-            std::printf("ringkv listening on http://%s:%u (%u threads, %s)\n", settings.server.bind_address.c_str(),
-                        unsigned(sockets.port()), cores,
+            std::printf("ringkv listening on http://%s:%u (%u threads, max memory %llu bytes, %s)\n",
+                        settings.server.bind_address.c_str(), unsigned(sockets.port()), cores,
+                        static_cast<unsigned long long>(settings.max_memory_bytes),
                         start.plain_ring ? "plain io_uring: this kernel lacks DEFER_TASKRUN"
                                          : "io_uring with SINGLE_ISSUER and DEFER_TASKRUN");
             std::fflush(stdout);

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <optional>
 #include <string_view>
+
+#include <unistd.h>
 
 namespace ringkv::config {
 namespace {
@@ -37,6 +40,14 @@ Options:
                               before it is gone (default 0)
   --default-ttl-support B     ttl_support of namespaces created without it:
                               true or false (default true)
+  --namespaces-per-org N      namespaces (live and being deleted) one
+                              organization (token) may hold; one more is 422
+                              (default 1000)
+  --max-memory BYTES          memory for keys and namespaces, e.g. 1073741824,
+                              512M or 4G; a write that would pass it is
+                              answered 507 and stores nothing, while reads and
+                              deletes keep working (default: half of physical
+                              memory)
   --help                      print this help and exit
   --version                   print the version and exit
 )";
@@ -49,6 +60,12 @@ bool parse_integer(std::string_view text, Integer min, Integer max, Integer& out
     out = value;
     return true;
 }
+
+// The smallest --max-memory accepted: below it not even the empty tables
+// of a few cores fit, and every write would be refused.
+constexpr std::uint64_t max_memory_bytes_min = 1 << 20;
+// When the machine's memory cannot be read.
+constexpr std::uint64_t fallback_max_memory_bytes = std::uint64_t(1) << 30;
 
 exit_now bad(std::string text) { return {2, "ringkv: " + text + " (see --help)\n"}; }
 
@@ -105,7 +122,8 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
         static constexpr std::string_view known[] = {"--bind", "--port", "--threads", "--connections-per-core",
                                                      "--header-timeout-ms", "--idle-timeout-ms",
                                                      "--drain-timeout-ms", "--tokens", "--provision-delay",
-                                                     "--delete-delay", "--default-ttl-support"};
+                                                     "--delete-delay", "--default-ttl-support",
+                                                     "--namespaces-per-org", "--max-memory"};
         if (std::find(std::begin(known), std::end(known), flag) == std::end(known)) {
             return bad("unknown option " + std::string(flag));
         }
@@ -136,13 +154,44 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
         } else if (flag == "--default-ttl-support") {
             ok = value == "true" || value == "false";
             result.api.default_ttl_support = value == "true";
+        } else if (flag == "--namespaces-per-org") {
+            ok = parse_integer<std::size_t>(value, 1, 1'000'000'000, result.api.namespaces_per_organization);
+        } else if (flag == "--max-memory") {
+            const auto bytes = parse_bytes(value);
+            ok = bytes && *bytes >= max_memory_bytes_min;
+            if (ok) result.max_memory_bytes = *bytes;
         } else if (flag == "--tokens") {
             std::string error;
             if (!read_tokens(std::string(value), result.api, error)) return bad(error);
         }
         if (!ok) return bad("bad value for " + shown);
     }
+    if (result.max_memory_bytes == 0) result.max_memory_bytes = default_max_memory_bytes();
     return result;
+}
+
+std::uint64_t default_max_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_bytes = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_bytes <= 0) return fallback_max_memory_bytes;
+    return std::uint64_t(pages) * std::uint64_t(page_bytes) / 2;
+}
+
+std::optional<std::uint64_t> parse_bytes(std::string_view text) {
+    unsigned shift = 0;
+    if (!text.empty()) {
+        switch (text.back()) {
+            case 'K': case 'k': shift = 10; break;
+            case 'M': case 'm': shift = 20; break;
+            case 'G': case 'g': shift = 30; break;
+            case 'T': case 't': shift = 40; break;
+            default: break;
+        }
+        if (shift != 0) text.remove_suffix(1);
+    }
+    std::uint64_t value = 0;
+    if (!parse_integer<std::uint64_t>(text, 0, UINT64_MAX >> shift, value)) return std::nullopt;
+    return value << shift;
 }
 
 }  // namespace ringkv::config

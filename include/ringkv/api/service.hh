@@ -8,6 +8,7 @@
 #include <ringkv/store/namespaces.hh>
 #include <ringkv/store/shard.hh>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,12 +25,20 @@ struct api_options {
     std::uint32_t delete_delay_ms = 0;
     bool default_ttl_support = true;
     std::uint64_t cursor_secret = 0;  // drawn at start-up
+    // Namespaces (live and deleting) one organization may hold; one more is
+    // 422. Per organization, so one tenant's flood cannot starve another.
+    std::size_t namespaces_per_organization = 1000;
+    // The namespace registry's share of the memory budget, all replicas
+    // together (each core holds a full copy): creating past it is 507.
+    std::size_t namespace_bytes_max = SIZE_MAX;
 };
 
 // What a core owns: its keys and its replica of the namespace registry.
 // Reached only from that core's thread (cross-core work goes by message).
 struct core_state {
-    explicit core_state(std::uint64_t now_ms) : keys(now_ms) {}
+    // item_bytes_max: this core's share of the memory budget for its keys.
+    explicit core_state(std::uint64_t now_ms, std::size_t item_bytes_max = store::shard::unbounded)
+        : keys(now_ms, item_bytes_max) {}
     store::shard keys;
     store::namespace_registry namespaces;
     std::uint32_t next_namespace_number = 1;  // used on core 0 only

@@ -2,9 +2,11 @@
 // Command-line configuration. parse() never exits or prints: it returns the
 // config, or the text to print (help, version, or a one-line error).
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -25,7 +27,11 @@ struct config {
         std::uint32_t provision_delay_ms = 0;
         std::uint32_t delete_delay_ms = 0;
         bool default_ttl_support = true;
+        std::size_t namespaces_per_organization = 1000;
     } api;
+    // The memory budget of keys and namespaces (--max-memory); 0 until
+    // parse() fills in the default, half of physical memory.
+    std::uint64_t max_memory_bytes = 0;
     unsigned threads = 0;  // 0: one per CPU this process may run on
     std::uint32_t drain_timeout_ms = 5000;
 };
@@ -36,5 +42,11 @@ struct exit_now {
 };
 
 std::variant<config, exit_now> parse(int argc, char** argv);
+
+// Half of this machine's physical memory: the default --max-memory.
+std::uint64_t default_max_memory_bytes();
+
+// "1048576", "512K", "64M", "2G" (binary multiples): bytes, or nullopt.
+std::optional<std::uint64_t> parse_bytes(std::string_view text);
 
 }  // namespace ringkv::config

@@ -3,7 +3,10 @@
 #include "api/cursor.hh"
 #include "api/json.hh"
 #include "api/keys.hh"
+#include "api/owner.hh"
 #include "api/text.hh"
+
+#include <ringkv/store/sharding.hh>
 
 #include <ringkv/store/uuid.hh>
 
@@ -142,6 +145,120 @@ TEST(cursor, round_trips_and_rejects_foreign_ones) {
     codec.encode(1, "", std::string(256, 'z'), longest);
     EXPECT_LE(longest.size(), cursor_codec::text_bytes_max);
     EXPECT_EQ(codec.decode(longest, 1, "", storage)->size(), 256u);
+}
+
+// --- Hostile input (issue 7) -------------------------------------------------
+
+TEST(text, every_query_parameter_is_read_however_many_come_first) {
+    std::string query;
+    for (int i = 0; i < 100; ++i) query += "p" + std::to_string(i) + "=x&";
+    char storage[64];
+    auto q = find_query(query + "ttl_secs=0", "ttl_secs", storage);
+    EXPECT_TRUE(q.present);  // the 101st parameter
+    EXPECT_EQ(q.value, "0");
+    EXPECT_TRUE(find_query(query + "ttl=5", "ttl", storage).present);
+    EXPECT_EQ(find_query(query + "limit=0", "limit", storage).value, "0");
+    // The longest target the server accepts: 8 KiB of tiny parameters.
+    std::string many;
+    while (many.size() < 8000) many += "a&";
+    EXPECT_EQ(find_query(many + "cursor=zz", "cursor", storage).value, "zz");
+}
+
+TEST(cursor, junk_of_any_length_is_refused) {
+    const cursor_codec codec(42);
+    char storage[key_bytes_max];
+    EXPECT_FALSE(codec.decode(std::string(5000, 'A'), 1, "", storage));
+    EXPECT_FALSE(codec.decode(std::string(5000, '!'), 1, "", storage));
+    EXPECT_FALSE(codec.decode("%zz", 1, "", storage));
+    // Undecodable percent-encoding is "malformed", which list_keys answers 400.
+    char text[cursor_codec::text_bytes_max];
+    EXPECT_TRUE(find_query("cursor=%zz", "cursor", text).malformed);
+    EXPECT_TRUE(find_query("cursor=" + std::string(5000, 'A'), "cursor", text).malformed);  // longer than any cursor
+    // An empty last key (never issued) encodes without touching a null pointer.
+    std::string out;
+    codec.encode(1, {}, {}, out);
+    EXPECT_FALSE(out.empty());
+}
+
+TEST(json, hostile_bodies_are_refused_without_harm) {
+    // Nesting past the bound, at the top and inside the object.
+    EXPECT_EQ(parse_create_body(std::string(100'000, '[')).what, create_body::kind::invalid_json);
+    EXPECT_EQ(parse_create_body(R"({"x":)" + std::string(100'000, '{')).what, create_body::kind::invalid_json);
+    std::string deep_ok = R"({"name":"a","x":)" + std::string(60, '[') + std::string(60, ']') + "}";
+    EXPECT_EQ(parse_create_body(deep_ok).what, create_body::kind::ok);
+    // Huge numbers are syntax, never converted.
+    EXPECT_EQ(parse_create_body(R"({"name":"a","n":)" + std::string(100'000, '9') + "e99999999999}").what,
+              create_body::kind::ok);
+    EXPECT_EQ(parse_create_body(R"({"name":"a","n":1e})").what, create_body::kind::invalid_json);
+    // Invalid UTF-8: a lone continuation, an overlong '/', a surrogate, past U+10FFFF, truncated.
+    for (std::string bad : {std::string("\x80"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+                            std::string("\xf4\x90\x80\x80"), std::string("\xe2\x82")}) {
+        EXPECT_EQ(parse_create_body(R"({"name":"a","x":")" + bad + "\"}").what, create_body::kind::invalid_json) << bad;
+    }
+    // Valid UTF-8 is fine (and makes a bad name: 422, not 400).
+    const auto accented = parse_create_body("{\"name\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}");
+    EXPECT_EQ(accented.what, create_body::kind::ok);
+    EXPECT_FALSE(valid_namespace_name(accented.name));
+    // Duplicate members the route reads: refused (422), not silently picked.
+    auto dup = parse_create_body(R"({"name":"a","name":"b"})");
+    EXPECT_EQ(dup.what, create_body::kind::duplicate_member);
+    EXPECT_EQ(dup.duplicate_member, "/name");
+    dup = parse_create_body(R"({"name":"a","ttl_support":true,"ttl_support":false})");
+    EXPECT_EQ(dup.what, create_body::kind::duplicate_member);
+    EXPECT_EQ(dup.duplicate_member, "/ttl_support");
+    EXPECT_EQ(parse_create_body(R"({"name":"a","x":{"name":1,"name":2}})").what, create_body::kind::ok);  // nested: not ours
+    EXPECT_EQ(parse_create_body(std::string("{\"name\":\"a\"}\0", 13)).what, create_body::kind::invalid_json);
+}
+
+store::namespace_record namespace_numbered(std::uint32_t number) {
+    store::namespace_record r;
+    r.id = store::uuid::v4(number, number * 31ull);
+    r.number = number;
+    r.name = "ns";
+    r.organization = "org";
+    return r;
+}
+
+put_order order_for(std::uint32_t number, std::string_view key) {
+    put_order o;
+    o.hash = store::key_hash(number, key);
+    o.namespace_number = number;
+    o.key = key;
+    o.value = "value";
+    o.content_type = "text/plain";
+    return o;
+}
+
+TEST(owner, refuses_a_namespace_its_own_replica_has_dropped) {
+    core_state state(0);
+    state.namespaces.insert(namespace_numbered(5));
+    const store::instant now{100, 0};
+    EXPECT_EQ(put_on_owner(state, order_for(5, "a"), now), put_outcome::created);
+    EXPECT_EQ(put_on_owner(state, order_for(5, "a"), now), put_outcome::replaced);
+    // A DELETE reached this core (mark deleting, purge) before a PUT that
+    // its coordinator had already checked.
+    state.namespaces.mark_deleting(namespace_numbered(5).id, 0, 200);
+    state.keys.drop_namespace(5);
+    while (state.keys.background_step(now)) {
+    }
+    EXPECT_EQ(put_on_owner(state, order_for(5, "b"), now), put_outcome::namespace_deleting);
+    EXPECT_FALSE(state.keys.holds_namespace(5));  // no index re-created
+    EXPECT_EQ(state.keys.size(), 0u);
+    state.namespaces.collect_gone(200);
+    EXPECT_EQ(put_on_owner(state, order_for(5, "c"), {200, 0}), put_outcome::namespace_gone);
+    EXPECT_EQ(put_on_owner(state, order_for(6, "c"), {200, 0}), put_outcome::namespace_gone);  // never known
+    EXPECT_EQ(state.keys.size(), 0u);
+}
+
+TEST(owner, a_full_budget_is_memory_full_not_a_crash) {
+    core_state state(0, 64 * 1024);
+    state.namespaces.insert(namespace_numbered(1));
+    const std::string big(100 * 1024, 'x');
+    put_order o = order_for(1, "big");
+    o.value = big;
+    EXPECT_EQ(put_on_owner(state, o, {0, 0}), put_outcome::memory_full);
+    EXPECT_EQ(state.keys.size(), 0u);
+    EXPECT_EQ(put_on_owner(state, order_for(1, "small"), {0, 0}), put_outcome::created);
 }
 
 TEST(uuid, parse_and_format) {
