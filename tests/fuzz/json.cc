@@ -1,12 +1,13 @@
 // The JSON body of POST /v2/storage/kvs (src/api/json.hh).
 //
 // Input: [mode 1][bytes...]
-//   mode 0: the bytes are the body. Oracles: deterministic; a body that is
-//     not an object is never kind::ok; fields are set only with kind::ok and
-//     only when the member appears; nesting far past json_depth_max neither
-//     crashes nor exhausts the stack.
+//   mode 0: the bytes are the body. Oracles: deterministic; only an object
+//     is kind::ok or duplicate_member (which names "/name" or "/ttl_support");
+//     fields are set only then; whatever is not invalid_json is valid UTF-8
+//     throughout (RFC 8259 section 8.1; checked against a reference decoder).
 //   mode 1: the bytes are a name; it is written into a body with escapes
-//     chosen by the input, and must come back exactly.
+//     chosen by the input, and comes back exactly when it is valid UTF-8
+//     (else the body is invalid_json).
 //   mode 2: the bytes wrapped in deep nesting ("[[[...]]]" and
 //     {"a":{"a":...}}), which must be refused past the bound.
 #include "common.hh"
@@ -20,8 +21,39 @@ namespace {
 using namespace ringkv::api;
 using ringkv::fuzz::input_reader;
 
+// RFC 3629: shortest forms only, no surrogates, nothing past U+10FFFF.
+bool valid_utf8(std::string_view text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        std::size_t length = 0;
+        std::uint32_t code = 0;
+        if (lead < 0x80) {
+            ++i;
+            continue;
+        } else if (lead >= 0xc2 && lead <= 0xdf) {
+            length = 2, code = lead & 0x1f;
+        } else if (lead >= 0xe0 && lead <= 0xef) {
+            length = 3, code = lead & 0x0f;
+        } else if (lead >= 0xf0 && lead <= 0xf4) {
+            length = 4, code = lead & 0x07;
+        } else {
+            return false;
+        }
+        if (text.size() - i < length) return false;
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto c = static_cast<unsigned char>(text[i + k]);
+            if ((c & 0xc0) != 0x80) return false;
+            code = (code << 6) | (c & 0x3f);
+        }
+        const std::uint32_t smallest = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+        if (code < smallest || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+        i += length;
+    }
+    return true;
+}
+
 bool same(const create_body& a, const create_body& b) {
-    return a.what == b.what && a.has_name == b.has_name && a.name_is_string == b.name_is_string && a.name == b.name &&
+    return a.what == b.what && a.duplicate_member == b.duplicate_member && a.has_name == b.has_name && a.name_is_string == b.name_is_string && a.name == b.name &&
            a.has_ttl_support == b.has_ttl_support && a.ttl_support == b.ttl_support;
 }
 
@@ -35,7 +67,15 @@ char first_non_blank(std::string_view text) {
 void check_body(std::string_view text) {
     const create_body body = parse_create_body(text);
     RINGKV_FUZZ_CHECK(same(body, parse_create_body(text)), "parse_create_body is not deterministic");
-    if (body.what == create_body::kind::ok) {
+    if (body.what != create_body::kind::invalid_json) {
+        RINGKV_FUZZ_CHECK(valid_utf8(text), "accepted JSON that is not UTF-8");
+    }
+    if (body.what == create_body::kind::duplicate_member) {
+        RINGKV_FUZZ_CHECK(body.duplicate_member == "/name" || body.duplicate_member == "/ttl_support", text);
+    } else {
+        RINGKV_FUZZ_CHECK(body.duplicate_member.empty(), text);
+    }
+    if (body.what == create_body::kind::ok || body.what == create_body::kind::duplicate_member) {
         RINGKV_FUZZ_CHECK(first_non_blank(text) == '{', text);
         if (body.has_name) RINGKV_FUZZ_CHECK(text.find("\"") != std::string_view::npos);
         if (body.name_is_string) RINGKV_FUZZ_CHECK(body.has_name);
@@ -82,10 +122,14 @@ std::string json_string(std::string_view name, input_reader& in) {
 void check_name_round_trip(input_reader& in) {
     const std::uint8_t shape = in.byte();
     const std::string_view name = in.bytes(300);
-    std::string body = (shape & 1) ? " {\n\t\"ttl_support\" : [1, {\"name\": 5}], \"name\":" : "{\"name\":";
+    std::string body = (shape & 1) ? " {\n\t\"other\" : [1, {\"name\": 5, \"name\": 6}], \"name\":" : "{\"name\":";
     body += json_string(name, in);
     body += (shape & 2) ? ", \"ttl_support\": false }\r\n" : "}";
     const create_body parsed = parse_create_body(body);
+    if (!valid_utf8(name)) {
+        RINGKV_FUZZ_CHECK(parsed.what == create_body::kind::invalid_json, body);
+        return;
+    }
     RINGKV_FUZZ_CHECK(parsed.what == create_body::kind::ok, body);
     RINGKV_FUZZ_CHECK(parsed.has_name && parsed.name_is_string && parsed.name == name, body);
     if (shape & 2) RINGKV_FUZZ_CHECK(parsed.has_ttl_support && parsed.ttl_support == false, body);

@@ -3,16 +3,19 @@
 // (namespace, key) in byte order, each with its value, content type, write
 // time and expiry.
 //
-// Oracles: put says created/replaced as the model does; get returns
-// exactly the model's live value and content type, and nothing once the
-// expiry instant is reached (exact to the ms); list returns exactly the
-// model's live keys with the prefix after `after`, in order, up to the
-// limit; the table never holds fewer items than are live; and once the
-// clock passes every expiry and background steps run dry, the table holds
-// exactly the keys without a TTL of namespaces not dropped, and the timer
-// wheel is empty. ASan reports any item leaked or used after release.
+// Oracles: put says created/replaced as the model does, or memory_full and
+// then nothing changed; get returns exactly the model's live value and
+// content type, and nothing once the expiry instant is reached (exact to
+// the ms); list returns exactly the model's live keys with the prefix
+// after `after`, in order, up to the limit; the table never holds fewer
+// items than are live; the memory count stays within the budget, is at
+// least the live items' allocations, and an overwrite that needs no more
+// bytes than the live item it replaces is never refused; once the clock
+// passes every expiry and background steps run dry, the table holds exactly
+// the keys without a TTL of namespaces not dropped, and the timer wheel is
+// empty. ASan reports any item leaked or used after release.
 //
-// Input: a sequence of operations, [op 1][operands...], until it ends.
+// Input: [budget 1] then operations, [op 1][operands...], until it ends.
 #include "common.hh"
 
 #include <ringkv/store/shard.hh>
@@ -32,8 +35,11 @@ using ringkv::fuzz::finding;
 using ringkv::fuzz::input_reader;
 
 constexpr std::uint32_t wall_start_s = 1'750'000'000;
-constexpr std::array<std::string_view, 4> content_types = {"application/octet-stream", "text/plain", "",
-                                                           "application/json; charset=utf-8"};
+// Well-known types (kept as an index) and others (kept in the item).
+constexpr std::array<std::string_view, 5> content_types = {"application/octet-stream", "text/plain", "",
+                                                           "application/json; charset=utf-8", "x-custom/type"};
+// Budgets from tiny (every few puts refused) to none.
+constexpr std::array<std::size_t, 4> memory_budgets = {2048, 16 * 1024, 256 * 1024, shard::unbounded};
 // Few characters and short keys, so keys collide, share prefixes and sort
 // next to one another. '~' sorts after the others, '-' before the letters.
 constexpr std::string_view key_alphabet = "ab-/.~";
@@ -41,14 +47,14 @@ constexpr std::size_t operations_max = 4000;
 
 struct model_item {
     std::string value;
-    std::string_view content_type;
+    std::string content_type;
     std::uint32_t updated_at_s = 0;
     std::uint64_t expires_at_ms = 0;  // 0: never
 };
 
 class harness {
 public:
-    harness() : _shard(_now_ms) {}
+    explicit harness(std::size_t memory_bytes_max) : _shard(_now_ms, memory_bytes_max) {}
 
     void run(input_reader& in) {
         for (std::size_t op = 0; op < operations_max && !in.empty(); ++op) step(in, op);
@@ -56,6 +62,11 @@ public:
     }
 
 private:
+    static std::size_t charge(const std::string& k, const model_item& m) {
+        return item::allocation_bytes(k.size(), m.value.size(), m.content_type, m.expires_at_ms != 0) +
+               shard::allocator_overhead_bytes;
+    }
+
     instant now() const { return {_now_ms, wall_start_s + std::uint32_t(_now_ms / 1000)}; }
     bool live(const model_item& m) const { return m.expires_at_ms == 0 || _now_ms < m.expires_at_ms; }
 
@@ -77,9 +88,15 @@ private:
             case 7: background(in); break;
             default: drop(in); break;
         }
-        std::size_t live_items = 0;
-        for (const auto& [name, item] : _items) live_items += live(item);
+        std::size_t live_items = 0, live_bytes = 0;
+        for (const auto& [name, m] : _items) {
+            if (!live(m)) continue;
+            ++live_items;
+            live_bytes += charge(name.second, m);
+        }
         RINGKV_FUZZ_CHECK(_shard.size() >= live_items, "the table lost live items");
+        RINGKV_FUZZ_CHECK(_shard.memory_bytes() <= _shard.memory_bytes_max(), "the memory count passed the budget");
+        RINGKV_FUZZ_CHECK(_shard.memory_bytes() >= live_bytes, "the memory count is below the live items' bytes");
     }
 
     void put(input_reader& in, std::size_t op) {
@@ -89,15 +106,24 @@ private:
         const std::uint8_t shape = in.byte();
         value += in.bytes(shape & 1 ? 24 : 0);
         if (shape == 0xff) value.append(std::size_t(in.u16()) * 4, 'v');  // up to 256 KiB now and then
-        const std::string_view type = content_types[in.choose(content_types.size())];
+        const std::size_t type_choice = in.choose(content_types.size() + 1);
+        // Other types as a client may send them, up to the store's bound.
+        const std::string_view type = type_choice < content_types.size() ? content_types[type_choice]
+                                                                          : in.bytes(item::content_type_bytes_max);
         const std::uint64_t ttl_ms = in.choose(2) == 0 ? 0 : 1 + in.u16() % 5000;
 
         const auto found = _items.find({ns, k});
         const bool was_live = found != _items.end() && live(found->second);
+        model_item fresh{value, std::string(type), now().wall_s, ttl_ms == 0 ? 0 : _now_ms + ttl_ms};
         const auto result = _shard.put(key_hash(ns, k), ns, k, value, type, ttl_ms, now());
-        RINGKV_FUZZ_CHECK(result != shard::put_result::too_many_content_types);
+        if (result == shard::put_result::memory_full) {
+            // Counted net of what it replaces: no bigger than the live item, it fits.
+            RINGKV_FUZZ_CHECK(!was_live || charge(k, fresh) > charge(k, found->second),
+                              "an overwrite needing no more bytes than it frees was refused: " + k);
+            return;  // nothing changed; later gets and lists check that
+        }
         RINGKV_FUZZ_CHECK((result == shard::put_result::replaced) == was_live, k);
-        _items[{ns, k}] = {value, type, now().wall_s, ttl_ms == 0 ? 0 : _now_ms + ttl_ms};
+        _items[{ns, k}] = std::move(fresh);
         _latest_expiry_ms = std::max(_latest_expiry_ms, _now_ms + ttl_ms);
     }
 
@@ -113,7 +139,10 @@ private:
         RINGKV_FUZZ_CHECK(got, "get missed a live key: " + k);
         RINGKV_FUZZ_CHECK(got->namespace_number() == ns && got->key() == k, k);
         RINGKV_FUZZ_CHECK(got->value() == found->second.value, k);
-        RINGKV_FUZZ_CHECK(_shard.content_type(got->content_type()) == found->second.content_type, k);
+        RINGKV_FUZZ_CHECK(got->content_type() == found->second.content_type, k);
+        RINGKV_FUZZ_CHECK(got->allocation_bytes() == item::allocation_bytes(k.size(), found->second.value.size(),
+                                                                            found->second.content_type,
+                                                                            found->second.expires_at_ms != 0), k);
         RINGKV_FUZZ_CHECK(got->updated_at_s() == found->second.updated_at_s, k);
         RINGKV_FUZZ_CHECK(got->has_ttl() == (found->second.expires_at_ms != 0), k);
     }
@@ -204,7 +233,7 @@ private:
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t bytes) {
     input_reader in(data, bytes);
-    harness h;
+    harness h(memory_budgets[in.byte() % memory_budgets.size()]);
     h.run(in);
     return 0;
 }
