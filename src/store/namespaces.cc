@@ -63,7 +63,11 @@ void namespace_registry::insert(const namespace_record& record) {
     RINGKV_ASSERT(_by_number.emplace(stored->number, stored).second);
     organization_entry& org = _by_organization[record.organization];
     org.by_number.emplace(stored->number, stored);
-    org.by_name.insert_or_assign(std::string_view(stored->name), stored);
+    // Erase, then insert: the map's key is a view of the record's own name,
+    // so an older record of that name (gone, not yet collected) must not
+    // keep lending it.
+    org.by_name.erase(std::string_view(stored->name));
+    org.by_name.emplace(std::string_view(stored->name), stored);
     _footprint_bytes += footprint_of(stored->organization, stored->name);
 }
 
