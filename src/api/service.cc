@@ -180,7 +180,7 @@ head_verdict service::on_head(const net::http::request_head& head, net::http::re
     if (head.content_length.value_or(0) > limits::body_bytes_max && m.which == route::healthz) {
         return head_verdict::too_large();
     }
-    if (m.which == route::healthz) return head_verdict::read_body(limits::body_bytes_max);
+    if (m.which == route::healthz) return head_verdict::ignore_body();
 
     p.organization = bearer_token(head.authorization);
     if (!authorized(_options, p.organization)) {
@@ -208,7 +208,10 @@ head_verdict service::on_head(const net::http::request_head& head, net::http::re
     if (m.which == route::one_key && head.method == method::put && !head.body_follows()) {
         return reject(writer, {400, error_code::missing_parameter, "request body is required"});
     }
-    return head_verdict::read_body(limits::body_bytes_max);
+    // Only PUT (a key's value) and POST (a namespace) read their body; any
+    // other body is dropped as it arrives, never buffered.
+    const bool wants_body = head.method == method::put || head.method == method::post;
+    return wants_body ? head_verdict::read_body(limits::body_bytes_max) : head_verdict::ignore_body();
 }
 
 io::task<> service::on_request(net::http::request& request, net::http::response_writer& writer,

@@ -243,18 +243,18 @@ TEST_F(api_test, bodies_sizes_and_presence) {
     EXPECT_EQ(call("PUT", key_path(id, "big"), auth, std::string(1048576, 'b')).status, 201);
     EXPECT_EQ(call("GET", key_path(id, "big")).body.size(), 1048576u);
     client too_big(server.port());
-    too_big.send("PUT " + key_path(id, "big") + " HTTP/1.1\r\n" + auth + "Content-Length: 1048577\r\n\r\n");
+    too_big.send("PUT " + key_path(id, "big") + " HTTP/1.1\r\nHost: t\r\n" + auth + "Content-Length: 1048577\r\n\r\n");
     auto r = too_big.read_response();
     ASSERT_TRUE(r);
     expect_error(*r, 413, "10015");
     expect_error(call("PUT", key_path(id, "none")), 400, "10004");
     expect_error(call("PUT", key_path(id, "none"), auth, std::string()), 400, "10004");
     client chunked(server.port());
-    chunked.send("PUT " + key_path(id, "none") + " HTTP/1.1\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    chunked.send("PUT " + key_path(id, "none") + " HTTP/1.1\r\nHost: t\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
     r = chunked.read_response();
     ASSERT_TRUE(r);
     expect_error(*r, 400, "10004");
-    chunked.send("PUT " + key_path(id, "c") + " HTTP/1.1\r\n" + auth +
+    chunked.send("PUT " + key_path(id, "c") + " HTTP/1.1\r\nHost: t\r\n" + auth +
                  "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     EXPECT_EQ(chunked.read_response()->status, 201);
     EXPECT_EQ(call("GET", key_path(id, "c")).body, "abcde");
@@ -368,7 +368,7 @@ TEST_F(api_test, order_of_checks) {
     expect_error(call("GET", key_path("bad", "a:b")), 400, "10006");
     expect_error(call("PUT", key_path(id, "a:b") + "?ttl_secs=x", auth, std::string("v")), 400, "10015", R"({"pointer":"/key"})");
     client big(server.port());
-    big.send("PUT " + key_path(id, "k") + "?ttl_secs=x HTTP/1.1\r\n" + auth + "Content-Length: 2000000\r\n\r\n");
+    big.send("PUT " + key_path(id, "k") + "?ttl_secs=x HTTP/1.1\r\nHost: t\r\n" + auth + "Content-Length: 2000000\r\n\r\n");
     EXPECT_EQ(big.read_response()->status, 413);
     expect_error(call("PUT", key_path("00000000-0000-4000-8000-000000000000", "k") + "?ttl_secs=x", auth, std::string("v")),
                  422, "10015");
@@ -378,12 +378,12 @@ TEST_F(api_test, order_of_checks) {
 TEST_F(api_test, expect_continue_only_for_acceptable_puts) {
     const std::string id = create("continue");
     client ok(server.port());
-    ok.send("PUT " + key_path(id, "k") + " HTTP/1.1\r\n" + auth + "Content-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    ok.send("PUT " + key_path(id, "k") + " HTTP/1.1\r\nHost: t\r\n" + auth + "Content-Length: 3\r\nExpect: 100-continue\r\n\r\n");
     EXPECT_EQ(ok.read_response()->status, 100);
     ok.send("abc");
     EXPECT_EQ(ok.read_response()->status, 201);
     client refused(server.port());
-    refused.send("PUT " + key_path("00000000-0000-4000-8000-000000000000", "k") + " HTTP/1.1\r\n" + auth +
+    refused.send("PUT " + key_path("00000000-0000-4000-8000-000000000000", "k") + " HTTP/1.1\r\nHost: t\r\n" + auth +
                  "Content-Length: 3\r\nExpect: 100-continue\r\n\r\n");
     auto r = refused.read_response();
     ASSERT_TRUE(r);

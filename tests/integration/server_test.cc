@@ -31,7 +31,7 @@ TEST_F(server_test, healthz_answers_200_with_date_and_length) {
 
 TEST_F(server_test, head_has_the_headers_and_no_body) {
     client c(server.port());
-    c.send("HEAD /healthz HTTP/1.1\r\n\r\n" + get("/healthz"));
+    c.send("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + get("/healthz"));
     auto head = c.read_response(5000, true);
     ASSERT_TRUE(head);
     EXPECT_EQ(head->status, 200);
@@ -50,7 +50,7 @@ TEST_F(server_test, unknown_path_is_404_with_the_json_error) {
 }
 
 TEST_F(server_test, wrong_method_is_405_with_allow) {
-    auto r = exchange(server.port(), "DELETE /healthz HTTP/1.1\r\n\r\n");
+    auto r = exchange(server.port(), "DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 405);
     EXPECT_EQ(r->header("allow"), "GET, HEAD");
@@ -76,9 +76,9 @@ TEST_F(server_test, keep_alive_survives_many_requests_and_a_chunked_body) {
         c.send(get("/healthz"));
         ASSERT_EQ(c.read_response()->status, 200);
     }
-    c.send("POST /nope HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n0\r\nX-Trailer: 1\r\n\r\n");
+    c.send("POST /nope HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n0\r\nX-Trailer: 1\r\n\r\n");
     EXPECT_EQ(c.read_response()->status, 404);
-    c.send("GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    c.send("GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
     EXPECT_EQ(c.read_response()->status, 200);
     c.send(get("/healthz"));
     EXPECT_EQ(c.read_response()->status, 200);
@@ -112,7 +112,7 @@ TEST_F(server_test, connection_close_is_honoured) {
 
 TEST_F(server_test, content_length_over_a_mebibyte_is_413_before_the_body) {
     client c(server.port());
-    c.send("GET /healthz HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n");  // no body sent
+    c.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\n\r\n");  // no body sent
     auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 413);
@@ -122,7 +122,7 @@ TEST_F(server_test, content_length_over_a_mebibyte_is_413_before_the_body) {
 
 TEST_F(server_test, a_body_of_exactly_a_mebibyte_is_accepted) {
     client c(server.port());
-    c.send("GET /healthz HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n" + std::string(1048576, 'v'));
+    c.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" + std::string(1048576, 'v'));
     auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
@@ -130,7 +130,7 @@ TEST_F(server_test, a_body_of_exactly_a_mebibyte_is_accepted) {
 
 TEST_F(server_test, chunked_body_is_413_once_it_passes_the_limit) {
     client c(server.port());
-    c.send("GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    c.send("GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
     for (int i = 0; i < 16; ++i) c.send(chunk);  // exactly 1 MiB: still fine
     c.send("1\r\nx\r\n");                        // one byte more
@@ -142,7 +142,7 @@ TEST_F(server_test, chunked_body_is_413_once_it_passes_the_limit) {
 
 TEST_F(server_test, expect_continue_gets_100_only_when_acceptable) {
     client ok(server.port());
-    ok.send("GET /healthz HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    ok.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     auto interim = ok.read_response();
     ASSERT_TRUE(interim);
     EXPECT_EQ(interim->status, 100);
@@ -150,13 +150,13 @@ TEST_F(server_test, expect_continue_gets_100_only_when_acceptable) {
     EXPECT_EQ(ok.read_response()->status, 200);
 
     client refused(server.port());
-    refused.send("PUT /nowhere HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    refused.send("PUT /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     auto final_answer = refused.read_response();
     ASSERT_TRUE(final_answer);
     EXPECT_EQ(final_answer->status, 404);
 
     client too_big(server.port());
-    too_big.send("GET /healthz HTTP/1.1\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n");
+    too_big.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n");
     auto r = too_big.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 413);
@@ -198,7 +198,7 @@ TEST_F(server_test, many_connections_across_threads) {
 TEST(server_timeouts, slowloris_head_is_cut_off_with_408) {
     server_process server({"--threads", "1", "--header-timeout-ms", "300"});
     client c(server.port());
-    c.send("GET /healthz HTTP/1.1\r\nX-Slow: ");
+    c.send("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ");
     const auto start = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     c.send("a");  // trickling bytes does not extend the deadline
@@ -242,7 +242,7 @@ TEST(server_shutdown, sigterm_closes_idle_connections_and_exits_0) {
     idle.send(get("/healthz"));
     ASSERT_EQ(idle.read_response()->status, 200);
     client mid(server.port());
-    mid.send("GET /healthz HTTP/1.1\r\n");  // a request in progress...
+    mid.send("GET /healthz HTTP/1.1\r\nHost: t\r\n");  // a request in progress...
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::thread finisher([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
