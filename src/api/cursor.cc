@@ -67,6 +67,9 @@ std::optional<std::string_view> cursor_codec::decode(std::string_view text, std:
             raw[bytes++] = static_cast<unsigned char>(bits >> bit_count);
         }
     }
+    // Canonical text only: the bits below the last whole byte are zero and no
+    // character stands alone, so one cursor has one spelling.
+    if (bit_count >= 6 || (bits & ((1u << bit_count) - 1)) != 0) return std::nullopt;
     if (bytes < header_bytes + 1 + mac_bytes || bytes > raw_bytes_max) return std::nullopt;
     const std::size_t signed_bytes = bytes - mac_bytes;
     std::uint64_t stored_mac = 0, stored_prefix = 0;

@@ -26,11 +26,11 @@ void check_decode(const cursor_codec& codec, std::uint32_t ns, std::string_view 
     RINGKV_FUZZ_CHECK(storage.back() == '\xaa', "decode wrote past its storage");
     if (!key) return;
     RINGKV_FUZZ_CHECK(!key->empty() && key->size() <= key_bytes_max);
-    // What it names is a key this codec can issue a cursor for. (Text that
-    // differs from the issued cursor only in the unused low bits of its last
-    // character decodes the same: base64 without a canonical check.)
+    // A cursor has one spelling: what decodes is exactly what the codec
+    // issues for that key.
     std::string again;
     codec.encode(ns, prefix, *key, again);
+    RINGKV_FUZZ_CHECK(again == text, text);
     std::array<char, key_bytes_max> again_storage;
     const auto again_key = codec.decode(again, ns, prefix, again_storage);
     RINGKV_FUZZ_CHECK(again_key && *again_key == *key, text);

@@ -141,6 +141,14 @@ TEST(cursor, round_trips_and_rejects_foreign_ones) {
     }
     EXPECT_FALSE(codec.decode("", 7, "user/", storage));
     EXPECT_FALSE(codec.decode("!!!", 7, "user/", storage));
+    EXPECT_FALSE(codec.decode(text + "A", 7, "user/", storage));  // a character standing alone
+    // The same bytes spelled with another unused low bit in the last
+    // character (29 raw bytes: 39 characters, the last one has 2 spare bits).
+    ASSERT_EQ(text.size() % 4, 3u);
+    std::string respelled = text;
+    const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    respelled.back() = alphabet[alphabet.find(respelled.back()) ^ 1u];
+    EXPECT_FALSE(codec.decode(respelled, 7, "user/", storage));
     std::string longest;
     codec.encode(1, "", std::string(256, 'z'), longest);
     EXPECT_LE(longest.size(), cursor_codec::text_bytes_max);
