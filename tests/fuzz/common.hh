@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -84,5 +85,31 @@ public:
 private:
     std::uint64_t _state;
 };
+
+// The percent-decoding the API documents, written plainly, as the oracle of
+// the decoders under test: %XX once; nullopt on a bad or cut escape; '+'
+// stays '+'.
+inline int reference_hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+inline std::optional<std::string> reference_decode(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out.push_back(text[i]);
+            continue;
+        }
+        if (text.size() - i < 3 || reference_hex(text[i + 1]) < 0 || reference_hex(text[i + 2]) < 0) {
+            return std::nullopt;
+        }
+        out.push_back(char(reference_hex(text[i + 1]) * 16 + reference_hex(text[i + 2])));
+        i += 2;
+    }
+    return out;
+}
 
 }  // namespace ringkv::fuzz

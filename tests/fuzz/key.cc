@@ -15,6 +15,7 @@ namespace {
 
 using namespace ringkv::api;
 using ringkv::fuzz::input_reader;
+using ringkv::fuzz::reference_decode;
 
 bool key_character(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '/' ||
@@ -27,27 +28,6 @@ bool reference_valid(std::string_view key) {
         if (!key_character(c)) return false;
     }
     return true;
-}
-
-int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::optional<std::string> reference_decode(std::string_view text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out.push_back(text[i]);
-            continue;
-        }
-        if (text.size() - i < 3 || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0) return std::nullopt;
-        out.push_back(char(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-        i += 2;
-    }
-    return out;
 }
 
 }  // namespace

@@ -17,28 +17,7 @@ namespace {
 using namespace ringkv::api;
 using ringkv::fuzz::finding;
 using ringkv::fuzz::input_reader;
-
-int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Decodes %XX once; nullopt on a bad or cut escape. '+' stays '+'.
-std::optional<std::string> reference_decode(std::string_view text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out.push_back(text[i]);
-            continue;
-        }
-        if (text.size() - i < 3 || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0) return std::nullopt;
-        out.push_back(char(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-        i += 2;
-    }
-    return out;
-}
+using ringkv::fuzz::reference_decode;
 
 std::string percent_encode(std::string_view bytes, std::uint64_t which) {
     static constexpr char digits[] = "0123456789ABCDEF";

@@ -20,15 +20,6 @@ std::string request(const std::string& method, const std::string& path, const st
     return r + "\r\n" + body.value_or("");
 }
 
-// The value of "name":"..." (first occurrence) in a JSON text.
-std::string json_string(const std::string& json, const std::string& name) {
-    const std::string marker = "\"" + name + "\":\"";
-    const std::size_t at = json.find(marker);
-    if (at == std::string::npos) return "";
-    const std::size_t start = at + marker.size();
-    return json.substr(start, json.find('"', start) - start);
-}
-
 // Every "key":"..." of a key listing, in order.
 std::vector<std::string> listed_keys(const std::string& json) {
     std::vector<std::string> keys;

@@ -24,15 +24,6 @@ std::string request(const std::string& method, const std::string& path, const st
     return r + "\r\n" + body.value_or("");
 }
 
-// The value of "name":"..." (first occurrence) in a JSON text.
-std::string json_string(const std::string& json, const std::string& name) {
-    const std::string marker = "\"" + name + "\":\"";
-    const std::size_t at = json.find(marker);
-    if (at == std::string::npos) return "";
-    const std::size_t start = at + marker.size();
-    return json.substr(start, json.find('"', start) - start);
-}
-
 std::size_t count_of(const std::string& text, const std::string& what) {
     std::size_t n = 0;
     for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;

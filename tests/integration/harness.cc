@@ -216,4 +216,12 @@ std::string get(const std::string& path, const std::string& extra_headers) {
     return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
 }
 
+std::string json_string(const std::string& json, const std::string& name) {
+    const std::string marker = "\"" + name + "\":\"";
+    const std::size_t at = json.find(marker);
+    if (at == std::string::npos) return "";
+    const std::size_t start = at + marker.size();
+    return json.substr(start, json.find('"', start) - start);
+}
+
 }  // namespace ringkv::testing

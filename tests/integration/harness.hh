@@ -89,4 +89,7 @@ std::optional<response> exchange(std::uint16_t port, const std::string& request)
 
 std::string get(const std::string& path, const std::string& extra_headers = "");
 
+// The value of "name":"..." (first occurrence) in a JSON text; empty if absent.
+std::string json_string(const std::string& json, const std::string& name);
+
 }  // namespace ringkv::testing
