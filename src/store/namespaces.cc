@@ -59,48 +59,67 @@ std::size_t namespace_registry::footprint_of(std::string_view organization, std:
 void namespace_registry::insert(const namespace_record& record) {
     auto [it, inserted] = _by_id.emplace(record.id, record);
     RINGKV_ASSERT(inserted);
-    const namespace_record* stored = &it->second;
-    RINGKV_ASSERT(_by_number.emplace(stored->number, stored).second);
+    namespace_record& stored = it->second;
+    RINGKV_ASSERT(_by_number.emplace(stored.number, &stored).second);
     organization_entry& org = _by_organization[record.organization];
-    org.by_number.emplace(stored->number, stored);
+    org.by_number.emplace(stored.number, &stored);
     // Erase, then insert: the map's key is a view of the record's own name,
     // so an older record of that name (gone, not yet collected) must not
     // keep lending it.
-    org.by_name.erase(std::string_view(stored->name));
-    org.by_name.emplace(std::string_view(stored->name), stored);
-    _footprint_bytes += footprint_of(stored->organization, stored->name);
+    org.by_name.erase(std::string_view(stored.name));
+    org.by_name.emplace(std::string_view(stored.name), &stored);
+    _footprint_bytes += footprint_of(stored.organization, stored.name);
+    if (auto early = _early_deletions.find(record.id); early != _early_deletions.end()) {
+        // Deleted before this replica heard of it: it arrives deleting.
+        stored.deleting = false;
+        start_deleting(stored, early->second);
+        _early_deletions.erase(early);
+    } else if (stored.deleting) {
+        stored.deleting = false;
+        start_deleting(stored, {stored.deleted_at_ms, stored.id, stored.delete_requested_at_s});
+    }
+}
+
+void namespace_registry::start_deleting(namespace_record& record, const deletion& d) {
+    RINGKV_ASSERT(!record.deleting);
+    record.deleting = true;
+    record.delete_requested_at_s = d.requested_at_s;
+    record.deleted_at_ms = d.deleted_at_ms;
+    _due.push({d.deleted_at_ms, record.id, d.requested_at_s});
 }
 
 bool namespace_registry::mark_deleting(const uuid& id, std::uint32_t requested_at_s, std::uint64_t deleted_at_ms) {
+    const deletion d{deleted_at_ms, id, requested_at_s};
     auto it = _by_id.find(id);
-    if (it == _by_id.end() || it->second.deleting) return false;
-    it->second.deleting = true;
-    it->second.delete_requested_at_s = requested_at_s;
-    it->second.deleted_at_ms = deleted_at_ms;
-    ++_deleting;
+    if (it == _by_id.end()) return _early_deletions.emplace(id, d).second;
+    if (it->second.deleting) return false;
+    start_deleting(it->second, d);
     return true;
+}
+
+void namespace_registry::forget(const namespace_record& r) {
+    auto org = _by_organization.find(r.organization);
+    RINGKV_ASSERT(org != _by_organization.end());
+    org->second.by_number.erase(r.number);
+    if (auto named = org->second.by_name.find(r.name); named != org->second.by_name.end() && named->second == &r) {
+        org->second.by_name.erase(named);
+    }
+    if (org->second.by_number.empty()) _by_organization.erase(org);
+    _by_number.erase(r.number);
+    _footprint_bytes -= footprint_of(r.organization, r.name);
 }
 
 std::vector<std::uint32_t> namespace_registry::collect_gone(std::uint64_t now_ms) {
     std::vector<std::uint32_t> numbers;
-    if (_deleting == 0) return numbers;
-    for (auto it = _by_id.begin(); it != _by_id.end();) {
-        const namespace_record& r = it->second;
-        if (r.status(now_ms) != namespace_status::gone) {
-            ++it;
-            continue;
-        }
-        numbers.push_back(r.number);
-        auto org = _by_organization.find(r.organization);
-        org->second.by_number.erase(r.number);
-        if (auto named = org->second.by_name.find(r.name); named != org->second.by_name.end() && named->second == &r) {
-            org->second.by_name.erase(named);
-        }
-        if (org->second.by_number.empty()) _by_organization.erase(org);
-        _by_number.erase(r.number);
-        _footprint_bytes -= footprint_of(r.organization, r.name);
-        --_deleting;
-        it = _by_id.erase(it);
+    while (!_due.empty() && _due.top().deleted_at_ms <= now_ms) {
+        const uuid id = _due.top().id;
+        _due.pop();
+        auto it = _by_id.find(id);
+        // Each deleting record has exactly one entry, popped once.
+        RINGKV_ASSERT(it != _by_id.end() && it->second.status(now_ms) == namespace_status::gone);
+        numbers.push_back(it->second.number);
+        forget(it->second);
+        _by_id.erase(it);
     }
     return numbers;
 }

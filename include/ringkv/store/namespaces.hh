@@ -7,12 +7,20 @@
 // Status is a function of time, not a timer: a namespace is pending until
 // its provisioning instant, provision_ok after; once deleted it is deleting
 // until its deletion instant and gone after (then collected).
+//
+// Replicas converge whatever order changes reach them in: a create's insert
+// and a delete's mark come from different coordinators, through different
+// mailboxes, so a core may be told to mark a namespace deleting before it is
+// told the namespace exists (core 0 holds the record from reservation on,
+// and a listing there reveals the id). Such a mark is kept as an early
+// deletion that the insert honours.
 
 #include <ringkv/base/string_hash.hh>
 #include <ringkv/store/uuid.hh>
 
 #include <cstdint>
 #include <map>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,11 +60,22 @@ public:
     // coordinator looked). Gone ones are returned too; check status().
     const namespace_record* find_number(std::uint32_t number) const;
 
+    // Adds the record; if a deletion of its id arrived first, the record is
+    // stored deleting (and collected in its turn).
     void insert(const namespace_record& record);
-    // Marks it deleting; returns false if it is unknown.
+    // Marks it deleting. An id not inserted here yet is remembered as an
+    // early deletion for insert() to honour (bounded: only a create still on
+    // its way to this core leaves one, and its insert consumes it). Returns
+    // false if it was already marked.
     bool mark_deleting(const uuid& id, std::uint32_t requested_at_s, std::uint64_t deleted_at_ms);
     // Forgets namespaces whose deletion has completed; returns their numbers.
+    // Costs O(log n) per collected namespace and O(1) when none is due: the
+    // pending deletions are kept soonest first, nothing scans the registry.
     std::vector<std::uint32_t> collect_gone(std::uint64_t now_ms);
+    // Deletions marked here and not yet collected, and early ones awaiting
+    // their insert.
+    std::size_t pending_deletions() const { return _due.size(); }
+    std::size_t early_deletions() const { return _early_deletions.size(); }
 
     struct page {
         std::vector<const namespace_record*> records;
@@ -86,10 +105,27 @@ private:
         std::unordered_map<std::string_view, const namespace_record*, base::string_hash, std::equal_to<>> by_name;
     };
 
+    struct deletion {
+        std::uint64_t deleted_at_ms = 0;
+        uuid id;
+        std::uint32_t requested_at_s = 0;
+    };
+    struct later_first {
+        bool operator()(const deletion& a, const deletion& b) const { return a.deleted_at_ms > b.deleted_at_ms; }
+    };
+    void start_deleting(namespace_record& record, const deletion& d);
+    void forget(const namespace_record& record);
+
     std::unordered_map<uuid, namespace_record, uuid_hash> _by_id;
     std::unordered_map<std::uint32_t, const namespace_record*> _by_number;
     std::unordered_map<std::string, organization_entry, base::string_hash, std::equal_to<>> _by_organization;
-    std::size_t _deleting = 0;
+    // Records marked deleting, soonest deletion instant on top. A min-heap,
+    // not a FIFO: the delay is one global value, but marks from different
+    // coordinators reach a replica in any order, so arrival order is not
+    // deadline order. One entry per deleting record (a record is marked once).
+    std::priority_queue<deletion, std::vector<deletion>, later_first> _due;
+    // Marks of ids not inserted here yet (see insert()).
+    std::unordered_map<uuid, deletion, uuid_hash> _early_deletions;
     std::size_t _footprint_bytes = 0;
 };
 
