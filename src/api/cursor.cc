@@ -1,6 +1,6 @@
 #include "cursor.hh"
 
-#include <xxhash.h>
+#include <ringkv/base/string_hash.hh>
 
 #include <cstring>
 
@@ -8,8 +8,10 @@ namespace ringkv::api {
 namespace {
 
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-constexpr std::size_t header_bytes = 12, mac_bytes = 8;
-constexpr std::size_t raw_bytes_max = header_bytes + 256 + mac_bytes;
+constexpr std::size_t mac_bytes = cursor_codec::mac_bytes;
+constexpr std::size_t raw_bytes_max = cursor_codec::key_bytes_max + mac_bytes;
+// The second half of the SipHash key, derived from the 64-bit secret.
+constexpr std::uint64_t second_key_multiplier = 0x9e3779b97f4a7c15ull;
 
 int decode_digit(char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -21,25 +23,29 @@ int decode_digit(char c) {
 }
 
 void put64(unsigned char* at, std::uint64_t v) { std::memcpy(at, &v, 8); }
-void put32(unsigned char* at, std::uint32_t v) { std::memcpy(at, &v, 4); }
 
 }  // namespace
 
-std::uint64_t cursor_codec::mac(std::string_view bytes) const {
-    return XXH3_64bits_withSeed(bytes.data(), bytes.size(), _secret);
+// MAC input: [namespace number 4][keyed digest of the prefix 8][key]. The
+// prefix (any length) enters through its own keyed digest, so the input has
+// a fixed layout and no two (prefix, key) pairs can be made to collide.
+std::uint64_t cursor_codec::mac(std::uint32_t namespace_number, std::string_view prefix, std::string_view key) const {
+    const std::uint64_t k0 = _secret, k1 = _secret * second_key_multiplier + 1;
+    unsigned char input[4 + 8 + key_bytes_max];
+    std::memcpy(input, &namespace_number, 4);
+    put64(input + 4, base::siphash13(prefix, k1, k0));
+    // memcpy wants real pointers even for zero bytes (an empty view's may be null).
+    if (!key.empty()) std::memcpy(input + 12, key.data(), key.size());
+    return base::siphash13({reinterpret_cast<const char*>(input), 12 + key.size()}, k0, k1);
 }
 
 void cursor_codec::encode(std::uint32_t namespace_number, std::string_view prefix, std::string_view last_key,
                           std::string& out) const {
     unsigned char raw[raw_bytes_max];
-    const std::size_t key_bytes = std::min<std::size_t>(last_key.size(), 256);
-    put32(raw, namespace_number);
-    put64(raw + 4, XXH3_64bits(prefix.data(), prefix.size()));
-    // memcpy wants real pointers even for zero bytes (an empty view's may be null).
-    if (key_bytes != 0) std::memcpy(raw + header_bytes, last_key.data(), key_bytes);
-    const std::size_t signed_bytes = header_bytes + key_bytes;
-    put64(raw + signed_bytes, mac({reinterpret_cast<char*>(raw), signed_bytes}));
-    const std::size_t total = signed_bytes + mac_bytes;
+    const std::string_view key = last_key.substr(0, std::min(last_key.size(), key_bytes_max));
+    if (!key.empty()) std::memcpy(raw, key.data(), key.size());
+    put64(raw + key.size(), mac(namespace_number, prefix, key));
+    const std::size_t total = key.size() + mac_bytes;
     for (std::size_t i = 0; i < total; i += 3) {  // base64url, no padding
         const std::uint32_t chunk = (std::uint32_t(raw[i]) << 16) | (i + 1 < total ? std::uint32_t(raw[i + 1]) << 8 : 0) |
                                     (i + 2 < total ? raw[i + 2] : 0);
@@ -70,20 +76,15 @@ std::optional<std::string_view> cursor_codec::decode(std::string_view text, std:
     // Canonical text only: the bits below the last whole byte are zero and no
     // character stands alone, so one cursor has one spelling.
     if (bit_count >= 6 || (bits & ((1u << bit_count) - 1)) != 0) return std::nullopt;
-    if (bytes < header_bytes + 1 + mac_bytes || bytes > raw_bytes_max) return std::nullopt;
-    const std::size_t signed_bytes = bytes - mac_bytes;
-    std::uint64_t stored_mac = 0, stored_prefix = 0;
-    std::uint32_t stored_namespace = 0;
-    std::memcpy(&stored_mac, raw + signed_bytes, 8);
-    std::memcpy(&stored_namespace, raw, 4);
-    std::memcpy(&stored_prefix, raw + 4, 8);
-    if (stored_mac != mac({reinterpret_cast<char*>(raw), signed_bytes})) return std::nullopt;
-    if (stored_namespace != namespace_number || stored_prefix != XXH3_64bits(prefix.data(), prefix.size())) {
-        return std::nullopt;
-    }
-    const std::size_t key_bytes = signed_bytes - header_bytes;
+    if (bytes < 1 + mac_bytes || bytes > raw_bytes_max) return std::nullopt;
+    const std::size_t key_bytes = bytes - mac_bytes;
+    const std::string_view key(reinterpret_cast<const char*>(raw), key_bytes);
+    std::uint64_t stored_mac = 0;
+    std::memcpy(&stored_mac, raw + key_bytes, 8);
+    // Another namespace, another prefix or another secret: another MAC.
+    if (stored_mac != mac(namespace_number, prefix, key)) return std::nullopt;
     if (key_bytes > storage.size()) return std::nullopt;
-    if (key_bytes != 0) std::memcpy(storage.data(), raw + header_bytes, key_bytes);
+    std::memcpy(storage.data(), raw, key_bytes);
     return std::string_view(storage.data(), key_bytes);
 }
 

@@ -5,7 +5,8 @@
 //     crashes or writes past its storage, and what decodes is a 1-256 byte
 //     key the codec issues cursors for.
 //   mode 1: the rest is a last key; encode then decode gives it back, for
-//     its own namespace and prefix only, and only with the same secret.
+//     its own namespace and prefix only, and only with the same secret; the
+//     text carries the key and a MAC only (nothing about the namespace).
 #include "common.hh"
 
 #include "api/cursor.hh"
@@ -46,6 +47,15 @@ void check_round_trip(const cursor_codec& codec, std::uint64_t secret, std::uint
         const bool url_safe = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         RINGKV_FUZZ_CHECK(url_safe, text);
     }
+    // The text is the key and a MAC, nothing else (no namespace number, no
+    // digest of the prefix): 4 characters per 3 bytes, and the key's whole
+    // 3-byte groups spelled the same whatever the namespace and prefix.
+    RINGKV_FUZZ_CHECK(text.size() == (4 * (key.size() + cursor_codec::mac_bytes) + 2) / 3, text);
+    std::string elsewhere;
+    codec.encode(ns + 1, std::string(prefix) + "x", key, elsewhere);
+    RINGKV_FUZZ_CHECK(elsewhere.size() == text.size(), text);
+    const std::size_t clear = key.size() / 3 * 4;
+    RINGKV_FUZZ_CHECK(elsewhere.compare(0, clear, text, 0, clear) == 0, text);
     std::array<char, key_bytes_max> storage;
     const auto back = codec.decode(text, ns, prefix, storage);
     RINGKV_FUZZ_CHECK(back && *back == key, text);

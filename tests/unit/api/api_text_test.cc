@@ -143,7 +143,7 @@ TEST(cursor, round_trips_and_rejects_foreign_ones) {
     EXPECT_FALSE(codec.decode("!!!", 7, "user/", storage));
     EXPECT_FALSE(codec.decode(text + "A", 7, "user/", storage));  // a character standing alone
     // The same bytes spelled with another unused low bit in the last
-    // character (29 raw bytes: 39 characters, the last one has 2 spare bits).
+    // character (17 raw bytes: 23 characters, the last one has 2 spare bits).
     ASSERT_EQ(text.size() % 4, 3u);
     std::string respelled = text;
     const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -156,6 +156,32 @@ TEST(cursor, round_trips_and_rejects_foreign_ones) {
 }
 
 // --- Hostile input (issue 7) -------------------------------------------------
+
+// A cursor must reveal nothing across tenants (issue 7 review, 2): the
+// namespace number is global and sequential, so a cursor carrying it told a
+// tenant how many namespaces the others had created. The text is the key
+// and a MAC, nothing else; the namespace and prefix are bound by the MAC.
+TEST(cursor, carries_only_the_key_and_a_mac) {
+    const cursor_codec codec(0x0123'4567'89ab'cdefull);
+    std::string first, later;
+    codec.encode(1, "", "abc", first);
+    codec.encode(70'001, "", "abc", later);
+    // "abc" is "YWJj" in base64url; 3 key bytes and an 8-byte MAC are 15 characters.
+    EXPECT_EQ(first.substr(0, 4), "YWJj");
+    EXPECT_EQ(first.size(), 15u);
+    EXPECT_EQ(later.size(), first.size());
+    EXPECT_EQ(later.substr(0, 4), "YWJj");
+    EXPECT_NE(later, first);  // the MAC differs: each is bound to its namespace
+    char storage[key_bytes_max];
+    EXPECT_EQ(codec.decode(first, 1, "", storage), "abc");
+    EXPECT_FALSE(codec.decode(first, 70'001, "", storage));
+    EXPECT_EQ(codec.decode(later, 70'001, "", storage), "abc");
+    // Cursors of consecutive namespaces share nothing past the key.
+    std::string a, b;
+    codec.encode(41, "p", "abc", a);
+    codec.encode(42, "p", "abc", b);
+    EXPECT_NE(a.substr(4, 8), b.substr(4, 8));
+}
 
 TEST(text, every_query_parameter_is_read_however_many_come_first) {
     std::string query;
