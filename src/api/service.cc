@@ -75,12 +75,10 @@ bool authorized(const api_options& options, std::string_view token) {
 // A positive integer query parameter: absent keeps `value`; present must be
 // plain digits and at least 1; a larger value than clamp_to counts as clamp_to.
 bool read_positive(std::string_view query, std::string_view name, std::uint64_t& value, std::uint64_t clamp_to) {
-    char storage[64];
-    const query_value q = find_query(query, name, storage);
+    const query_number q = find_query_decimal(query, name);
     if (!q.present) return true;
-    const auto parsed = q.malformed ? std::nullopt : parse_decimal(q.value);
-    if (!parsed || *parsed == 0) return false;
-    value = std::min(*parsed, clamp_to);
+    if (!q.value || *q.value == 0) return false;
+    value = std::min(*q.value, clamp_to);
     return true;
 }
 
@@ -118,13 +116,12 @@ std::optional<net::http::error> read_query(const api_options& options, const net
         p.prefix_bytes = std::uint16_t(std::min(prefix.value.size(), key_bytes_max));
         std::copy_n(prefix.value.data(), p.prefix_bytes, p.prefix);
     } else if (p.which == route::one_key && head.method == method::put) {
-        char storage[64];
-        if (find_query(query, "ttl", storage).present) {
+        if (find_query_decimal(query, "ttl").present) {
             return bad_parameter("ttl", "the ttl parameter is not supported; use ttl_secs");
         }
-        const query_value ttl = find_query(query, "ttl_secs", storage);
+        const query_number ttl = find_query_decimal(query, "ttl_secs");
         if (ttl.present) {
-            const auto seconds = ttl.malformed ? std::nullopt : parse_decimal(ttl.value);
+            const auto seconds = ttl.value;
             if (!seconds || *seconds < 1 || *seconds > ttl_secs_max) {
                 return bad_parameter("ttl_secs", "ttl_secs must be an integer from 1 to 9223372036");
             }

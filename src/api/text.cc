@@ -45,8 +45,11 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
     return value;
 }
 
-query_value find_query(std::string_view query, std::string_view name, std::span<char> storage) {
-    query_value result;
+namespace {
+
+// The raw (still percent-encoded) value of the first parameter named `name`;
+// nullopt when absent. A parameter without '=' has an empty value.
+std::optional<std::string_view> find_raw_query(std::string_view query, std::string_view name) {
     while (!query.empty()) {
         const std::size_t amp = query.find('&');
         const std::string_view pair = query.substr(0, amp);
@@ -56,16 +59,50 @@ query_value find_query(std::string_view query, std::string_view name, std::span<
         char name_buffer[query_name_bytes_max];
         const auto name_bytes = percent_decode(raw_name, name_buffer);
         if (!name_bytes || std::string_view(name_buffer, *name_bytes) != name) continue;
-        const std::string_view raw_value = equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);
-        result.present = true;
-        const auto value_bytes = percent_decode(raw_value, storage);
-        if (!value_bytes) {
-            result.malformed = true;
-            return result;
-        }
-        result.value = {storage.data(), *value_bytes};
-        return result;  // the first occurrence wins
+        return equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);  // the first wins
     }
+    return std::nullopt;
+}
+
+}  // namespace
+
+query_value find_query(std::string_view query, std::string_view name, std::span<char> storage) {
+    query_value result;
+    const auto raw_value = find_raw_query(query, name);
+    if (!raw_value) return result;
+    result.present = true;
+    const auto value_bytes = percent_decode(*raw_value, storage);
+    if (!value_bytes) {
+        result.malformed = true;
+        return result;
+    }
+    result.value = {storage.data(), *value_bytes};
+    return result;
+}
+
+query_number find_query_decimal(std::string_view query, std::string_view name) {
+    query_number result;
+    const auto raw_value = find_raw_query(query, name);
+    if (!raw_value) return result;
+    result.present = true;
+    const std::string_view text = *raw_value;
+    if (text.empty()) return result;
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '%') {  // one escape, decoded once (as percent_decode does)
+            if (i + 2 >= text.size()) return result;
+            const int high = base::hex_digit_value(text[i + 1]);
+            const int low = base::hex_digit_value(text[i + 2]);
+            if (high < 0 || low < 0) return result;
+            c = char(high * 16 + low);
+            i += 2;
+        }
+        if (c < '0' || c > '9') return result;
+        const std::uint64_t digit = std::uint64_t(c - '0');
+        value = value > (UINT64_MAX - digit) / 10 ? UINT64_MAX : value * 10 + digit;  // saturates, as parse_decimal
+    }
+    result.value = value;
     return result;
 }
 

@@ -30,6 +30,17 @@ struct query_value {
 };
 query_value find_query(std::string_view query, std::string_view name, std::span<char> storage);
 
+// A parameter read as a plain decimal integer (parse_decimal's rules),
+// percent-decoded as it is read, so it needs no storage and any number of
+// leading zeros is fine ("007" is 7 however many zeros come first; the
+// request target bounds the work). `value` is nullopt when the parameter is
+// present but not plain digits (or not decodable).
+struct query_number {
+    bool present = false;
+    std::optional<std::uint64_t> value;
+};
+query_number find_query_decimal(std::string_view query, std::string_view name);
+
 // "2026-06-18T14:48:17Z"; writes 20 characters.
 void format_rfc3339(std::uint32_t seconds_since_epoch, char* out);
 inline constexpr std::size_t rfc3339_bytes = 20;

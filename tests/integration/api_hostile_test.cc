@@ -312,5 +312,25 @@ TEST(api_hostile, keys_sharing_a_prefix_and_many_keys_in_one_namespace_list_corr
     EXPECT_TRUE(listed_keys(s.call("GET", kvs(id, "/keys?prefix=zzz"), "org").body).empty());
 }
 
+// API.md: integers are plain decimal digits, "007" is 7. Over 64
+// characters they were 422 (a fixed 64-byte decoding buffer).
+TEST(api_hostile, integers_with_many_leading_zeros_are_read_as_numbers) {
+    server_process server({"--threads", "2"});
+    session s(server.port());
+    const std::string zeros(70, '0');
+    const std::string id = s.create("org", "zeros");
+    EXPECT_EQ(s.call("PUT", kvs(id, "/keys/a?ttl_secs=" + zeros + "60"), "org", "x").status, 201);
+    EXPECT_EQ(s.put("org", id, "b", "y"), 201);
+    const response listed = s.call("GET", kvs(id, "/keys?limit=" + zeros + "1"), "org");
+    EXPECT_EQ(listed.status, 200) << listed.body;
+    EXPECT_EQ(listed_keys(listed.body), std::vector<std::string>{"a"});
+    const response page = s.call("GET", "/v2/storage/kvs?page[number]=" + zeros + "1&page[size]=" + zeros + "5", "org");
+    EXPECT_EQ(page.status, 200) << page.body;
+    EXPECT_NE(page.body.find("\"page_size\":5"), std::string::npos) << page.body;
+    // Still plain digits only, and still at least 1.
+    expect_error(s.call("GET", kvs(id, "/keys?limit=" + zeros), "org"), 422, "10015");
+    expect_error(s.call("GET", kvs(id, "/keys?limit=" + zeros + "x"), "org"), 422, "10015");
+}
+
 }  // namespace
 }  // namespace ringkv::testing

@@ -157,6 +157,26 @@ TEST(cursor, round_trips_and_rejects_foreign_ones) {
 
 // --- Hostile input (issue 7) -------------------------------------------------
 
+// Integers are plain decimal digits, "007" is 7 (API.md), however many
+// zeros lead (issue 7 review, 3: over 64 characters they were 422).
+TEST(text, integer_parameters_take_any_number_of_leading_zeros) {
+    const std::string zeros(70, '0');
+    EXPECT_EQ(find_query_decimal("limit=" + zeros + "5", "limit").value, 5u);
+    EXPECT_EQ(find_query_decimal("a=b&limit=" + std::string(8000, '0') + "42", "limit").value, 42u);
+    EXPECT_EQ(find_query_decimal("limit=%30%307", "limit").value, 7u);  // decoded once
+    EXPECT_EQ(find_query_decimal("ttl_secs=" + zeros + "18446744073709551616", "ttl_secs").value,
+              UINT64_MAX);  // saturates, as parse_decimal
+    for (const std::string& bad : std::vector<std::string>{"", "+5", "5.0", "1e3", "%zz", "%2", "%2B5", "-1", zeros + "x"}) {
+        const query_number q = find_query_decimal("limit=" + bad, "limit");
+        EXPECT_TRUE(q.present) << bad;
+        EXPECT_FALSE(q.value) << bad;
+    }
+    EXPECT_TRUE(find_query_decimal("limit", "limit").present);
+    EXPECT_FALSE(find_query_decimal("limit", "limit").value);
+    EXPECT_FALSE(find_query_decimal("limits=5", "limit").present);
+    EXPECT_EQ(find_query_decimal("limit=3&limit=4", "limit").value, 3u);  // the first wins
+}
+
 // A cursor must reveal nothing across tenants (issue 7 review, 2): the
 // namespace number is global and sequential, so a cursor carrying it told a
 // tenant how many namespaces the others had created. The text is the key
