@@ -6,6 +6,7 @@
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
 #include <ringkv/net/server.hh>
+#include <ringkv/store/shard.hh>
 
 #include <malloc.h>
 #include <time.h>
@@ -105,6 +106,31 @@ std::size_t item_share_bytes(const config::config& settings, unsigned cores) {
     return std::size_t((settings.max_memory_bytes - namespace_share_bytes(settings)) / cores);
 }
 
+// The least a core's share may be: an empty shard must accept one largest
+// write (a 1 MiB value with the longest key and inline Content-Type the
+// store holds, and a TTL), with room to spare for a few small keys and the
+// table's first growth. Below it every 1 MiB PUT is 507 on an empty server.
+constexpr std::size_t item_share_margin_bytes = 64 * 1024;
+
+std::size_t item_share_bytes_min() {
+    const std::string longest_type(store::item::content_type_bytes_max, 't');  // not a well-known type: stored inline
+    const std::size_t largest_item =
+        store::item::allocation_bytes(store::item::key_bytes_max, limits::body_bytes_max, longest_type, true) +
+        store::shard::allocator_overhead_bytes;
+    const std::size_t empty_shard = store::shard(0).memory_bytes();  // its first table's slots
+    return empty_shard + largest_item + item_share_margin_bytes;
+}
+
+// The least --max-memory for `cores` threads, rounded up to a whole MiB.
+std::uint64_t max_memory_bytes_min(unsigned cores) {
+    constexpr std::uint64_t mib = 1 << 20;
+    const std::size_t share_min = item_share_bytes_min();
+    config::config probe;
+    probe.max_memory_bytes = mib;
+    while (item_share_bytes(probe, cores) < share_min) probe.max_memory_bytes += mib;
+    return probe.max_memory_bytes;
+}
+
 api::api_options api_options_of(const config::config& settings) {
     api::api_options o;
     if (settings.api.tokens) o.tokens.emplace(settings.api.tokens->begin(), settings.api.tokens->end());
@@ -178,6 +204,14 @@ int run(const config::config& settings) {
     const std::vector<int> cpus = allowed_cpus();
     const unsigned cores = settings.threads != 0 ? settings.threads
                                                  : std::max(1u, std::min(unsigned(cpus.size()), limits::cores_max));
+    if (const std::uint64_t least = max_memory_bytes_min(cores); settings.max_memory_bytes < least) {
+        std::fprintf(stderr,
+                     "ringkv: --max-memory %llu is too small for %u threads: each thread's share must hold one 1 MiB "
+                     "value; the minimum is %llu (%lluM) (see --help)\n",
+                     static_cast<unsigned long long>(settings.max_memory_bytes), cores,
+                     static_cast<unsigned long long>(least), static_cast<unsigned long long>(least >> 20));
+        return 2;
+    }
     net::listeners sockets;
     if (const std::string error = sockets.open(server_options, cores); !error.empty()) {
         std::fprintf(stderr, "ringkv: %s\n", error.c_str());

@@ -47,7 +47,11 @@ Options:
                               512M or 4G; a write that would pass it is
                               answered 507 and stores nothing, while reads and
                               deletes keep working (default: half of physical
-                              memory)
+                              memory or of the cgroup v2 memory.max, whichever
+                              is less). Each thread gets an equal share after
+                              a sixteenth for namespaces, and each share must
+                              hold one 1 MiB value: about 1.2 MiB per thread
+                              at least (start-up names the minimum and exits)
   --help                      print this help and exit
   --version                   print the version and exit
 )";
@@ -170,11 +174,38 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
     return result;
 }
 
+std::optional<std::uint64_t> cgroup_memory_max_bytes() {
+    // cgroup v2: the line "0::/path" of /proc/self/cgroup names our group.
+    std::ifstream self("/proc/self/cgroup");
+    std::string line, path;
+    while (std::getline(self, line)) {
+        if (line.starts_with("0::/")) path = line.substr(3);
+    }
+    if (path.empty()) return std::nullopt;
+    // Every ancestor's memory.max bounds us too; the lowest number wins.
+    std::optional<std::uint64_t> lowest;
+    for (;;) {
+        std::ifstream limit("/sys/fs/cgroup" + (path == "/" ? std::string() : path) + "/memory.max");
+        std::string text;
+        std::uint64_t bytes = 0;
+        if (limit >> text && parse_integer<std::uint64_t>(text, 0, UINT64_MAX, bytes)) {  // "max": no limit
+            lowest = std::min(lowest.value_or(UINT64_MAX), bytes);
+        }
+        if (path == "/") break;
+        const std::size_t slash = path.rfind('/');
+        path = slash == 0 ? "/" : path.substr(0, slash);
+    }
+    return lowest;
+}
+
 std::uint64_t default_max_memory_bytes() {
     const long pages = sysconf(_SC_PHYS_PAGES);
     const long page_bytes = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page_bytes <= 0) return fallback_max_memory_bytes;
-    return std::uint64_t(pages) * std::uint64_t(page_bytes) / 2;
+    std::uint64_t usable = pages > 0 && page_bytes > 0 ? std::uint64_t(pages) * std::uint64_t(page_bytes)
+                                                       : 2 * fallback_max_memory_bytes;
+    // In a container the cgroup's limit, not the machine, is what we may use.
+    if (const auto limit = cgroup_memory_max_bytes(); limit && *limit != 0) usable = std::min(usable, *limit);
+    return usable / 2;
 }
 
 std::optional<std::uint64_t> parse_bytes(std::string_view text) {

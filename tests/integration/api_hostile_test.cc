@@ -332,5 +332,33 @@ TEST(api_hostile, integers_with_many_leading_zeros_are_read_as_numbers) {
     expect_error(s.call("GET", kvs(id, "/keys?limit=" + zeros + "x"), "org"), 422, "10015");
 }
 
+// Each thread's share of --max-memory must hold one largest value: with
+// 4 threads and 4M every 1 MiB PUT was 507 on an empty server. Start-up
+// refuses such a bound and names the least it accepts, which works.
+TEST(api_hostile, a_max_memory_too_small_for_one_value_per_thread_is_refused_at_start) {
+    const process_result small = run_to_exit({"--port", "0", "--threads", "4", "--max-memory", "4M"}, 3'000);
+    EXPECT_EQ(small.exit_status, 2) << small.err;
+    const std::string marker = "the minimum is ";
+    const std::size_t at = small.err.find(marker);
+    ASSERT_NE(at, std::string::npos) << small.err;
+    EXPECT_NE(small.err.find("--max-memory"), std::string::npos) << small.err;
+    const std::string least = small.err.substr(at + marker.size(), small.err.find(' ', at + marker.size()) - at - marker.size());
+    EXPECT_GT(std::stoull(least), 4u << 20);
+    EXPECT_LE(std::stoull(least), 8u << 20);
+
+    server_process server({"--threads", "4", "--max-memory", least});
+    session s(server.port());
+    const std::string id = s.create("org", "big");
+    const std::string value(1 << 20, 'v');
+    EXPECT_EQ(s.put("org", id, "first", value), 201);  // an empty server takes a largest value
+    int stored = 1;
+    for (int i = 0; i < 8; ++i) {
+        const response r = s.call("PUT", kvs(id, "/keys/k" + std::to_string(i)), "org", value);
+        if (r.status == 201) ++stored;
+        else expect_error(r, 507, "10015");
+    }
+    EXPECT_GE(stored, 2);
+}
+
 }  // namespace
 }  // namespace ringkv::testing

@@ -30,7 +30,7 @@ struct config {
         std::size_t namespaces_per_organization = 1000;
     } api;
     // The memory budget of keys and namespaces (--max-memory); 0 until
-    // parse() fills in the default, half of physical memory.
+    // parse() fills in the default (default_max_memory_bytes()).
     std::uint64_t max_memory_bytes = 0;
     unsigned threads = 0;  // 0: one per CPU this process may run on
     std::uint32_t drain_timeout_ms = 5000;
@@ -43,8 +43,13 @@ struct exit_now {
 
 std::variant<config, exit_now> parse(int argc, char** argv);
 
-// Half of this machine's physical memory: the default --max-memory.
+// Half of the memory this process may use, the default --max-memory: the
+// machine's physical memory, or less when its cgroup (v2) memory.max is a
+// number.
 std::uint64_t default_max_memory_bytes();
+// The lowest memory.max of this process's cgroup v2 and its ancestors, or
+// nullopt when none is a number ("max") or there is no cgroup v2.
+std::optional<std::uint64_t> cgroup_memory_max_bytes();
 
 // "1048576", "512K", "64M", "2G" (binary multiples): bytes, or nullopt.
 std::optional<std::uint64_t> parse_bytes(std::string_view text);
