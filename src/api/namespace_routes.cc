@@ -20,10 +20,6 @@ namespace {
 
 constexpr unsigned authority_core = 0;
 
-std::size_t namespace_registry_footprint(std::string_view organization, std::string_view name) {
-    return store::namespace_registry::footprint_of(organization, name);
-}
-
 std::uint64_t random_word() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
     return generator();
@@ -40,7 +36,8 @@ struct reservation {
 bool registry_has_room(const api_options& options, const core_state& state, std::string_view organization,
                        std::string_view name) {
     const std::size_t cores = io::loop::current().core_count();
-    const std::size_t after = state.namespaces.footprint_bytes() + namespace_registry_footprint(organization, name);
+    const std::size_t after =
+        state.namespaces.footprint_bytes() + store::namespace_registry::footprint_of(organization, name);
     return after <= options.namespace_bytes_max / cores;
 }
 
@@ -141,8 +138,14 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
                                         "this organization holds its maximum number of namespaces"});
         co_return;
     }
-    if (r.what == reservation::outcome::memory_full || r.what == reservation::outcome::numbers_used_up) {
+    if (r.what == reservation::outcome::memory_full) {
         net::http::write_error(writer, {507, error_code::bad_request, "the server's memory limit is reached"});
+        co_return;
+    }
+    if (r.what == reservation::outcome::numbers_used_up) {
+        net::http::write_error(writer, {507, error_code::bad_request,
+                                        "this server has used up its namespace numbers (4,294,967,294 creations); "
+                                        "restart it to create more"});
         co_return;
     }
     const namespace_record& record = r.record;

@@ -38,6 +38,8 @@ constexpr std::array<std::string_view, 24> well_known_types = {
     "image/webp",
 };
 
+static_assert(well_known_types.size() < item::inline_content_type, "an index must not look like an inline type");
+
 // The index of a well-known type, or -1.
 int well_known_index(std::string_view type) {
     for (std::size_t i = 0; i < well_known_types.size(); ++i) {
@@ -46,29 +48,30 @@ int well_known_index(std::string_view type) {
     return -1;
 }
 
-std::size_t inline_type_bytes(std::string_view type) { return well_known_index(type) < 0 ? type.size() : 0; }
-
 }  // namespace
 
-std::size_t item::allocation_bytes(std::size_t key_bytes, std::size_t value_bytes, std::string_view content_type,
-                                   bool with_ttl) {
-    return (with_ttl ? sizeof(expiry) : 0) + sizeof(item) + key_bytes + value_bytes + inline_type_bytes(content_type);
+item::stored_type item::classify(std::string_view content_type) {
+    const int known = well_known_index(content_type);
+    // An over-long type is refused by create(); its field is never stored.
+    const std::uint16_t field = known >= 0 ? std::uint16_t(known)
+                                           : std::uint16_t(inline_content_type |
+                                                           (content_type.size() & inline_type_bytes_mask));
+    return {content_type, field};
 }
 
 std::size_t item::allocation_bytes() const {
-    const std::size_t type_bytes = (_content_type & inline_content_type) ? (_content_type & 0x1ff) : 0;
+    const std::size_t type_bytes = (_content_type & inline_content_type) ? (_content_type & inline_type_bytes_mask) : 0;
     return (has_ttl() ? sizeof(expiry) : 0) + sizeof(item) + key_bytes() + value_bytes() + type_bytes;
 }
 
 item* item::create(std::uint32_t namespace_number, std::string_view key, std::string_view value,
-                   std::string_view content_type, std::uint32_t priority, std::uint32_t updated_at_s,
+                   const stored_type& content_type, std::uint32_t priority, std::uint32_t updated_at_s,
                    bool with_ttl) {
     // Callers validate sizes first (the API answers 400/413/415); these hold
     // by construction, and a breach would corrupt the packed header.
     RINGKV_ASSERT(key.size() <= key_bytes_max && value.size() <= value_bytes_max &&
-                  content_type.size() <= content_type_bytes_max);
-    const int known = well_known_index(content_type);
-    const std::size_t type_bytes = known < 0 ? content_type.size() : 0;
+                  content_type.text.size() <= content_type_bytes_max);
+    const std::size_t type_bytes = content_type.inline_bytes();
     const std::size_t prefix = with_ttl ? sizeof(expiry) : 0;
     char* memory = static_cast<char*>(std::malloc(prefix + sizeof(item) + key.size() + value.size() + type_bytes));
     if (memory == nullptr) return nullptr;
@@ -78,17 +81,17 @@ item* item::create(std::uint32_t namespace_number, std::string_view key, std::st
     i->_updated_at_s = updated_at_s;
     i->_priority = priority;
     i->_packed = std::uint32_t(value.size()) | (std::uint32_t(key.size()) << 21) | (std::uint32_t(with_ttl) << 30);
-    i->_content_type = known < 0 ? std::uint16_t(inline_content_type | type_bytes) : std::uint16_t(known);
+    i->_content_type = content_type.field;
     char* data = i->data();
     if (!key.empty()) std::memcpy(data, key.data(), key.size());
     if (!value.empty()) std::memcpy(data + key.size(), value.data(), value.size());
-    if (type_bytes != 0) std::memcpy(data + key.size() + value.size(), content_type.data(), type_bytes);
+    if (type_bytes != 0) std::memcpy(data + key.size() + value.size(), content_type.text.data(), type_bytes);
     return i;
 }
 
 std::string_view item::content_type() const {
     if ((_content_type & inline_content_type) == 0) return well_known_types[_content_type];
-    return {data() + key_bytes() + value_bytes(), std::size_t(_content_type & 0x1ff)};
+    return {data() + key_bytes() + value_bytes(), std::size_t(_content_type & inline_type_bytes_mask)};
 }
 
 void item::destroy() {

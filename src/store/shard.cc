@@ -22,9 +22,10 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
                              std::string_view value, std::string_view content_type, std::uint64_t ttl_ms,
                              instant now) {
     const bool with_ttl = ttl_ms != 0;
-    const std::size_t charge = charge_of(item::allocation_bytes(key.size(), value.size(), content_type, with_ttl));
+    const item::stored_type type = item::classify(content_type);  // one table look-up for both uses
+    const std::size_t charge = charge_of(item::allocation_bytes(key.size(), value.size(), type, with_ttl));
     if (!fits(charge, hash, namespace_number, key)) return put_result::memory_full;
-    item* fresh = item::create(namespace_number, key, value, content_type, std::uint32_t(hash), now.wall_s, with_ttl);
+    item* fresh = item::create(namespace_number, key, value, type, std::uint32_t(hash), now.wall_s, with_ttl);
     if (fresh == nullptr) return put_result::memory_full;
     _item_bytes += charge;
     item* old = _table.upsert(hash, fresh);

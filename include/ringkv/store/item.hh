@@ -27,16 +27,44 @@ public:
     // A Content-Type stored in the item is at most this long (the API refuses
     // longer ones with 415 before they reach the store).
     static constexpr std::size_t content_type_bytes_max = 256;
+    // The header's 16-bit Content-Type field: a well-known type's index, or
+    // inline_content_type | the length of the type stored inline, in the
+    // low bits under inline_type_bytes_mask.
+    static constexpr std::uint16_t inline_content_type = 0x8000;
+    static constexpr std::uint16_t inline_type_bytes_mask = 0x1ff;
+    static_assert(content_type_bytes_max <= inline_type_bytes_mask, "an inline type's length must fit its field");
+    static_assert((inline_type_bytes_mask & inline_content_type) == 0, "the length bits and the flag must not overlap");
+
+    // A Content-Type as an item stores it, looked up once in the fixed table
+    // of well-known types: a PUT needs it twice (its charge, then the item),
+    // so it classifies the type once and passes this to both.
+    struct stored_type {
+        std::string_view text;
+        std::uint16_t field = 0;  // the header's _content_type
+        std::size_t inline_bytes() const { return (field & inline_content_type) != 0 ? text.size() : 0; }
+    };
+    static stored_type classify(std::string_view content_type);
 
     // Allocates an item with one reference (the table's), or returns nullptr
     // when the allocation fails (the caller answers 507). with_ttl: the item
     // carries an expiry record (below) in front of its header.
     static item* create(std::uint32_t namespace_number, std::string_view key, std::string_view value,
-                        std::string_view content_type, std::uint32_t priority, std::uint32_t updated_at_s,
+                        const stored_type& content_type, std::uint32_t priority, std::uint32_t updated_at_s,
                         bool with_ttl);
+    static item* create(std::uint32_t namespace_number, std::string_view key, std::string_view value,
+                        std::string_view content_type, std::uint32_t priority, std::uint32_t updated_at_s,
+                        bool with_ttl) {
+        return create(namespace_number, key, value, classify(content_type), priority, updated_at_s, with_ttl);
+    }
     // The bytes create() allocates for such an item.
+    static std::size_t allocation_bytes(std::size_t key_bytes, std::size_t value_bytes, const stored_type& content_type,
+                                        bool with_ttl) {
+        return (with_ttl ? sizeof(expiry) : 0) + sizeof(item) + key_bytes + value_bytes + content_type.inline_bytes();
+    }
     static std::size_t allocation_bytes(std::size_t key_bytes, std::size_t value_bytes, std::string_view content_type,
-                                        bool with_ttl);
+                                        bool with_ttl) {
+        return allocation_bytes(key_bytes, value_bytes, classify(content_type), with_ttl);
+    }
 
     // Only items created with a TTL have one: the timer wheel's links, the
     // list it is on and the deadline; 32 bytes paid by TTL keys alone.
@@ -88,7 +116,6 @@ private:
     std::uint32_t _packed = 0;  // value bytes (21 bits) | key bytes (9) | has TTL (1)
     // A well-known type's index, or inline_content_type | its length.
     std::uint16_t _content_type = 0;
-    static constexpr std::uint16_t inline_content_type = 0x8000;
     // The key, the value, then an inline Content-Type follow the header.
     const char* data() const { return reinterpret_cast<const char*>(this + 1); }
     char* data() { return reinterpret_cast<char*>(this + 1); }

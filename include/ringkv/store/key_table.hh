@@ -49,7 +49,12 @@ public:
     // Bytes of slot arrays held (both tables while growing): charged to the
     // core's memory budget with its items.
     std::size_t slot_bytes() const { return (_now.capacity + _old.capacity) * sizeof(std::uint64_t); }
-    // Slot bytes the next insert of a new key may allocate (a growth).
+    // Slot bytes the next insert of a new key may allocate: when it would
+    // pass the load limit, always a doubled table (twice the current
+    // capacity), even when make_room() will in fact rebuild a table full of
+    // tombstones at the same size. An overestimate, on purpose: it is cheap,
+    // never lets growth pass the budget, and only errs toward 507 for a new
+    // key in a table at its load limit. 0 when no growth is due.
     std::size_t growth_bytes_on_insert() const;
 
 private:
