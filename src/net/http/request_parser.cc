@@ -132,9 +132,30 @@ void request_parser::received(std::size_t bytes) {
 
 request_parser::event request_parser::next() {
     if (_failure != failure::none) return event::failed;
+    if (_message_finished) finish_message();
     if (_phase == phase::body) return frame_body();
     if (_phase == phase::idle && _parsed == _end) return event::need_more;
     return parse_head();
+}
+
+// The caller is done with the message (its handler has run): the body is
+// emptied, and a big one's memory given back, before the connection waits,
+// perhaps idle for long, for the next message.
+void request_parser::finish_message() {
+    _message_finished = false;
+    if (_body.capacity() > limits::retained_body_bytes_max) {
+        std::string().swap(_body);
+    } else {
+        _body.clear();
+    }
+    // A message longer than the read buffer went through all of it; with
+    // nothing after it, the buffer goes too, as for a connection that has
+    // sent nothing (free_space() allocates it again). Small messages, the
+    // hot path, keep it.
+    if (_head_bytes + _body_bytes >= limits::read_buffer_bytes && _parsed == _end) {
+        _buffer.reset();
+        _start = _parsed = _end = 0;
+    }
 }
 
 request_parser::event request_parser::fail_now(failure f) {
@@ -157,6 +178,11 @@ request_parser::event request_parser::parse_head() {
         }
         const char* data = _buffer.get() + _parsed;
         const llhttp_errno_t status = llhttp_execute(&_parser, data, _end - _parsed);
+        const std::size_t stop =
+            status == HPE_OK ? _end : std::size_t(llhttp_get_error_pos(&_parser) - _buffer.get());
+        if ((status == HPE_OK || status == HPE_PAUSED_UPGRADE || status == HPE_PAUSED) && !lines_end_in_crlf(stop)) {
+            return fail_now(failure::malformed);
+        }
         if (status == HPE_OK) {
             _parsed = _end;
             // Blank lines before a request count: they are bounded like it.
@@ -166,7 +192,6 @@ request_parser::event request_parser::parse_head() {
             }
             return event::need_more;
         }
-        const std::size_t stop = std::size_t(llhttp_get_error_pos(&_parser) - _buffer.get());
         if (status == HPE_PAUSED_UPGRADE) {
             // CONNECT or Upgrade: llhttp would hand the rest of the stream to
             // another protocol. We speak only HTTP/1.1, so parsing goes on
@@ -183,6 +208,22 @@ request_parser::event request_parser::parse_head() {
         if (status == HPE_INVALID_VERSION) return fail_now(version_failure());
         return fail_now(failure::malformed);
     }
+}
+
+// Every line of a head ends in CRLF, blank lines before the request line
+// included (RFC 9112 2.2 lets a server refuse a bare LF; llhttp takes one
+// after the request line and as the blank line that ends the head, but not
+// after a header line). Checks the bytes llhttp consumed up to `stop`: each
+// LF must follow a CR of this message. Each byte is looked at once.
+bool request_parser::lines_end_in_crlf(std::size_t stop) const {
+    const char* const message = _buffer.get() + _start;
+    const char* at = _buffer.get() + _parsed;
+    const char* const end = _buffer.get() + stop;
+    while ((at = static_cast<const char*>(std::memchr(at, '\n', std::size_t(end - at)))) != nullptr) {
+        if (at == message || at[-1] != '\r') return false;
+        ++at;
+    }
+    return true;
 }
 
 // "HTTP/1.2", "HTTP/3.0": a version we do not speak (505). Anything else
@@ -245,11 +286,8 @@ int request_parser::on_message_begin(llhttp_t* p) {
     self._content_type = self._authorization = self._expect = self._transfer_encoding = {};
     self._header_block_bytes = 0;
     self._host_headers = 0;
-    if (self._body.capacity() > limits::retained_body_bytes_max) {
-        std::string().swap(self._body);
-    } else {
-        self._body.clear();
-    }
+    self._transfer_encoding_headers = 0;
+    RINGKV_DEBUG_ASSERT(self._body.empty());  // emptied when the last message was finished
     return 0;
 }
 
@@ -343,7 +381,11 @@ int request_parser::on_header_value_complete(llhttp_t* p) {
     } else if (name_is(name, "host")) {
         ++self._host_headers;
     } else if (name_is(name, "transfer-encoding")) {
-        self._transfer_encoding = self._value;  // llhttp refuses a second one
+        // llhttp joins repeated lines into one list ("gzip" then "chunked"
+        // reads as "gzip, chunked") and checks only that chunked comes last;
+        // check_head wants exactly one line, so it sees every coding.
+        ++self._transfer_encoding_headers;
+        self._transfer_encoding = self._value;
     }
     self._field = self._value = {};
     return 0;
@@ -354,11 +396,15 @@ int request_parser::check_head() {
     const bool http11 = _parser.http_minor == 1;
     // 3.2: exactly one Host on HTTP/1.1, at most one on HTTP/1.0.
     if (_host_headers > 1 || (http11 && _host_headers == 0)) return fail(failure::malformed);
-    if ((_flags & F_TRANSFER_ENCODING) != 0) {
-        // 6.1: chunked is the only coding we know ("gzip, chunked" passes
-        // llhttp); HTTP/1.0 has no Transfer-Encoding at all (6.1: faulty
-        // framing); with Content-Length it is smuggling (6.3).
-        if (!http11 || !name_is(trim(view(_transfer_encoding)), "chunked")) return fail(failure::malformed);
+    if ((_flags & F_TRANSFER_ENCODING) != 0 || _transfer_encoding_headers > 0) {
+        // 6.1: chunked is the only coding we know, applied once: the codings
+        // of all Transfer-Encoding lines together must be exactly "chunked"
+        // ("gzip, chunked" passes llhttp, and so does "gzip" on one line and
+        // "chunked" on the next). HTTP/1.0 has no Transfer-Encoding at all
+        // (6.1: faulty framing); with Content-Length it is smuggling (6.3).
+        if (!http11 || _transfer_encoding_headers != 1 || !name_is(trim(view(_transfer_encoding)), "chunked")) {
+            return fail(failure::malformed);
+        }
         if ((_flags & F_CONTENT_LENGTH) != 0) return fail(failure::malformed);
     }
     return 0;
@@ -436,6 +482,7 @@ request_parser::event request_parser::frame_body() {
         if (_failure != failure::none) return event::failed;
     }
     if (_body_state != body_state::done) return event::need_more;
+    _message_finished = true;
     _phase = phase::idle;
     _start = _parsed;
     _started = _parsed < _end;
@@ -449,98 +496,128 @@ request_parser::event request_parser::frame_body() {
 // at the end of the body or at a failure.
 std::size_t request_parser::frame_chunked(const char* data, std::size_t bytes) {
     std::size_t i = 0;
-    const auto malformed = [&] {
-        _failure = failure::malformed;
-        return i;
-    };
     while (i < bytes && _body_state != body_state::done) {
-        const char c = data[i];
+        if (_body_state == body_state::data) {
+            i += chunk_data(data + i, bytes - i);
+            continue;
+        }
+        const char c = data[i++];
+        bool ok = false;
         switch (_body_state) {
-            case body_state::data: {
-                const std::size_t n = std::size_t(std::min<std::uint64_t>(_left, bytes - i));
-                take_body(data + i, n);  // the size was checked against the limit
-                i += n;
-                _left -= n;
-                if (_left == 0) _body_state = body_state::data_cr;
-                continue;
-            }
-            case body_state::data_cr:
-                if (c != '\r') return malformed();
-                _body_state = body_state::data_lf;
-                break;
-            case body_state::data_lf:
-                if (c != '\n') return malformed();
-                _body_state = body_state::size;
-                _line_bytes = 0;
-                break;
             case body_state::size:
             case body_state::size_bws:
             case body_state::extension:
-            case body_state::size_lf:
-                if (++_line_bytes > limits::chunk_line_bytes_max) return malformed();
-                if (_body_state == body_state::size && hex_value(c) >= 0) {
-                    _left = _left * 16 + std::uint64_t(hex_value(c));
-                    if (_left > chunk_size_max || _left > _body_bytes_max - _body_bytes) {
-                        _failure = failure::body_too_large;
-                        return i;
-                    }
-                    break;
-                }
-                if (_body_state == body_state::size) {
-                    if (_line_bytes == 1) return malformed();  // no digit
-                    _body_state = body_state::size_bws;
-                }
-                if (_body_state == body_state::size_bws) {
-                    if (c == ';') _body_state = body_state::extension;
-                    else if (c == '\r') _body_state = body_state::size_lf;
-                    else if (c != ' ' && c != '\t') return malformed();
-                } else if (_body_state == body_state::extension) {
-                    if (c == '\r') _body_state = body_state::size_lf;
-                    else if (is_control(c)) return malformed();
-                } else {  // size_lf
-                    if (c != '\n') return malformed();
-                    _body_state = _left == 0 ? body_state::trailer_start : body_state::data;
-                }
-                break;
+            case body_state::size_lf: ok = chunk_size_byte(c); break;
+            case body_state::data_cr:
+            case body_state::data_lf: ok = chunk_end_byte(c); break;
             case body_state::trailer_start:
-                if (c == '\r') {
-                    _body_state = body_state::final_lf;
-                    break;
-                }
-                if (!is_token(c)) return malformed();  // an empty name, or a fold
-                _body_state = body_state::trailer_name;
-                [[fallthrough]];
             case body_state::trailer_name:
             case body_state::trailer_value:
-                if (++_trailer_bytes > limits::trailer_bytes_max) {
-                    _failure = failure::header_too_large;
-                    return i;
-                }
-                if (_body_state == body_state::trailer_name) {
-                    // One token character or more (the first was checked), right up to the colon.
-                    if (c == ':') _body_state = body_state::trailer_value;
-                    else if (!is_token(c)) return malformed();
-                } else if (c == '\r') {
-                    _body_state = body_state::trailer_lf;
-                } else if (is_control(c)) {
-                    return malformed();
-                }
-                break;
             case body_state::trailer_lf:
-                if (c != '\n') return malformed();
-                _body_state = body_state::trailer_start;
-                break;
-            case body_state::final_lf:
-                if (c != '\n') return malformed();
-                _body_state = body_state::done;
-                break;
+            case body_state::final_lf: ok = trailer_byte(c); break;
             case body_state::identity:
-            case body_state::done:
-                break;
+            case body_state::data:
+            case body_state::done: RINGKV_DEBUG_ASSERT(false); break;
         }
-        ++i;
+        if (!ok) break;
     }
     return i;
+}
+
+bool request_parser::refuse_body(failure f) {
+    fail(f);
+    return false;
+}
+
+// One byte of a chunk-size line: hex digits, BWS, ";extensions", CRLF.
+bool request_parser::chunk_size_byte(char c) {
+    if (++_line_bytes > limits::chunk_line_bytes_max) return refuse_body(failure::malformed);
+    switch (_body_state) {
+        case body_state::size:
+            if (const int digit = hex_value(c); digit >= 0) {
+                _left = _left * 16 + std::uint64_t(digit);
+                // Checked here, so the data that follows is within the limit.
+                if (_left > chunk_size_max || _left > _body_bytes_max - _body_bytes) {
+                    return refuse_body(failure::body_too_large);
+                }
+                return true;
+            }
+            if (_line_bytes == 1) return refuse_body(failure::malformed);  // no digit
+            _body_state = body_state::size_bws;
+            [[fallthrough]];
+        case body_state::size_bws:
+            if (c == ';') _body_state = body_state::extension;
+            else if (c == '\r') _body_state = body_state::size_lf;
+            else if (c != ' ' && c != '\t') return refuse_body(failure::malformed);
+            return true;
+        case body_state::extension:
+            if (c == '\r') _body_state = body_state::size_lf;
+            else if (is_control(c)) return refuse_body(failure::malformed);
+            return true;
+        default:  // size_lf
+            if (c != '\n') return refuse_body(failure::malformed);
+            _body_state = _left == 0 ? body_state::trailer_start : body_state::data;
+            return true;
+    }
+}
+
+// Chunk data, up to the end of the chunk; returns the bytes taken.
+std::size_t request_parser::chunk_data(const char* data, std::size_t bytes) {
+    const std::size_t n = std::size_t(std::min<std::uint64_t>(_left, bytes));
+    // The chunk's size was checked against the limit on its size line.
+    [[maybe_unused]] const bool within_limit = take_body(data, n);
+    RINGKV_DEBUG_ASSERT(within_limit);
+    _left -= n;
+    if (_left == 0) _body_state = body_state::data_cr;
+    return n;
+}
+
+// The CRLF after chunk data: nothing else may follow the data (smuggling).
+bool request_parser::chunk_end_byte(char c) {
+    if (_body_state == body_state::data_cr) {
+        if (c != '\r') return refuse_body(failure::malformed);
+        _body_state = body_state::data_lf;
+        return true;
+    }
+    if (c != '\n') return refuse_body(failure::malformed);
+    _body_state = body_state::size;
+    _line_bytes = 0;
+    return true;
+}
+
+// One byte after the last chunk: trailer fields, then the final CRLF.
+bool request_parser::trailer_byte(char c) {
+    switch (_body_state) {
+        case body_state::trailer_start:
+            if (c == '\r') {
+                _body_state = body_state::final_lf;
+                return true;
+            }
+            if (!is_token(c)) return refuse_body(failure::malformed);  // an empty name, or a fold
+            _body_state = body_state::trailer_name;
+            break;
+        case body_state::trailer_lf:
+            if (c != '\n') return refuse_body(failure::malformed);
+            _body_state = body_state::trailer_start;
+            return true;
+        case body_state::final_lf:
+            if (c != '\n') return refuse_body(failure::malformed);
+            _body_state = body_state::done;
+            return true;
+        default:
+            break;
+    }
+    if (++_trailer_bytes > limits::trailer_bytes_max) return refuse_body(failure::header_too_large);
+    if (_body_state == body_state::trailer_name) {
+        // One token character or more (the first was checked), right up to the colon.
+        if (c == ':') _body_state = body_state::trailer_value;
+        else if (!is_token(c)) return refuse_body(failure::malformed);
+    } else if (c == '\r') {
+        _body_state = body_state::trailer_lf;
+    } else if (is_control(c)) {
+        return refuse_body(failure::malformed);
+    }
+    return true;
 }
 
 }  // namespace ringkv::net::http

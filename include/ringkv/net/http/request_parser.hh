@@ -56,6 +56,10 @@ public:
     // Where the next recv may write; never empty. Allocates the read buffer
     // the first time.
     std::span<char> free_space();
+    // False before the first byte, and between messages after one longer
+    // than the buffer (finished with nothing after it): the caller may wait
+    // for the socket to be readable before free_space() allocates.
+    bool holds_buffer() const { return _buffer != nullptr; }
     void received(std::size_t bytes);
     event next();
 
@@ -64,8 +68,11 @@ public:
     // At head_ready: read the body but drop it, up to body_bytes_max.
     void discard_body(std::size_t body_bytes_max);
 
+    // The head and the accepted body of the message in progress, valid until
+    // next() is called after its message_ready: that call finishes the
+    // message (the body is emptied, and its memory given back past
+    // limits::retained_body_bytes_max). The caller may move the body out.
     const request_head& head() const { return _head; }
-    // The accepted body; the caller may move it out (it is cleared per request).
     std::string& body() { return _body; }
     failure error() const { return _failure; }
 
@@ -112,6 +119,14 @@ private:
     event on_head_complete(std::size_t head_end);
     event frame_body();
     std::size_t frame_chunked(const char* data, std::size_t bytes);  // bytes consumed
+    // Chunked framing, byte by byte; false when the body is refused (recorded).
+    bool chunk_size_byte(char c);
+    bool chunk_end_byte(char c);
+    bool trailer_byte(char c);
+    std::size_t chunk_data(const char* data, std::size_t bytes);  // bytes taken
+    bool refuse_body(failure f);  // records f; false
+    bool lines_end_in_crlf(std::size_t stop) const;
+    void finish_message();
     bool take_body(const char* data, std::size_t bytes);
     failure version_failure() const;
 
@@ -126,12 +141,14 @@ private:
     bool _started = false;    // bytes of the next message have arrived
     bool _paused = false;
     bool _head_done = false;  // llhttp paused at the end of the head
+    bool _message_finished = false;  // message_ready was reported; next() ends it
     failure _failure = failure::none;
 
     span _method, _url, _version, _field, _value;
     span _content_type, _authorization, _expect, _transfer_encoding;
     std::size_t _header_block_bytes = 0;
     unsigned _host_headers = 0;
+    unsigned _transfer_encoding_headers = 0;
     std::uint16_t _flags = 0;  // llhttp's F_* flags, at the end of the head
     std::uint64_t _content_length = 0;
 
