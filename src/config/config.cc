@@ -27,8 +27,9 @@ Options:
                               connection gets 503 and is closed (default 4096)
   --header-timeout-ms N       time to receive a request head, and again its
                               body, before 408 and close (default 10000)
-  --idle-timeout-ms N         keep-alive idle time, and the longest a send may
-                              stall, before close (default 60000)
+  --idle-timeout-ms N         keep-alive idle time, and the longest the sending
+                              of a batch of responses may take however slowly
+                              the client reads, before close (default 60000)
   --drain-timeout-ms N        on SIGINT/SIGTERM, time to finish requests in
                               flight before connections are cut (default 5000)
   --tokens FILE               accept only the bearer tokens listed in FILE

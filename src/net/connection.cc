@@ -105,7 +105,16 @@ io::task<bool> connection::receive() {
     const bool mid_request = _parser.in_message();
     if (!mid_request && _server._loop.stopping()) co_return false;  // drained between requests
     arm_once(mid_request ? _server._reading : _requests == 0 ? _server._fresh : _server._idle);
-    const std::int32_t received = co_await io::recv(_fd, _parser.free_space(), &_pending);
+    // Idle after a big message, the parser gave its buffer back: wait for
+    // bytes before it takes one again (as first_bytes does). After a small
+    // message the buffer stays (no allocation or poll per request), so an
+    // idle connection that has sent a request holds up to
+    // limits::read_buffer_bytes; giving that back too wants buffers the
+    // kernel picks at completion (provided buffer rings).
+    std::int32_t received = 0;
+    if (_parser.holds_buffer() || (co_await poll_readable(_fd, &_pending) > 0 && !_interrupted)) {
+        received = co_await io::recv(_fd, _parser.free_space(), &_pending);
+    }
     if (received > 0) {
         _parser.received(std::size_t(received));
         if (!mid_request) arm(_server._reading);  // the next message has begun
@@ -122,13 +131,21 @@ io::task<bool> connection::receive() {
 
 // Sends the output buffer, then `body` (if any) from its owner's memory
 // without copying it, resuming wherever a partial send stopped; releases
-// the body after. False when the peer is gone.
+// the body after. False when the peer is gone or too slow: the whole flush,
+// all its partial sends, has one deadline (the idle timeout, from its
+// start), so a client reading a little at a time cannot hold it forever.
 io::task<bool> connection::flush(http::external_body body) {
     const std::size_t total = _out.size() + body.bytes.size();
     std::size_t sent = 0;
     bool ok = true;
+    if (total > 0) _server._sending.arm(_send_deadline, _server._loop.now_ms());
     while (sent < total) {
-        _server._sending.arm(_send_deadline, _server._loop.now_ms());
+        // Expiry disarms the deadline and cancels the send in flight; a send
+        // that completed anyway must not start another.
+        if (!_send_deadline.armed()) {
+            ok = false;
+            break;
+        }
         std::int32_t result = 0;
         if (sent < _out.size() && body.bytes.empty()) {
             result = co_await io::send(_fd, {_out.data() + sent, _out.size() - sent}, &_pending);
@@ -144,15 +161,21 @@ io::task<bool> connection::flush(http::external_body body) {
             header.msg_iovlen = count;
             result = co_await io::sendmsg(_fd, &header, &_pending);
         }
-        deadline_list::disarm(_send_deadline);
         if (result <= 0) {
             ok = false;
             break;
         }
         sent += std::size_t(result);
     }
+    deadline_list::disarm(_send_deadline);
     body.drop();
-    _out.clear();
+    // A big response (a long key listing) leaves a big buffer; give it back
+    // rather than hold it while the connection idles.
+    if (_out.capacity() > limits::retained_output_bytes_max) {
+        std::string().swap(_out);
+    } else {
+        _out.clear();
+    }
     co_return ok;
 }
 
@@ -173,14 +196,33 @@ io::task<> connection::linger() {
     deadline_list::disarm(*this);
 }
 
+// Whether the connection can stay open after answering `head`: it can only
+// when it reads the whole body, to find where the next request starts. It
+// will not when the body may be longer than body_bytes_max (a known length
+// past it; a chunked body's length is not known until it ends, see
+// on_parse_failure), or when the client waits for "100 Continue" that an
+// answer at head time never sends, so it may never send the body.
+bool connection::reads_whole_body(const http::request_head& head, std::size_t body_bytes_max,
+                                  bool answered_at_head) {
+    if (!head.body_follows()) return true;
+    // expect_continue is never set for HTTP/1.0.
+    if (answered_at_head && head.expect_continue) return false;
+    return head.content_length.value_or(0) <= body_bytes_max;
+}
+
+// The one place the response's keep-alive is decided: the client's wish,
+// the server not draining, and the body being read whole.
+void connection::begin_response(const http::request_head& head, bool body_read) {
+    const bool keep_alive = head.keep_alive && !_server._loop.stopping() && body_read;
+    _writer.begin(head.method == http::method::head, keep_alive, head.version_minor);
+}
+
 connection::next_step connection::on_head() {
     const http::request_head& head = _parser.head();
-    const bool keep_alive = head.keep_alive && !_server._loop.stopping();
-    // The client waits for our word before it sends the body; a final
-    // answer now means it may never send it, so we close after that answer,
-    // and its head must say so. (expect_continue is never set for HTTP/1.0.)
-    const bool awaits_continue = head.expect_continue && head.body_follows();
-    _writer.begin(head.method == http::method::head, keep_alive && !awaits_continue, head.version_minor);
+    // The handler may answer now; then the body is discarded, up to
+    // discarded_body_bytes_max, and the head of that answer must already
+    // say whether the connection survives it.
+    begin_response(head, reads_whole_body(head, limits::discarded_body_bytes_max, true));
     _answered_at_head = false;
     if (head.body_follows()) arm(_server._reading);  // a fresh period for the body
 
@@ -196,17 +238,17 @@ connection::next_step connection::on_head() {
         case http::head_verdict::action::ignore_body:
             // The handler checks the size in its own order of checks; this
             // holds the HTTP layer's bound should it not.
-            if (head.content_length.value_or(0) > verdict.body_bytes_max) {
+            if (!reads_whole_body(head, verdict.body_bytes_max, false)) {
                 answer_and_close(413, too_large_detail);
                 return next_step::close;
             }
-            _writer.begin(head.method == http::method::head, keep_alive, head.version_minor);
+            begin_response(head, true);  // answered after the body: it is read whole
             if (verdict.what == http::head_verdict::action::read_body) {
                 _parser.accept_body(verdict.body_bytes_max);
             } else {
                 _parser.discard_body(verdict.body_bytes_max);
             }
-            if (awaits_continue) _writer.write_continue();
+            if (head.expect_continue && head.body_follows()) _writer.write_continue();
             return next_step::keep_reading;
         case http::head_verdict::action::body_too_large:
             answer_and_close(413, too_large_detail);
@@ -214,8 +256,10 @@ connection::next_step connection::on_head() {
         case http::head_verdict::action::answered:
             RINGKV_DEBUG_ASSERT(_writer.written());
             _answered_at_head = true;
-            if (awaits_continue) {
-                _close_after_response = true;  // the head said Connection: close
+            if (!_writer.keep_alive()) {
+                // The answer says Connection: close: send it and linger (as
+                // after a 413), without reading a body we would drop.
+                _close_after_response = true;
                 return next_step::close;
             }
             _parser.discard_body(limits::discarded_body_bytes_max);
@@ -254,8 +298,14 @@ void connection::answer_and_close(int status, std::string_view detail, std::stri
 
 void connection::on_parse_failure() {
     _close_after_response = true;
-    // A request answered at head time whose discarded body went wrong (too
-    // long, malformed) has had its one answer: close without another.
+    // A request answered at head time whose discarded body went wrong has
+    // had its one answer: close without another. A known length past the
+    // discard limit never gets here (that answer said Connection: close);
+    // a chunked body does, when it passes discarded_body_bytes_max or is
+    // malformed. Its answer already said keep-alive and a second response
+    // would answer nothing, so the honest end is the one left: the answer
+    // was sent in full, and the connection lingers before it closes, so the
+    // client reads that answer followed by a clean close, never a reset.
     if (_answered_at_head) return;
     const request_parser::failure failure = _parser.error();
     if (failure == request_parser::failure::body_too_large) {

@@ -16,9 +16,9 @@ namespace ringkv::net {
 
 class connection;
 
-// The deadline of a send that is not progressing. Separate from the
-// connection's own hook, so a flush between pipelined requests does not
-// stop the clock of a head that has begun.
+// The deadline of a flush (all its sends), from its start. Separate from
+// the connection's own hook, so a flush between pipelined requests does
+// not stop the clock of a head that has begun.
 struct send_deadline : deadline_hook {
     connection* self = nullptr;
 };
@@ -49,6 +49,8 @@ private:
     io::task<bool> flush(http::external_body body = {});
     io::task<> linger();
     next_step on_head();
+    static bool reads_whole_body(const http::request_head& head, std::size_t body_bytes_max, bool answered_at_head);
+    void begin_response(const http::request_head& head, bool body_read);
     io::task<next_step> on_message();
     void on_parse_failure();
     // Writes an error response and marks the connection to close after it.

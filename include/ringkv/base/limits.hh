@@ -37,8 +37,9 @@ inline constexpr std::size_t trailer_bytes_max = header_block_bytes_max;
 // Largest request body any route accepts: a key value of 1 MiB (the seed).
 inline constexpr std::size_t body_bytes_max = 1024 * 1024;
 // A connection keeps its body buffer between requests up to this size; a
-// larger one (after a big PUT) is given back, so idle connections do not
-// each hold a megabyte.
+// larger one (after a big PUT) is given back when its message is finished
+// (the handler has run), before the connection waits for the next request,
+// so idle connections do not each hold a megabyte.
 inline constexpr std::size_t retained_body_bytes_max = 64 * 1024;
 // A rejected request's body is read and thrown away up to this size so the
 // connection stays usable; past it the server answers and closes.
@@ -48,6 +49,11 @@ inline constexpr std::size_t discarded_body_bytes_max = body_bytes_max;
 // it is sent before more requests are parsed (bounds the output buffer to
 // this plus one response).
 inline constexpr std::size_t output_flush_bytes = 64 * 1024;
+// After a flush the output buffer keeps its capacity up to this size, so a
+// pipelined batch (output_flush_bytes plus one small response, which string
+// growth may round up to twice that) allocates nothing; a bigger one (a long
+// key listing) is given back, so idle connections do not each hold it.
+inline constexpr std::size_t retained_output_bytes_max = 2 * output_flush_bytes;
 
 // After a response that closes the connection, unread input is drained for at
 // most this long so the client sees the response rather than a reset.
