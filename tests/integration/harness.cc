@@ -15,17 +15,20 @@ std::string binary(const char* variable = "RINGKV_BINARY") {
     return path;
 }
 
+// Everything the child needs is built before fork: a throw (RINGKV_BINARY
+// unset) stays in the test, and the child only execs or exits.
 pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const char* variable = "RINGKV_BINARY") {
+    std::string path = binary(variable);
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    argv.push_back(path.data());
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
     const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
         dup2(out_fd, 1);
         dup2(err_fd, 2);
-        std::vector<char*> argv;
-        std::string path = binary(variable);
-        argv.push_back(path.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
         execv(path.c_str(), argv.data());
         _exit(127);
     }

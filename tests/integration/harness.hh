@@ -40,6 +40,8 @@ public:
     server_process& operator=(const server_process&) = delete;
 
     std::uint16_t port() const { return _port; }
+    // The server's process id (for /proc/<pid>/status), -1 once stopped.
+    pid_t pid() const { return _pid; }
     // Sends SIGTERM and waits; returns the exit status (or -1 on a signal or
     // a timeout, after which the process is killed).
     int stop(int timeout_ms = 10'000);

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -320,6 +322,265 @@ TEST_F(http_hostile, a_get_with_a_big_body_is_answered_and_the_connection_stays_
         EXPECT_EQ(r->body, "value");
         EXPECT_EQ(status_of(c, get("/healthz", "Content-Length: 300000\r\n") + std::string(300000, 'h')), 200);
     }
+}
+
+// HTTP review 1: the codings of all Transfer-Encoding lines count; "gzip"
+// then "chunked" on two lines is "gzip, chunked": 400, close, nothing stored.
+TEST_F(http_hostile, a_transfer_coding_list_split_over_two_lines_is_refused_and_nothing_is_stored) {
+    client c(server.port());
+    const std::string id = create_namespace(c, "telines");
+    for (const std::string& codings : {std::string("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
+                                       std::string("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")}) {
+        expect_refused(server.port(),
+                       "PUT " + key_path(id, "te") + " HTTP/1.1\r\nHost: t\r\n" + auth +
+                           "Content-Type: text/plain\r\n" + codings + "\r\n5\r\nhello\r\n0\r\n\r\n",
+                       400);
+    }
+    EXPECT_EQ(status_of(c, request("GET", key_path(id, "te"))), 404);
+}
+
+// HTTP review 2: an answer at head time to a request whose body the server
+// will not read whole (Content-Length past discarded_body_bytes_max) says
+// Connection: close and closes at once, without reading a megabyte first.
+TEST_F(http_hostile, an_early_answer_to_a_body_it_will_not_read_says_close_and_closes) {
+    client c(server.port());
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    // Within the discard limit: the answer keeps the connection, which stays usable.
+    c.send("PUT " + key_path("00000000-0000-4000-8000-000000000000", "k") +
+           " HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    const auto kept = c.read_response();
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->status, 401);
+    EXPECT_NE(kept->header("connection"), "close");
+    c.send(std::string(1000, 'b'));
+    EXPECT_EQ(status_of(c, get("/healthz")), 200);
+    // Past it: the body is never sent, yet the answer comes and the server closes.
+    const auto start = std::chrono::steady_clock::now();
+    c.send("PUT " + key_path("00000000-0000-4000-8000-000000000000", "k") +
+           " HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n");
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(c.closed_by_server(3000));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms) << "the close waited for the body";
+}
+
+// HTTP review 2: a chunked body's length is unknown at head time, so an early
+// answer keeps the connection; a chunked body past the discard limit then
+// closes it, after that one answer (never a second one).
+TEST_F(http_hostile, a_chunked_body_past_the_discard_limit_after_an_early_answer_closes_without_a_second_answer) {
+    client c(server.port());
+    ASSERT_EQ(status_of(c, get("/healthz")), 200);
+    const std::string head = "PUT " + key_path("00000000-0000-4000-8000-000000000000", "k") +
+                             " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    EXPECT_EQ(status_of(c, head + "5\r\nhello\r\n0\r\n\r\n"), 401);
+    EXPECT_EQ(status_of(c, get("/healthz")), 200);
+    c.send(head + "200000\r\n");  // 2 MiB in one chunk: past the limit
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_TRUE(c.closed_by_server(3000));
+    EXPECT_EQ(c.read_raw(1, 100), "") << "a second answer";
+}
+
+// HTTP review 5: every line of a head ends in CRLF. A bare LF after the
+// request line, a header line, as the blank line ending the head, or before
+// the request is 400 and close; blank CRLF lines before a request are fine.
+TEST_F(http_hostile, a_bare_lf_in_a_head_is_refused_and_blank_crlf_lines_are_not) {
+    for (const std::string& bad : {
+             std::string("GET /healthz HTTP/1.1\nHost: x\r\n\r\n"),
+             std::string("GET /healthz HTTP/1.1\r\nHost: x\n\r\n"),
+             std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\n"),
+             std::string("\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+         }) {
+        expect_refused(server.port(), bad, 400);
+    }
+    client c(server.port());
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(status_of(c, "\r\n" + get("/healthz")), 200);
+        EXPECT_EQ(status_of(c, "\r\n\r\n" + get("/healthz")), 200);
+    }
+}
+
+// A socket with a tiny receive buffer, for a client that reads slowly.
+int slow_socket(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int bytes = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// HTTP review 6: a whole flush has one deadline (the idle timeout from its
+// start). A client reading a few KB every 100 ms, well within the idle
+// timeout each time, used to hold a 1 MB response open for as long as it
+// liked; it is cut off once the idle timeout has passed.
+TEST(http_hostile_timeouts, a_slow_reader_is_cut_off_after_the_idle_timeout_in_total) {
+    server_process server({"--threads", "1", "--idle-timeout-ms", "600"});
+    std::string id;
+    const std::string value(1'000'000, 'v');
+    {
+        client setup(server.port());
+        id = create_namespace(setup, "slow");
+        ASSERT_EQ(status_of(setup, request("PUT", key_path(id, "big"), value, "Content-Type: text/plain\r\n")), 201);
+    }
+    const int fd = slow_socket(server.port());
+    ASSERT_GE(fd, 0);
+    // More than the kernel's socket buffers hold (4 MiB at most by default),
+    // so the server's sends wait on the client's reads.
+    constexpr int responses = 8;
+    std::string get_big;
+    for (int i = 0; i < responses; ++i) get_big += request("GET", key_path(id, "big"));
+    ASSERT_EQ(::send(fd, get_big.data(), get_big.size(), MSG_NOSIGNAL), ssize_t(get_big.size()));
+    std::size_t received = 0;
+    bool closed = false;
+    char chunk[65536];
+    const auto read_for = [&](std::chrono::milliseconds span, std::chrono::milliseconds pause, std::size_t bytes) {
+        const auto until = std::chrono::steady_clock::now() + span;
+        while (!closed && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(pause);
+            const ssize_t n = ::recv(fd, chunk, bytes, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+            if (n > 0) received += std::size_t(n);
+        }
+    };
+    read_for(2500ms, 100ms, 8192);  // slowly: the flush passes its deadline
+    // Then fast, until the close: what the kernel had queued arrives, and
+    // then the close, the responses cut short. (Unfixed, the flush went on
+    // and every response arrived whole before the idle close.)
+    const auto until = std::chrono::steady_clock::now() + 15s;
+    while (!closed && std::chrono::steady_clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+        if (n <= 0) closed = true;
+        else received += std::size_t(n);
+    }
+    ::close(fd);
+    EXPECT_TRUE(closed);
+    EXPECT_LT(received, responses * value.size()) << "every response was sent: the slow reader was never cut off";
+    client after(server.port());
+    EXPECT_EQ(status_of(after, get("/healthz")), 200);
+}
+
+// ASan holds freed memory in quarantine, so RSS says nothing about what a
+// connection keeps; the memory tests run in builds without it (the server is
+// built like the tests).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_is_meaningful = false;
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
+
+// Idle connections cost little memory: the server's VmRSS, in KiB.
+long rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+// Half the connections below have sent a request and hold their read buffer
+// (32 KiB), which is resident in full when the allocator carved it from
+// recycled memory: about 18 KiB on average on a busy machine, 5 on a quiet one.
+// (A read buffer given back while idle, as a silent connection holds none,
+// would allow 12; see the notes in connection.cc.)
+constexpr long idle_connection_kib_max = 28;
+// After big requests and responses each connection may hold its read buffer
+// (32 KiB, resident in full when carved from memory the allocator recycled
+// from a listing); the body and output buffers used to stay on top (1 MB, or
+// the size of the listing: 265 KB).
+constexpr long idle_connection_after_big_kib_max = 48;
+
+TEST(http_idle_memory, idle_connections_are_cheap) {
+    if (!rss_is_meaningful) GTEST_SKIP() << "ASan quarantines freed memory";
+    server_process server({"--threads", "1"});
+    {
+        client warm(server.port());
+        ASSERT_EQ(status_of(warm, get("/healthz")), 200);
+    }
+    std::this_thread::sleep_for(100ms);
+    const long before = rss_kib(server.pid());
+    ASSERT_GT(before, 0);
+    constexpr int connections = 500;
+    std::vector<std::unique_ptr<client>> idle;
+    for (int i = 0; i < connections; ++i) {
+        idle.push_back(std::make_unique<client>(server.port()));
+        if (i % 2 == 1) {
+            ASSERT_EQ(status_of(*idle.back(), get("/healthz")), 200);
+        }
+    }
+    std::this_thread::sleep_for(200ms);
+    const long growth = rss_kib(server.pid()) - before;
+    EXPECT_LT(growth, connections * idle_connection_kib_max)
+        << growth / connections << " KiB per idle connection";
+    EXPECT_EQ(status_of(*idle.front(), get("/healthz")), 200);
+    EXPECT_EQ(status_of(*idle.back(), get("/healthz")), 200);
+}
+
+// HTTP review 3 and 4: after a 1 MB request body or a long key listing, an
+// idle connection gives back its body buffer, its output buffer and its read
+// buffer; each used to keep a megabyte, or the size of the listing.
+TEST(http_idle_memory, idle_connections_after_big_bodies_and_listings_are_cheap) {
+    if (!rss_is_meaningful) GTEST_SKIP() << "ASan quarantines freed memory";
+    server_process server({"--threads", "1"});
+    std::string id;
+    const std::string big_body(1'000'000, 'x');
+    {
+        client setup(server.port());
+        id = create_namespace(setup, "idle");
+        std::string puts;
+        constexpr int keys = 1000;
+        for (int i = 0; i < keys; ++i) {
+            puts += request("PUT", key_path(id, std::string(200, 'k') + std::to_string(i)), "v",
+                            "Content-Type: text/plain\r\n");
+        }
+        setup.send(puts);
+        for (int i = 0; i < keys; ++i) {
+            const auto r = setup.read_response();
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->status, 201);
+        }
+    }
+    std::vector<std::unique_ptr<client>> idle;
+    const auto open_and_use = [&](int connections) {
+        for (int i = 0; i < connections; ++i) {
+            idle.push_back(std::make_unique<client>(server.port()));
+            client& c = *idle.back();
+            if (i % 2 == 0) {
+                const int status = status_of(c, request("POST", "/v2/storage/kvs", big_body));
+                ASSERT_TRUE(status >= 400 && status < 500) << status;
+            } else {
+                c.send(request("GET", "/v2/storage/kvs/" + id + "/keys"));
+                const auto r = c.read_response();
+                ASSERT_TRUE(r);
+                ASSERT_GT(r->body.size(), 200'000u);
+            }
+        }
+    };
+    // A first group warms what the server keeps once (its per-core buffers,
+    // the allocator's high-water mark after a megabyte); the second is measured.
+    open_and_use(20);
+    std::this_thread::sleep_for(100ms);
+    const long before = rss_kib(server.pid());
+    ASSERT_GT(before, 0);
+    constexpr int connections = 200;
+    open_and_use(connections);
+    std::this_thread::sleep_for(200ms);
+    const long growth = rss_kib(server.pid()) - before;
+    EXPECT_LT(growth, connections * idle_connection_after_big_kib_max)
+        << growth / connections << " KiB per idle connection";
+    for (auto& c : idle) EXPECT_EQ(status_of(*c, get("/healthz")), 200);
 }
 
 }  // namespace
