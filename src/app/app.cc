@@ -187,10 +187,38 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
                  static_cast<unsigned long>(seen.timed_out));
 }
 
+// The memory bound must give every thread's share room for one largest
+// value. A bound given on the command line that is too small is refused,
+// naming the minimum; the default (half of the machine or of the cgroup) is
+// raised to the minimum instead, so a server started without flags starts
+// even with many CPUs in a small container. False: refused.
+bool settle_memory_bound(config::config& settings, unsigned cores) {
+    const std::uint64_t least = max_memory_bytes_min(cores);
+    if (settings.max_memory_bytes >= least) return true;
+    if (!settings.max_memory_given) {
+        std::fprintf(stderr, "ringkv: the default memory bound %llu is too small for %u threads; using %llu\n",
+                     static_cast<unsigned long long>(settings.max_memory_bytes), cores,
+                     static_cast<unsigned long long>(least));
+        settings.max_memory_bytes = least;
+        return true;
+    }
+    std::fprintf(stderr,
+                 "ringkv: --max-memory %llu is too small for %u threads: each thread's share must hold one 1 MiB "
+                 "value; the minimum is %llu (%lluM) (see --help)\n",
+                 static_cast<unsigned long long>(settings.max_memory_bytes), cores,
+                 static_cast<unsigned long long>(least), static_cast<unsigned long long>(least >> 20));
+    return false;
+}
+
 }  // namespace
 
-int run(const config::config& settings) {
+int run(const config::config& given) {
     tune_allocator();
+    config::config settings = given;
+    const std::vector<int> cpus = allowed_cpus();
+    const unsigned cores = settings.threads != 0 ? settings.threads
+                                                 : std::max(1u, std::min(unsigned(cpus.size()), limits::cores_max));
+    if (!settle_memory_bound(settings, cores)) return 2;
     const net::server_options server_options = server_options_of(settings);
     const api::api_options api_options = api_options_of(settings);
     // Signals become a signalfd read on core 0; no thread takes them async.
@@ -201,17 +229,6 @@ int run(const config::config& settings) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    const std::vector<int> cpus = allowed_cpus();
-    const unsigned cores = settings.threads != 0 ? settings.threads
-                                                 : std::max(1u, std::min(unsigned(cpus.size()), limits::cores_max));
-    if (const std::uint64_t least = max_memory_bytes_min(cores); settings.max_memory_bytes < least) {
-        std::fprintf(stderr,
-                     "ringkv: --max-memory %llu is too small for %u threads: each thread's share must hold one 1 MiB "
-                     "value; the minimum is %llu (%lluM) (see --help)\n",
-                     static_cast<unsigned long long>(settings.max_memory_bytes), cores,
-                     static_cast<unsigned long long>(least), static_cast<unsigned long long>(least >> 20));
-        return 2;
-    }
     net::listeners sockets;
     if (const std::string error = sockets.open(server_options, cores); !error.empty()) {
         std::fprintf(stderr, "ringkv: %s\n", error.c_str());

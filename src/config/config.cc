@@ -51,8 +51,10 @@ Options:
                               memory or of the cgroup v2 memory.max, whichever
                               is less). Each thread gets an equal share after
                               a sixteenth for namespaces, and each share must
-                              hold one 1 MiB value: about 1.2 MiB per thread
-                              at least (start-up names the minimum and exits)
+                              hold one 1 MiB value (2M for 1 thread, 3M for 2,
+                              ...): a smaller bound given here is refused,
+                              naming the minimum; a smaller default is raised
+                              to it
   --help                      print this help and exit
   --version                   print the version and exit
 )";
@@ -165,6 +167,7 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
             const auto bytes = parse_bytes(value);
             ok = bytes && *bytes >= max_memory_bytes_min;
             if (ok) result.max_memory_bytes = *bytes;
+            result.max_memory_given = ok;
         } else if (flag == "--tokens") {
             std::string error;
             if (!read_tokens(std::string(value), result.api, error)) return bad(error);

@@ -32,6 +32,7 @@ struct config {
     // The memory budget of keys and namespaces (--max-memory); 0 until
     // parse() fills in the default (default_max_memory_bytes()).
     std::uint64_t max_memory_bytes = 0;
+    bool max_memory_given = false;  // --max-memory was passed (else: the default)
     unsigned threads = 0;  // 0: one per CPU this process may run on
     std::uint32_t drain_timeout_ms = 5000;
 };
