@@ -180,8 +180,13 @@ request_parser::event request_parser::parse_head() {
         const llhttp_errno_t status = llhttp_execute(&_parser, data, _end - _parsed);
         const std::size_t stop =
             status == HPE_OK ? _end : std::size_t(llhttp_get_error_pos(&_parser) - _buffer.get());
-        if ((status == HPE_OK || status == HPE_PAUSED_UPGRADE || status == HPE_PAUSED) && !lines_end_in_crlf(stop)) {
-            return fail_now(failure::malformed);
+        // Before any other verdict, even an error llhttp or one of our
+        // callbacks reported further on: a bare LF before it came first, and
+        // the answer must not depend on where the stream was cut (fed whole,
+        // the later error is reached in the same call).
+        if (!lines_end_in_crlf(stop)) {
+            _failure = failure::malformed;
+            return event::failed;
         }
         if (status == HPE_OK) {
             _parsed = _end;

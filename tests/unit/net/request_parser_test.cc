@@ -456,6 +456,10 @@ TEST(request_parser, a_bare_lf_anywhere_in_a_head_is_refused) {
              std::string("\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"),
              std::string("\r\n\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"),
              std::string("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\n"),
+             // The bare LF comes before a later error llhttp would report
+             // first when fed the whole stream (found by fuzz http_stream).
+             std::string("\n\r\nGET // HTTP/0.1\xe4" "0016COo"),
+             std::string("\nGET / HTTP/2.0\r\n\r\n"),
          }) {
         expect_whole_and_bytewise(input, failed(failure::malformed));
     }
