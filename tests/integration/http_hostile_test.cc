@@ -54,6 +54,16 @@ int status_of(client& c, const std::string& bytes, bool head_only = false) {
     return r ? r->status : 0;
 }
 
+// After a request whose answer is `status`: the server closes, and nothing
+// (no second answer: 408, 400, 413) came before the close.
+void expect_one_answer_then_close(client& c, int status) {
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status);
+    EXPECT_TRUE(c.closed_by_server(3000));
+    EXPECT_EQ(c.read_raw(1, 100), "") << "a second answer";
+}
+
 // A good request first, so the bad one arrives on a used connection; then
 // `bad` must get `status`, Connection: close, and the close.
 void expect_refused(std::uint16_t port, const std::string& bad, int status) {
@@ -246,11 +256,7 @@ TEST(http_hostile_timeouts, a_request_answered_at_head_gets_no_408_when_its_body
     client c(server.port());
     ASSERT_EQ(status_of(c, get("/healthz")), 200);
     c.send("PUT /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789");
-    const auto r = c.read_response();
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 404);
-    EXPECT_TRUE(c.closed_by_server(3000));
-    EXPECT_EQ(c.read_raw(1, 100), "") << "a second response";
+    expect_one_answer_then_close(c, 404);
 }
 
 // Defect 7: a refused Expect: 100-continue closes, and says so in its head.
@@ -377,11 +383,7 @@ TEST_F(http_hostile, a_chunked_body_past_the_discard_limit_after_an_early_answer
     EXPECT_EQ(status_of(c, head + "5\r\nhello\r\n0\r\n\r\n"), 401);
     EXPECT_EQ(status_of(c, get("/healthz")), 200);
     c.send(head + "200000\r\n");  // 2 MiB in one chunk: past the limit
-    const auto r = c.read_response();
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 401);
-    EXPECT_TRUE(c.closed_by_server(3000));
-    EXPECT_EQ(c.read_raw(1, 100), "") << "a second answer";
+    expect_one_answer_then_close(c, 401);
 }
 
 // HTTP review 5: every line of a head ends in CRLF. A bare LF after the
