@@ -178,6 +178,8 @@ TEST_F(http_hostile, strict_http_1_1_framing_is_refused_and_closed) {
              "POST /healthz HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
              "POST /healthz HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
              "POST /healthz HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n",
+             "GET /v2/storage/kvs HTTP/1.1\r\n" + host + "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+             "GET /healthz HTTP/1.1\r\n" + host + "Content-Type: a/b\r\nContent-Type: c/d\r\n\r\n",
          }) {
         expect_refused(server.port(), bad, 400);
     }

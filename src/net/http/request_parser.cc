@@ -291,6 +291,7 @@ int request_parser::on_message_begin(llhttp_t* p) {
     self._content_type = self._authorization = self._expect = self._transfer_encoding = {};
     self._header_block_bytes = 0;
     self._host_headers = 0;
+    self._content_type_headers = self._authorization_headers = 0;
     self._transfer_encoding_headers = 0;
     RINGKV_DEBUG_ASSERT(self._body.empty());  // emptied when the last message was finished
     return 0;
@@ -376,11 +377,12 @@ int request_parser::on_header_value_complete(llhttp_t* p) {
     if (self._header_block_bytes > limits::header_block_bytes_max) return self.fail(failure::header_too_large);
     if (self._field.bytes == 0) return self.fail(failure::malformed);  // ": value"
     const std::string_view name = self.view(self._field);
-    // The first of a repeated header wins.
     if (name_is(name, "content-type")) {
-        if (self._content_type.bytes == 0) self._content_type = self._value;
+        if (++self._content_type_headers > 1) return self.fail(failure::malformed);
+        self._content_type = self._value;
     } else if (name_is(name, "authorization")) {
-        if (self._authorization.bytes == 0) self._authorization = self._value;
+        if (++self._authorization_headers > 1) return self.fail(failure::malformed);
+        self._authorization = self._value;
     } else if (name_is(name, "expect")) {
         self._expect = self._value;
     } else if (name_is(name, "host")) {

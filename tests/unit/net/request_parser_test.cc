@@ -425,6 +425,21 @@ void expect_whole_and_bytewise(const std::string& input, const std::string& expe
     EXPECT_EQ(last(feed(input, every)), expected) << "byte by byte: " << ::testing::PrintToString(input);
 }
 
+// Authorization and Content-Type are acted on, so a second one is refused:
+// a proxy in front may pick the other (route by one token, authorise the
+// other), and "the first wins" only hid the disagreement.
+TEST(request_parser, a_repeated_authorization_or_content_type_is_refused) {
+    const std::string head = "PUT /k HTTP/1.1\r\nHost: h\r\n";
+    for (const std::string& twice : {
+             std::string("Authorization: Bearer a\r\nAuthorization: Bearer b\r\n"),
+             std::string("Authorization:\r\nauthorization: Bearer b\r\n"),
+             std::string("Content-Type: text/plain\r\nX-Other: 1\r\nCONTENT-TYPE: text/html\r\n"),
+             std::string("Content-Type:\r\nContent-Type: text/html\r\n"),
+         }) {
+        expect_whole_and_bytewise(head + twice + "Content-Length: 1\r\n\r\nx", failed(failure::malformed));
+    }
+}
+
 // The codings of every Transfer-Encoding line count: "gzip" on one line and
 // "chunked" on the next is "gzip, chunked" (llhttp checks only the last).
 TEST(request_parser, transfer_codings_split_over_lines_are_refused) {

@@ -148,6 +148,11 @@ private:
     span _content_type, _authorization, _expect, _transfer_encoding;
     std::size_t _header_block_bytes = 0;
     unsigned _host_headers = 0;
+    // Headers ringkv acts on that must not repeat: which one a proxy in
+    // front would act on is anybody's guess (a token routed by the last,
+    // authorised by the first), so a second one is 400.
+    unsigned _content_type_headers = 0;
+    unsigned _authorization_headers = 0;
     unsigned _transfer_encoding_headers = 0;
     std::uint16_t _flags = 0;  // llhttp's F_* flags, at the end of the head
     std::uint64_t _content_length = 0;
