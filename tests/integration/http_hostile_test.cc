@@ -587,5 +587,38 @@ TEST(http_idle_memory, idle_connections_after_big_bodies_and_listings_are_cheap)
     for (auto& c : idle) EXPECT_EQ(status_of(*c, get("/healthz")), 200);
 }
 
+// Defect 13: a body on a route that takes none (GET) is dropped as it
+// arrives; it used to be buffered, up to a megabyte per connection, while it
+// was still arriving.
+TEST(http_idle_memory, a_get_body_still_arriving_is_not_buffered) {
+    if (!rss_is_meaningful) GTEST_SKIP() << "ASan quarantines freed memory";
+    server_process server({"--threads", "1"});
+    {
+        client warm(server.port());
+        ASSERT_EQ(status_of(warm, get("/healthz")), 200);
+    }
+    std::this_thread::sleep_for(100ms);
+    const long before = rss_kib(server.pid());
+    ASSERT_GT(before, 0);
+    constexpr int connections = 100;
+    constexpr std::size_t declared = 1'000'000, sent = 900'000;  // the rest never comes
+    const std::string head = "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(declared) + "\r\n\r\n";
+    const std::string part(sent, 'x');
+    std::vector<std::unique_ptr<client>> senders;
+    for (int i = 0; i < connections; ++i) {
+        senders.push_back(std::make_unique<client>(server.port()));
+        senders.back()->send(head + part);
+    }
+    std::this_thread::sleep_for(300ms);
+    const long growth = rss_kib(server.pid()) - before;
+    EXPECT_LT(growth, connections * idle_connection_after_big_kib_max)
+        << growth / connections << " KiB per connection with a body still arriving";
+    senders.front()->send(std::string(declared - sent, 'x'));  // the rest: answered, still usable
+    const auto r = senders.front()->read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(status_of(*senders.front(), get("/healthz")), 200);
+}
+
 }  // namespace
 }  // namespace ringkv::testing
