@@ -159,6 +159,7 @@ void loop::probe_operations() {
         {IORING_OP_CLOSE, "IORING_OP_CLOSE"},         {IORING_OP_SHUTDOWN, "IORING_OP_SHUTDOWN"},
         {IORING_OP_TIMEOUT, "IORING_OP_TIMEOUT"},     {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"},
         {IORING_OP_MSG_RING, "IORING_OP_MSG_RING"},   {IORING_OP_READ, "IORING_OP_READ"},
+        {IORING_OP_POLL_ADD, "IORING_OP_POLL_ADD"},
     };
     io_uring_probe* probe = io_uring_get_probe_ring(&_ring);
     if (probe == nullptr) throw std::runtime_error("io_uring: the kernel cannot list its operations (need Linux 5.19 or newer)");

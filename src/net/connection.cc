@@ -5,7 +5,6 @@
 #include <ringkv/io/ops.hh>
 #include <ringkv/net/http/error_response.hh>
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -17,12 +16,6 @@ using http::request_parser;
 
 namespace {
 constexpr std::string_view too_large_detail = "the request body is larger than this route accepts";
-
-// Waits until the socket is readable, without a buffer.
-auto poll_readable(int fd, io::completion** slot) {
-    auto prepare = [fd](io_uring_sqe* e) { io_uring_prep_poll_add(e, fd, POLLIN); };
-    return io::operation<decltype(prepare)>{prepare, slot};
-}
 }  // namespace
 
 connection::connection(server& home, int fd)
@@ -60,11 +53,6 @@ void connection::arm_once(deadline_list& list) {
 }
 
 io::task<> connection::serve() {
-    if (!co_await first_bytes()) {
-        deadline_list::disarm(*this);
-        co_await io::close(_fd);
-        co_return;
-    }
     for (;;) {
         const request_parser::event event = _parser.next();
         if (event == request_parser::event::need_more) {
@@ -85,15 +73,6 @@ io::task<> connection::serve() {
     co_await io::close(_fd);
 }
 
-// A connection that has sent nothing holds no read buffer: wait for its
-// first bytes (under the header timeout, from accept) before the parser
-// allocates one. False when it closed or timed out first.
-io::task<bool> connection::first_bytes() {
-    arm_once(_server._fresh);
-    const std::int32_t result = co_await poll_readable(_fd, &_pending);
-    co_return result > 0 && !_interrupted;
-}
-
 // Waits for more input. False when the connection is done (EOF, error,
 // timeout, shutdown). Clocks: between requests the fresh/idle clock runs from
 // the start of the wait; the first byte of the next message (a blank line
@@ -105,14 +84,15 @@ io::task<bool> connection::receive() {
     const bool mid_request = _parser.in_message();
     if (!mid_request && _server._loop.stopping()) co_return false;  // drained between requests
     arm_once(mid_request ? _server._reading : _requests == 0 ? _server._fresh : _server._idle);
-    // Idle after a big message, the parser gave its buffer back: wait for
-    // bytes before it takes one again (as first_bytes does). After a small
+    // A connection that has sent nothing holds no read buffer, nor one idle
+    // after a big message (the parser gave it back): wait for bytes before
+    // the parser takes one. After a small
     // message the buffer stays (no allocation or poll per request), so an
     // idle connection that has sent a request holds up to
     // limits::read_buffer_bytes; giving that back too wants buffers the
     // kernel picks at completion (provided buffer rings).
     std::int32_t received = 0;
-    if (_parser.holds_buffer() || (co_await poll_readable(_fd, &_pending) > 0 && !_interrupted)) {
+    if (_parser.holds_buffer() || (co_await io::poll_readable(_fd, &_pending) > 0 && !_interrupted)) {
         received = co_await io::recv(_fd, _parser.free_space(), &_pending);
     }
     if (received > 0) {

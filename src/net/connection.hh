@@ -44,7 +44,6 @@ public:
 private:
     enum class next_step { keep_reading, close };
 
-    io::task<bool> first_bytes();
     io::task<bool> receive();
     io::task<bool> flush(http::external_body body = {});
     io::task<> linger();

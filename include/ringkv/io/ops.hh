@@ -8,6 +8,7 @@
 #include <ringkv/io/loop.hh>
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <coroutine>
@@ -48,6 +49,13 @@ private:
     std::coroutine_handle<> _waiter;
     std::int32_t _result = 0;
 };
+
+// Until the socket is readable, without a buffer (a connection waiting for
+// its first bytes holds none).
+inline auto poll_readable(int fd, completion** slot = nullptr) {
+    auto prepare = [fd](io_uring_sqe* e) { io_uring_prep_poll_add(e, fd, POLLIN); };
+    return operation<decltype(prepare)>{prepare, slot};
+}
 
 inline auto recv(int fd, std::span<char> into, completion** slot = nullptr) {
     auto prepare = [fd, into](io_uring_sqe* e) {
