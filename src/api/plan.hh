@@ -5,6 +5,7 @@
 
 #include "keys.hh"
 
+#include <ringkv/control/admin.hh>
 #include <ringkv/net/http/error_response.hh>
 #include <ringkv/net/http/handler.hh>
 #include <ringkv/store/uuid.hh>
@@ -16,10 +17,11 @@
 
 namespace ringkv::api {
 
-enum class route : std::uint8_t { none, healthz, namespaces, one_namespace, keys, one_key };
+enum class route : std::uint8_t { none, healthz, namespaces, one_namespace, keys, one_key, admin };
 
 struct plan {
     route which = route::none;
+    const control::admin_table::route* admin_route = nullptr;  // route::admin: the control-plane route
     std::string_view organization;  // the bearer token (a view into the head)
     std::string_view query;         // the raw query string (a view into the head)
     store::uuid id;

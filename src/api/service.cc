@@ -62,6 +62,7 @@ std::string_view disallowed(route which, method m) {
         case route::keys: return get ? "" : "Allow: GET, HEAD\r\n";
         case route::one_key:
             return get || m == method::put || m == method::delete_ ? "" : "Allow: GET, HEAD, PUT, DELETE\r\n";
+        case route::admin:
         case route::none: break;
     }
     return "";
@@ -162,14 +163,34 @@ std::optional<net::http::error> check_namespace(const net::http::request_head& h
 
 }  // namespace
 
+// A control-plane path (/_ringkv/..., /metrics): every check its handler
+// relies on, in the KV API's order (route, method, auth, size).
+head_verdict service::admin_head(const net::http::request_head& head, net::http::response_writer& writer, plan& p) {
+    const control::admin_table::route* r = _admin.find(head.path);
+    if (r == nullptr) return reject(writer, {404, error_code::not_found, "no route matches this path"});
+    if (!r->allows(head.method)) {
+        return reject(writer, {405, error_code::bad_request, "this method is not allowed on this path"},
+                      r->allow_header);
+    }
+    if (!_admin.admitted(*r, head.authorization)) {
+        return reject(writer, {401, error_code::authentication_failed, "the admin token is required"});
+    }
+    if (head.content_length.value_or(0) > limits::body_bytes_max) return head_verdict::too_large();
+    p.which = route::admin;
+    p.admin_route = r;
+    const bool wants_body = head.method == method::put || head.method == method::post || head.method == method::delete_;
+    return wants_body ? head_verdict::read_body(limits::body_bytes_max) : head_verdict::ignore_body();
+}
+
 head_verdict service::on_head(const net::http::request_head& head, net::http::response_writer& writer,
                               net::http::request_scratch& scratch) {
     // Default-initialised, not value-initialised: the key buffers are
     // written before they are read, so nothing clears ~800 bytes per request.
     plan& p = *new (scratch.storage.data()) plan;
+    p.query = head.query;
+    if (_admin.owns(head.path)) return admin_head(head, writer, p);
     const matched m = match(head.path);
     p.which = m.which;
-    p.query = head.query;
     if (m.which == route::none) return reject(writer, {404, error_code::not_found, "no route matches this path"});
     if (const std::string_view allow = disallowed(m.which, head.method); !allow.empty()) {
         return reject(writer, {405, error_code::bad_request, "this method is not allowed on this path"}, allow);
@@ -235,6 +256,12 @@ io::task<> service::on_request(net::http::request& request, net::http::response_
             if (get) co_await get_key(p, writer);
             else if (m == method::put) co_await put_key(p, request, writer);
             else co_await delete_key(p, writer);
+            co_return;
+        case route::admin:
+            co_await p.admin_route->handler(request, writer);
+            if (!writer.written()) {
+                net::http::write_error(writer, {500, error_code::unexpected, "the control route gave no answer"});
+            }
             co_return;
         case route::none:
             break;

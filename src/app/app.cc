@@ -3,6 +3,7 @@
 #include <ringkv/api/service.hh>
 #include <ringkv/base/clock.hh>
 #include <ringkv/base/limits.hh>
+#include <ringkv/control/admin.hh>
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
 #include <ringkv/net/server.hh>
@@ -144,8 +145,16 @@ api::api_options api_options_of(const config::config& settings) {
     return o;
 }
 
+// The control plane's routes (/metrics, /_ringkv/...), built once before
+// the cores start and read by all of them.
+control::admin_table admin_routes_of(const config::config& settings) {
+    control::admin_table table({settings.admin.token, settings.admin.enabled});
+    return table;
+}
+
 void run_core(unsigned core, int cpu, const config::config& settings, const net::server_options& server_options,
-              const api::api_options& api_options, io::cluster& peers, int listen_fd, startup& start) {
+              const api::api_options& api_options, const control::admin_table& admin, io::cluster& peers,
+              int listen_fd, startup& start) {
     std::unique_ptr<io::loop> loop;
     try {
         io::loop_options options;
@@ -176,7 +185,7 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     });
     // Deleted namespaces are forgotten once their deletion delay has passed.
     loop->on_tick([&state, &here] { state.namespaces.collect_gone(here.now_ms()); });
-    api::service service(api_options);
+    api::service service(api_options, admin);
     net::server server(*loop, listen_fd, service, server_options);
     server.start();
     loop->run();
@@ -221,6 +230,7 @@ int run(const config::config& given) {
     if (!settle_memory_bound(settings, cores)) return 2;
     const net::server_options server_options = server_options_of(settings);
     const api::api_options api_options = api_options_of(settings);
+    const control::admin_table admin = admin_routes_of(settings);
     // Signals become a signalfd read on core 0; no thread takes them async.
     sigset_t signals;
     sigemptyset(&signals);
@@ -241,7 +251,7 @@ int run(const config::config& given) {
     const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
     for (unsigned core = 1; core < cores; ++core) {
         threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
-                             std::cref(api_options), std::ref(peers), sockets.fd(core), std::ref(start));
+                             std::cref(api_options), std::cref(admin), std::ref(peers), sockets.fd(core), std::ref(start));
     }
     std::thread verdict([&] {
         start.built.wait();
@@ -256,7 +266,7 @@ int run(const config::config& given) {
         }
         start.verdict.count_down();
     });
-    run_core(0, cpu_of(0), settings, server_options, api_options, peers, sockets.fd(0), start);
+    run_core(0, cpu_of(0), settings, server_options, api_options, admin, peers, sockets.fd(0), start);
     verdict.join();
     for (std::thread& t : threads) t.join();
     if (!start.ok) {

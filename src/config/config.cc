@@ -3,59 +3,32 @@
 #include <ringkv/base/limits.hh>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <unistd.h>
 
 namespace ringkv::config {
 namespace {
 
-constexpr std::string_view usage = R"(Usage: ringkv [options]
+constexpr std::string_view usage_intro = R"(Usage: ringkv [options]
 
 An in-memory server for the Telnyx Edge Compute KV REST API, built for load
 testing, latency benchmarking and production-like mocking.
 
+Every option can also be set by an environment variable named after it:
+RINGKV_ and the option's name in capitals with dashes as underscores
+(--max-memory 4G is RINGKV_MAX_MEMORY=4G; a switch takes true or false).
+An option given on the command line wins over its variable.
+
 Options:
-  --bind ADDR                 IPv4 address to listen on (default 127.0.0.1)
-  --port N                    TCP port (default 8080; 0 picks a free port)
-  --threads N                 event-loop threads, one per core, each pinned
-                              (default: every CPU this process may run on)
-  --connections-per-core N    open connections a core holds; past it a new
-                              connection gets 503 and is closed (default 4096)
-  --header-timeout-ms N       time to receive a request head, and again its
-                              body, before 408 and close (default 10000)
-  --idle-timeout-ms N         keep-alive idle time, and the longest the sending
-                              of a batch of responses may take however slowly
-                              the client reads, before close (default 60000)
-  --drain-timeout-ms N        on SIGINT/SIGTERM, time to finish requests in
-                              flight before connections are cut (default 5000)
-  --tokens FILE               accept only the bearer tokens listed in FILE
-                              (one per line); default: any non-empty token.
-                              Each token is its own organization.
-  --provision-delay MS        a new namespace is "pending" this long before
-                              "provision_ok" (default 0)
-  --delete-delay MS           a deleted namespace is "deleting" this long
-                              before it is gone (default 0)
-  --default-ttl-support B     ttl_support of namespaces created without it:
-                              true or false (default true)
-  --namespaces-per-org N      namespaces (live and being deleted) one
-                              organization (token) may hold; one more is 422
-                              (default 1000)
-  --max-memory BYTES          memory for keys and namespaces, e.g. 1073741824,
-                              512M or 4G; a write that would pass it is
-                              answered 507 and stores nothing, while reads and
-                              deletes keep working (default: half of physical
-                              memory or of the cgroup v2 memory.max, whichever
-                              is less). Each thread gets an equal share after
-                              a sixteenth for namespaces, and each share must
-                              hold one 1 MiB value (2M for 1 thread, 3M for 2,
-                              ...): a smaller bound given here is refused,
-                              naming the minimum; a smaller default is raised
-                              to it
-  --help                      print this help and exit
+)";
+constexpr std::string_view usage_outro = R"(  --help                      print this help and exit
   --version                   print the version and exit
 )";
 
@@ -98,7 +71,186 @@ bool read_tokens(const std::string& path, config::api_settings& api, std::string
     return true;
 }
 
+bool parse_boolean(std::string_view text, bool& out) {
+    if (text == "true" || text == "1") {
+        out = true;
+    } else if (text == "false" || text == "0") {
+        out = false;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+
+// One command-line option: its name, what its value is called in --help
+// (empty: a switch, which takes no value), its help text (lines after the
+// first are indented by the generator), and how a value is applied.
+struct option {
+    std::string_view name;  // without the leading "--"
+    std::string_view value_name;
+    std::string_view help;
+    // Applies `value` to `result`; false for a bad value, unless `error`
+    // was set (then that is the whole message).
+    bool (*apply)(config& result, std::string_view value, std::string& error);
+};
+
+constexpr std::uint32_t ms_max = 24u * 3600 * 1000;
+
+// The options, in the order --help lists them. To add one: an entry here,
+// its setting in config.hh.
+constexpr option options[] = {
+    {"bind", "ADDR", "IPv4 address to listen on (default 127.0.0.1)",
+     [](config& c, std::string_view v, std::string&) {
+         c.server.bind_address = std::string(v);
+         return !v.empty();
+     }},
+    {"port", "N", "TCP port (default 8080; 0 picks a free port)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint16_t>(v, 0, 65535, c.server.port);
+     }},
+    {"threads", "N",
+     "event-loop threads, one per core, each pinned\n"
+     "(default: every CPU this process may run on)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<unsigned>(v, 1, limits::cores_max, c.threads);
+     }},
+    {"connections-per-core", "N",
+     "open connections a core holds; past it a new\n"
+     "connection gets 503 and is closed (default 4096)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<unsigned>(v, 1, 1'000'000, c.server.connections_per_core);
+     }},
+    {"header-timeout-ms", "N",
+     "time to receive a request head, and again its\n"
+     "body, before 408 and close (default 10000)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint32_t>(v, 1, ms_max, c.server.header_timeout_ms);
+     }},
+    {"idle-timeout-ms", "N",
+     "keep-alive idle time, and the longest the sending\n"
+     "of a batch of responses may take however slowly\n"
+     "the client reads, before close (default 60000)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint32_t>(v, 1, ms_max, c.server.idle_timeout_ms);
+     }},
+    {"drain-timeout-ms", "N",
+     "on SIGINT/SIGTERM, time to finish requests in\n"
+     "flight before connections are cut (default 5000)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint32_t>(v, 0, ms_max, c.drain_timeout_ms);
+     }},
+    {"tokens", "FILE",
+     "accept only the bearer tokens listed in FILE\n"
+     "(one per line); default: any non-empty token.\n"
+     "Each token is its own organization.",
+     [](config& c, std::string_view v, std::string& error) { return read_tokens(std::string(v), c.api, error); }},
+    {"provision-delay", "MS",
+     "a new namespace is \"pending\" this long before\n"
+     "\"provision_ok\" (default 0)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint32_t>(v, 0, ms_max, c.api.provision_delay_ms);
+     }},
+    {"delete-delay", "MS",
+     "a deleted namespace is \"deleting\" this long\n"
+     "before it is gone (default 0)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint32_t>(v, 0, ms_max, c.api.delete_delay_ms);
+     }},
+    {"default-ttl-support", "B",
+     "ttl_support of namespaces created without it:\n"
+     "true or false (default true)",
+     [](config& c, std::string_view v, std::string&) { return parse_boolean(v, c.api.default_ttl_support); }},
+    {"namespaces-per-org", "N",
+     "namespaces (live and being deleted) one\n"
+     "organization (token) may hold; one more is 422\n"
+     "(default 1000)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::size_t>(v, 1, 1'000'000'000, c.api.namespaces_per_organization);
+     }},
+    {"max-memory", "BYTES",
+     "memory for keys and namespaces, e.g. 1073741824,\n"
+     "512M or 4G; a write that would pass it is\n"
+     "answered 507 and stores nothing, while reads and\n"
+     "deletes keep working (default: half of physical\n"
+     "memory or of the cgroup v2 memory.max, whichever\n"
+     "is less). Each thread gets an equal share after\n"
+     "a sixteenth for namespaces, and each share must\n"
+     "hold one 1 MiB value (2M for 1 thread, 3M for 2,\n"
+     "...): a smaller bound given here is refused,\n"
+     "naming the minimum; a smaller default is raised\n"
+     "to it",
+     [](config& c, std::string_view v, std::string&) {
+         const auto bytes = parse_bytes(v);
+         if (!bytes || *bytes < max_memory_bytes_min) return false;
+         c.max_memory_bytes = *bytes;
+         c.max_memory_given = true;
+         return true;
+     }},
+    {"admin-token", "TOKEN",
+     "the control plane's routes (/_ringkv/...) need\n"
+     "Authorization: Bearer TOKEN, else 401 (default:\n"
+     "open; /metrics and /healthz are always open)",
+     [](config& c, std::string_view v, std::string&) {
+         c.admin.token = std::string(v);
+         return !v.empty();
+     }},
+    {"no-admin", "",
+     "turn the control plane's routes (/_ringkv/...)\n"
+     "off: they answer 404 like any unknown path",
+     [](config& c, std::string_view v, std::string&) {
+         bool off = false;
+         if (!parse_boolean(v, off)) return false;
+         c.admin.enabled = !off;
+         return true;
+     }},
+};
+
+constexpr std::size_t help_column = 30;  // where the help text starts
+
+std::string usage() {
+    std::string text(usage_intro);
+    for (const option& o : options) {
+        // append(), not operator+: GCC 12 warns falsely on string + (bug 105329).
+        const std::size_t line_start = text.size();
+        text.append("  --").append(o.name);
+        if (!o.value_name.empty()) text.append(" ").append(o.value_name);
+        text.append(std::max(line_start + help_column, text.size() + 1) - text.size(), ' ');
+        for (const char c : o.help) {
+            text += c;
+            if (c == '\n') text.append(help_column, ' ');
+        }
+        text += '\n';
+    }
+    text += usage_outro;
+    return text;
+}
+
+const option* find_option(std::string_view name) {
+    for (const option& o : options) {
+        if (o.name == name) return &o;
+    }
+    return nullptr;
+}
+
+// RINGKV_MAX_MEMORY for "max-memory".
+std::string environment_name(std::string_view name) {
+    std::string text("RINGKV_");
+    for (const char c : name) text += c == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(c)));
+    return text;
+}
+
+// Applies one value; returns the message of a failure, or nothing.
+std::optional<exit_now> apply(const option& o, std::string_view value, std::string_view shown, config& result) {
+    std::string error;
+    if (o.apply(result, value, error)) return std::nullopt;
+    if (!error.empty()) return bad(error);
+    return bad("bad value for " + std::string(shown) + " '" + std::string(value) + "'");
+}
+
 }  // namespace
+
+std::string help_text() { return usage(); }
 
 std::variant<config, exit_now> parse(int argc, char** argv) {
     config result;
@@ -107,72 +259,44 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
     result.server.idle_timeout_ms = limits::idle_timeout_ms_default;
     result.drain_timeout_ms = limits::drain_timeout_ms_default;
 
+    // The command line first, read but not applied: an option given there
+    // wins, so its variable is not even looked at.
+    struct given {
+        const option* what;
+        std::string_view value;
+        std::string_view flag;
+    };
+    std::vector<given> flags;
     for (int i = 1; i < argc; ++i) {
         std::string_view flag = argv[i];
-        std::string_view value;
-        bool inline_value = false;
+        std::optional<std::string_view> value;
         if (const auto equals = flag.find('='); flag.starts_with("--") && equals != std::string_view::npos) {
             value = flag.substr(equals + 1);
             flag = flag.substr(0, equals);
-            inline_value = true;
         }
-        if (flag == "--help" || flag == "-h") return exit_now{0, std::string(usage)};
+        if (flag == "--help" || flag == "-h") return exit_now{0, usage()};
         if (flag == "--version") return exit_now{0, std::string("ringkv ") + RINGKV_VERSION + "\n"};
-
-        const auto take_value = [&]() -> bool {
-            if (inline_value) return true;
-            if (i + 1 >= argc) return false;
-            value = argv[++i];
-            return true;
-        };
         if (!flag.starts_with("--")) return bad("unexpected argument '" + std::string(flag) + "'");
-        static constexpr std::string_view known[] = {"--bind", "--port", "--threads", "--connections-per-core",
-                                                     "--header-timeout-ms", "--idle-timeout-ms",
-                                                     "--drain-timeout-ms", "--tokens", "--provision-delay",
-                                                     "--delete-delay", "--default-ttl-support",
-                                                     "--namespaces-per-org", "--max-memory"};
-        if (std::find(std::begin(known), std::end(known), flag) == std::end(known)) {
-            return bad("unknown option " + std::string(flag));
+        const option* o = find_option(flag.substr(2));
+        if (o == nullptr) return bad("unknown option " + std::string(flag));
+        if (o->value_name.empty()) {
+            if (!value) value = "true";  // a switch; --no-admin=false undoes its variable
+        } else if (!value) {
+            if (i + 1 >= argc) return bad("option " + std::string(flag) + " needs a value");
+            value = argv[++i];
         }
-        if (!take_value()) return bad("option " + std::string(flag) + " needs a value");
-        const std::string shown = std::string(flag) + " '" + std::string(value) + "'";
-
-        constexpr std::uint32_t ms_max = 24u * 3600 * 1000;
-        bool ok = true;
-        if (flag == "--bind") {
-            result.server.bind_address = std::string(value);
-            ok = !value.empty();
-        } else if (flag == "--port") {
-            ok = parse_integer<std::uint16_t>(value, 0, 65535, result.server.port);
-        } else if (flag == "--threads") {
-            ok = parse_integer<unsigned>(value, 1, limits::cores_max, result.threads);
-        } else if (flag == "--connections-per-core") {
-            ok = parse_integer<unsigned>(value, 1, 1'000'000, result.server.connections_per_core);
-        } else if (flag == "--header-timeout-ms") {
-            ok = parse_integer<std::uint32_t>(value, 1, ms_max, result.server.header_timeout_ms);
-        } else if (flag == "--idle-timeout-ms") {
-            ok = parse_integer<std::uint32_t>(value, 1, ms_max, result.server.idle_timeout_ms);
-        } else if (flag == "--drain-timeout-ms") {
-            ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.drain_timeout_ms);
-        } else if (flag == "--provision-delay") {
-            ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.api.provision_delay_ms);
-        } else if (flag == "--delete-delay") {
-            ok = parse_integer<std::uint32_t>(value, 0, ms_max, result.api.delete_delay_ms);
-        } else if (flag == "--default-ttl-support") {
-            ok = value == "true" || value == "false";
-            result.api.default_ttl_support = value == "true";
-        } else if (flag == "--namespaces-per-org") {
-            ok = parse_integer<std::size_t>(value, 1, 1'000'000'000, result.api.namespaces_per_organization);
-        } else if (flag == "--max-memory") {
-            const auto bytes = parse_bytes(value);
-            ok = bytes && *bytes >= max_memory_bytes_min;
-            if (ok) result.max_memory_bytes = *bytes;
-            result.max_memory_given = ok;
-        } else if (flag == "--tokens") {
-            std::string error;
-            if (!read_tokens(std::string(value), result.api, error)) return bad(error);
-        }
-        if (!ok) return bad("bad value for " + shown);
+        flags.push_back({o, *value, flag});
+    }
+    for (const option& o : options) {
+        const bool on_command_line =
+            std::any_of(flags.begin(), flags.end(), [&o](const given& g) { return g.what == &o; });
+        const std::string variable = environment_name(o.name);
+        const char* value = std::getenv(variable.c_str());
+        if (on_command_line || value == nullptr) continue;
+        if (auto failed = apply(o, value, variable, result)) return *failed;
+    }
+    for (const given& g : flags) {
+        if (auto failed = apply(*g.what, g.value, g.flag, result)) return *failed;
     }
     if (result.max_memory_bytes == 0) result.max_memory_bytes = default_max_memory_bytes();
     return result;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace ringkv::testing {
@@ -280,6 +283,85 @@ TEST(server_flags, bad_flags_and_busy_ports_fail_with_one_line) {
     auto version = run_to_exit({"--version"});
     EXPECT_EQ(version.exit_status, 0);
     EXPECT_EQ(version.out.rfind("ringkv ", 0), 0u);
+}
+
+
+// POST /v2/storage/kvs on `c` (a reused connection); the status.
+int create_namespace_status(client& c, const std::string& name) {
+    const std::string body = R"({"name":")" + name + R"("})";
+    c.send("POST /v2/storage/kvs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer env-org\r\n"
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto r = c.read_response();
+    return r ? r->status : -1;
+}
+
+// Sets an environment variable for the life of the object (the server
+// started meanwhile inherits it).
+struct scoped_environment {
+    scoped_environment(const char* name, const char* value) : name(name) { setenv(name, value, 1); }
+    ~scoped_environment() { unsetenv(name); }
+    const char* name;
+};
+
+TEST(server_flags, every_option_has_an_environment_variable_and_the_flag_wins) {
+    {
+        scoped_environment limit("RINGKV_NAMESPACES_PER_ORG", "1");
+        server_process from_environment({"--threads", "1"});
+        client c(from_environment.port());
+        EXPECT_EQ(create_namespace_status(c, "first"), 201);
+        EXPECT_EQ(create_namespace_status(c, "second"), 422);
+
+        server_process flag_wins({"--threads", "1", "--namespaces-per-org", "2"});
+        client d(flag_wins.port());
+        EXPECT_EQ(create_namespace_status(d, "first"), 201);
+        EXPECT_EQ(create_namespace_status(d, "second"), 201);
+        EXPECT_EQ(create_namespace_status(d, "third"), 422);
+    }
+    {
+        scoped_environment bad("RINGKV_THREADS", "zero");
+        auto refused = run_to_exit({});
+        EXPECT_EQ(refused.exit_status, 2);
+        EXPECT_EQ(refused.err, "ringkv: bad value for RINGKV_THREADS 'zero' (see --help)\n");
+        // The command line wins: the bad variable is not even read.
+        server_process started({"--threads", "1"});
+        auto r = exchange(started.port(), get("/healthz"));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+    }
+    scoped_environment bad_switch("RINGKV_NO_ADMIN", "maybe");
+    auto refused = run_to_exit({});
+    EXPECT_EQ(refused.exit_status, 2);
+    EXPECT_EQ(refused.err, "ringkv: bad value for RINGKV_NO_ADMIN 'maybe' (see --help)\n");
+}
+
+TEST(server_flags, the_readme_lists_the_options_exactly_as_help_prints_them) {
+    const char* root = std::getenv("RINGKV_SOURCE_ROOT");
+    ASSERT_NE(root, nullptr);
+    std::ifstream file(std::string(root) + "/README.md");
+    std::stringstream readme;
+    readme << file.rdbuf();
+    const std::string help = run_to_exit({"--help"}).out;
+    const std::size_t options = help.find("Options:\n");
+    ASSERT_NE(options, std::string::npos);
+    const std::string block = "```\n" + help.substr(options + 9) + "```\n";
+    EXPECT_NE(readme.str().find(block), std::string::npos) << "README.md's options block differs from --help:\n" << block;
+}
+
+TEST(control_plane, an_unknown_control_path_is_a_json_404_on_a_reused_connection) {
+    server_process server({"--threads", "1"});
+    client c(server.port());
+    for (const char* path : {"/_ringkv/", "/_ringkv/nothing", "/_ringkv/stats/../x", "/_ringkv"}) {
+        c.send(get(path));
+        auto r = c.read_response();
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 404) << path;
+        EXPECT_EQ(r->header("content-type"), "application/json") << path;
+        EXPECT_NE(r->body.find(R"("code":"10005")"), std::string::npos) << path;
+    }
+    c.send(get("/healthz"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // the core that owns the key. One service per core.
 
 #include <ringkv/base/string_hash.hh>
+#include <ringkv/control/admin.hh>
 #include <ringkv/net/http/handler.hh>
 #include <ringkv/store/namespaces.hh>
 #include <ringkv/store/shard.hh>
@@ -47,10 +48,13 @@ struct core_state {
     static void set_local(core_state* state);
 };
 
+struct plan;  // src/api/plan.hh
+
 class service final : public net::http::handler {
 public:
-    // options must outlive the service (shared read-only by every core).
-    explicit service(const api_options& options) : _options(options) {}
+    // options and admin must outlive the service (shared read-only by every
+    // core).
+    service(const api_options& options, const control::admin_table& admin) : _options(options), _admin(admin) {}
 
     net::http::head_verdict on_head(const net::http::request_head& head, net::http::response_writer& writer,
                                     net::http::request_scratch& scratch) override;
@@ -58,7 +62,11 @@ public:
                           net::http::request_scratch& scratch) override;
 
 private:
+    net::http::head_verdict admin_head(const net::http::request_head& head, net::http::response_writer& writer,
+                                       plan& p);
+
     const api_options& _options;
+    const control::admin_table& _admin;
 };
 
 }  // namespace ringkv::api

@@ -29,6 +29,11 @@ struct config {
         bool default_ttl_support = true;
         std::size_t namespaces_per_organization = 1000;
     } api;
+    // The control plane (/_ringkv/... routes).
+    struct admin_settings {
+        std::string token;    // empty: the routes are open
+        bool enabled = true;  // --no-admin: they answer 404
+    } admin;
     // The memory budget of keys and namespaces (--max-memory); 0 until
     // parse() fills in the default (default_max_memory_bytes()).
     std::uint64_t max_memory_bytes = 0;
@@ -42,7 +47,11 @@ struct exit_now {
     std::string text;   // printed to stdout (status 0) or stderr
 };
 
+// Reads the environment (RINGKV_<OPTION>) and then the command line, which
+// wins.
 std::variant<config, exit_now> parse(int argc, char** argv);
+// What --help prints.
+std::string help_text();
 
 // Half of the memory this process may use, the default --max-memory: the
 // machine's physical memory, or less when its cgroup (v2) memory.max is a
