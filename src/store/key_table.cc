@@ -37,6 +37,15 @@ key_table::~key_table() {
     }
 }
 
+void key_table::collect(std::vector<const item*>& out) const {
+    out.reserve(out.size() + _size);
+    for (const table* t : {&_now, &_old}) {
+        for (std::size_t s = 0; s < t->capacity; ++s) {
+            if (holds_item(t->slots[s])) out.push_back(item_of(t->slots[s]));
+        }
+    }
+}
+
 key_table::table key_table::make_table(std::size_t capacity) {
     table t;
     t.slots.reset(new (std::nothrow) std::uint64_t[capacity]());  // zeroed: all empty

@@ -4,7 +4,7 @@
 
 namespace ringkv::store {
 
-shard::~shard() = default;  // the key table releases every item
+shard::~shard() { thaw(); }  // the key table releases every item
 
 bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number,
                  std::string_view key) const {
@@ -35,7 +35,7 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
         index.replace(old, fresh);
         if (old->has_ttl()) _wheel.cancel(*old);
         _item_bytes -= charge_of(old->allocation_bytes());
-        old->release();
+        let_go(old);
     } else {
         index.insert(fresh);
     }
@@ -56,8 +56,10 @@ item_ref shard::get(std::uint64_t hash, std::uint32_t namespace_number, std::str
     return item_ref(found);
 }
 
-void shard::erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) {
-    if (item* found = _table.find(hash, namespace_number, key)) unlink(*found, true);
+bool shard::erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) {
+    item* found = _table.find(hash, namespace_number, key);
+    if (found != nullptr) unlink(*found, true);
+    return found != nullptr;
 }
 
 void shard::unlink(item& i, bool in_wheel) {
@@ -69,7 +71,25 @@ void shard::unlink(item& i, bool in_wheel) {
     if (index->second.size() == 0) _namespaces.erase(index);
     if (in_wheel && i.has_ttl()) _wheel.cancel(i);
     _item_bytes -= charge_of(i.allocation_bytes());
-    i.release();
+    let_go(&i);
+}
+
+void shard::let_go(item* i) {
+    if (_frozen) _kept.push_back(i);
+    else i->release();
+}
+
+void shard::freeze(std::vector<const item*>& out) {
+    RINGKV_ASSERT(!_frozen);
+    _table.collect(out);
+    _frozen = true;
+}
+
+void shard::thaw() {
+    _frozen = false;
+    for (item* i : _kept) i->release();
+    _kept.clear();
+    _kept.shrink_to_fit();
 }
 
 void shard::list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,

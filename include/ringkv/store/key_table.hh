@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 namespace ringkv::store {
 
@@ -41,6 +42,10 @@ public:
     item* upsert(std::uint64_t hash, item* fresh);
     // Removes and returns the item for (namespace, key), or nullptr.
     item* erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
+
+    // Appends every item the table holds (live or expired, not yet
+    // reclaimed), in no particular order: a snapshot's view of the table.
+    void collect(std::vector<const item*>& out) const;
 
     std::size_t size() const { return _size; }
     std::size_t capacity() const { return _now.capacity; }

@@ -89,6 +89,14 @@ public:
     // what its per-organization limit counts.
     std::size_t count(std::string_view organization, std::uint64_t now_ms) const;
 
+    // Calls visit(const namespace_record&) for every record held (live,
+    // deleting, or gone and not yet collected), in no particular order: what
+    // a snapshot copies.
+    template <typename Visit>
+    void for_each(Visit visit) const {
+        for (const auto& [id, record] : _by_id) visit(record);
+    }
+
     std::size_t size() const { return _by_id.size(); }
     // An estimate of the memory this replica holds (records, their strings
     // and index entries), for the namespace share of the memory budget.

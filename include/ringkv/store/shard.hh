@@ -72,7 +72,8 @@ public:
                    std::string_view content_type, std::uint64_t ttl_ms, instant now);
     // A reference to the live item, or empty when missing or expired.
     item_ref get(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key, instant now);
-    void erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
+    // Whether a key (live or expired) was there to remove.
+    bool erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
     // Up to `limit` live keys > after with the prefix, in order, appended to out.
     void list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,
               instant now, std::vector<list_entry>& out);
@@ -84,6 +85,17 @@ public:
 
     // Expiry and purging, bounded; returns true while work remains.
     bool background_step(instant now, step_budget budget = {});
+
+    // Snapshots: appends every item the table holds now to `out`, and from
+    // then until thaw() keeps each item the shard lets go of (replaced,
+    // deleted, expired, purged) alive on a list instead of releasing it, so
+    // the pointers in `out` stay valid while a snapshot writer reads them in
+    // steps. Items are immutable, so the view is the table at this instant.
+    // Bound: the list holds what the writes of one snapshot's duration
+    // replace; it is not counted in memory_bytes().
+    void freeze(std::vector<const item*>& out);
+    void thaw();
+    bool frozen() const { return _frozen; }
 
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }
@@ -106,6 +118,10 @@ private:
     std::size_t _memory_bytes_max;
     std::size_t _item_bytes = 0;  // items' charges (see above)
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
+    bool _frozen = false;
+    std::vector<item*> _kept;  // let go of while frozen; released by thaw()
+    // Drops the table's reference to an item it let go of (or keeps it, frozen).
+    void let_go(item* i);
 };
 
 }  // namespace ringkv::store

@@ -1,0 +1,90 @@
+#pragma once
+// Start-up: what --data-dir holds, read back.
+//
+// The directory holds generations. Snapshot G (snapshot-G.rkv, listing its
+// part files snapshot-G-CORE.part) is the state at the cut that began G; log
+// files log-G-CORE.rkv hold the changes each core made from that cut on (one
+// log per core of the run that wrote it). A new run writes logs of a new
+// generation, so a generation never spans two runs and, within one, each key
+// is in one core's log.
+//
+// Loading: the newest snapshot, then the logs of its generation and later,
+// in generation order. Every file is checked whole first (headers, record
+// checks, the snapshot's counts); any damage stops the start naming the file
+// and byte offset. The one expected damage is a log whose last record was
+// cut by a crash: it is truncated at the last whole record, with a line on
+// stderr.
+//
+// The result is then applied on each core (apply()), in parallel: every
+// core takes all namespaces (each holds a replica) and the keys it owns
+// under this run's hash and core count.
+
+#include <ringkv/persist/format.hh>
+#include <ringkv/store/namespaces.hh>
+#include <ringkv/store/shard.hh>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringkv::persist {
+
+// File names in the directory (generation as 16 hex digits, core as 3).
+std::string snapshot_name(std::uint64_t generation);
+std::string part_name(std::uint64_t generation, unsigned core);
+std::string log_name(std::uint64_t generation, unsigned core);
+
+// A put or erase for one core to apply, in order; body points into the
+// loaded files' bytes.
+struct key_change {
+    std::uint64_t hash = 0;
+    std::string_view body;
+};
+
+struct loaded_state {
+    // The files' bytes; every view below points into them.
+    std::vector<std::unique_ptr<char[]>> files;
+    // Each namespace's last state, by number (creation order).
+    std::map<std::uint32_t, namespace_state_record> namespaces;
+    std::uint32_t next_namespace_number = 1;
+    // The newest generation any file carries; this run writes a later one.
+    std::uint64_t generation_max = 0;
+    // Per core of this run, the key changes it owns, in the order to apply.
+    std::vector<std::vector<key_change>> changes;
+    std::uint64_t bytes = 0;
+    std::uint64_t records = 0;
+    double seconds = 0;
+};
+
+struct load_result {
+    loaded_state state;
+    std::string error;  // non-empty: refuse to start, print this
+};
+
+// Reads and checks everything in `dir` (which exists and is writable).
+// `cores`: this run's core count, to split the keys by owner.
+load_result load(const std::string& dir, unsigned cores);
+
+// Parses and checks one file's bytes, as load() does, without touching the
+// disk: the fuzz harness's entry. Returns the error, or "" (a torn tail of a
+// log is not an error).
+std::string check_file(std::string_view bytes);
+
+// Puts the loaded namespaces into a core's replica and its keys into its
+// shard, converting wall-clock times to this process's monotonic clock.
+// Keys whose namespace is gone or deleting are left out; keys whose TTL
+// passed while ringkv was down are gone. Returns "" or why it failed (the
+// keys do not fit --max-memory).
+struct applied {
+    std::uint64_t keys = 0;
+    std::string error;
+};
+applied apply(const loaded_state& state, unsigned core, store::shard& keys, store::namespace_registry& namespaces,
+              store::instant now, std::uint64_t wall_ms_now);
+
+// Wall-clock milliseconds since 1970.
+std::uint64_t wall_ms();
+
+}  // namespace ringkv::persist

@@ -1,0 +1,415 @@
+#include <ringkv/persist/loader.hh>
+
+#include <ringkv/base/clock.hh>
+#include <ringkv/store/sharding.hh>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+namespace ringkv::persist {
+namespace {
+
+// A file found in the directory, by what its name says.
+struct found_file {
+    std::string name;
+    std::uint64_t generation = 0;
+    unsigned core = 0;
+};
+
+struct directory_listing {
+    std::map<std::uint64_t, found_file> snapshots;  // by generation
+    std::map<std::uint64_t, std::vector<found_file>> logs;
+    std::uint64_t generation_max = 0;
+};
+
+// Names are ours to parse: anything else in the directory is left alone.
+bool parse_name(const char* name, const char* prefix, const char* suffix, bool with_core, found_file& out) {
+    unsigned long long generation = 0;
+    unsigned core = 0;
+    int consumed = 0;
+    const std::string pattern = std::string(prefix) + "%16llx" + (with_core ? "-%3u" : "") + "%n";
+    const int fields = with_core ? std::sscanf(name, pattern.c_str(), &generation, &core, &consumed)
+                                 : std::sscanf(name, pattern.c_str(), &generation, &consumed);
+    if (fields != (with_core ? 2 : 1) || std::strcmp(name + consumed, suffix) != 0) return false;
+    out = {name, generation, core};
+    return true;
+}
+
+bool list_directory(const std::string& dir, directory_listing& out, std::string& error) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) {
+        error = dir + ": " + std::strerror(errno);
+        return false;
+    }
+    while (const dirent* entry = readdir(d)) {
+        found_file f;
+        if (parse_name(entry->d_name, "snapshot-", ".rkv", false, f)) {
+            out.snapshots[f.generation] = f;
+        } else if (parse_name(entry->d_name, "log-", ".rkv", true, f)) {
+            out.logs[f.generation].push_back(f);
+        } else if (!parse_name(entry->d_name, "snapshot-", ".part", true, f)) {
+            continue;
+        }
+        out.generation_max = std::max(out.generation_max, f.generation);
+    }
+    closedir(d);
+    return true;
+}
+
+// The whole file in memory (owned by state.files), or an error.
+std::string read_file(const std::string& path, loaded_state& state, std::string_view& bytes) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return path + ": " + std::strerror(errno);
+    struct stat info {};
+    if (fstat(fd, &info) != 0) {
+        ::close(fd);
+        return path + ": " + std::strerror(errno);
+    }
+    const auto size = std::size_t(info.st_size);
+    auto buffer = std::make_unique_for_overwrite<char[]>(size + 1);
+    std::size_t got = 0;
+    while (got < size) {
+        const ssize_t n = ::read(fd, buffer.get() + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const std::string why = n < 0 ? std::strerror(errno) : "the file shrank while being read";
+            ::close(fd);
+            return path + ": " + why;
+        }
+        got += std::size_t(n);
+    }
+    ::close(fd);
+    bytes = {buffer.get(), size};
+    state.files.push_back(std::move(buffer));
+    state.bytes += size;
+    return {};
+}
+
+std::string at_offset(const std::string& path, std::uint64_t offset, const std::string& what) {
+    return path + ": " + what + " at byte offset " + std::to_string(offset);
+}
+
+std::string check_header(const std::string& path, std::string_view bytes, file_kind kind, std::uint64_t generation) {
+    const header_result h = read_header(bytes);
+    if (!h.header) return at_offset(path, 0, h.error);
+    if (h.header->kind != kind) return at_offset(path, 0, "the file header names another kind of file");
+    if (h.header->generation != generation) return at_offset(path, 0, "the file header names another generation");
+    return {};
+}
+
+// Prints progress on large loads, at most once a second.
+class progress {
+public:
+    explicit progress(const std::string& dir) : _dir(dir), _start_ns(base::monotonic_ns()), _last_ns(_start_ns) {}
+    void report(const loaded_state& state) {
+        const std::uint64_t now = base::monotonic_ns();
+        if (now - _last_ns < 1'000'000'000ull) return;
+        _last_ns = now;
+        const double seconds = double(now - _start_ns) / 1e9;
+        std::fprintf(stderr, "ringkv: loading %s: %" PRIu64 " records, %.0f MB in %.1f s (%.0f MB/s)\n", _dir.c_str(),
+                     state.records, double(state.bytes) / 1e6, seconds, double(state.bytes) / 1e6 / seconds);
+    }
+    double seconds() const { return double(base::monotonic_ns() - _start_ns) / 1e9; }
+
+private:
+    std::string _dir;
+    std::uint64_t _start_ns;
+    std::uint64_t _last_ns;
+};
+
+// What one file contributes; records are also dispatched to their owners.
+class file_loader {
+public:
+    file_loader(loaded_state& state, unsigned cores) : _state(state), _cores(cores) {}
+
+    // A log: namespace states and key changes; a torn tail is cut off.
+    std::string load_log(const std::string& path, std::uint64_t generation) {
+        std::string_view bytes;
+        if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
+        if (bytes.size() < file_header_bytes) {
+            // A crash right after the file was created: nothing was logged.
+            std::fprintf(stderr, "ringkv: %s: shorter than its header (a crash as it was created); ignored\n",
+                         path.c_str());
+            return {};
+        }
+        if (std::string e = check_header(path, bytes, file_kind::log, generation); !e.empty()) return e;
+        record_reader reader(bytes);
+        for (;;) {
+            const record_reader::status s = reader.next();
+            if (s == record_reader::status::end) return {};
+            if (s == record_reader::status::torn) return truncate(path, reader.offset(), bytes.size());
+            if (s == record_reader::status::damaged) return at_offset(path, reader.offset(), "a record fails its checksum");
+            if (std::string e = take(path, reader, false); !e.empty()) return e;
+        }
+    }
+
+    // The snapshot (its list of parts, its namespaces) and each part.
+    std::string load_snapshot(const std::string& dir, const found_file& f) {
+        const std::string path = dir + "/" + f.name;
+        std::string_view bytes;
+        if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
+        if (std::string e = check_header(path, bytes, file_kind::snapshot, f.generation); !e.empty()) return e;
+        std::vector<part_record> parts;
+        std::uint64_t records = 0;
+        record_reader reader(bytes);
+        bool saw_meta = false;
+        for (;;) {
+            const record_reader::status s = reader.next();
+            if (s == record_reader::status::end) return at_offset(path, reader.offset(), "the snapshot ends before its end record");
+            if (s != record_reader::status::record) return at_offset(path, reader.offset(), "a record fails its checksum or is cut short");
+            const record& r = reader.current();
+            if (r.type == record_type::end) {
+                const auto end = decode_end(r.body);
+                if (!end || end->records != records) return at_offset(path, reader.offset(), "the end record does not match the records before it");
+                if (reader.next() != record_reader::status::end) return at_offset(path, reader.offset(), "bytes after the end record");
+                break;
+            }
+            ++records;
+            if (r.type == record_type::snapshot_meta) {
+                const auto meta = decode_snapshot_meta(r.body);
+                if (!meta || saw_meta) return at_offset(path, reader.offset(), "a bad snapshot header record");
+                saw_meta = true;
+                _state.next_namespace_number = std::max(_state.next_namespace_number, meta->next_namespace_number);
+            } else if (r.type == record_type::part) {
+                const auto part = decode_part(r.body);
+                if (!part) return at_offset(path, reader.offset(), "a bad part record");
+                parts.push_back(*part);
+            } else if (r.type == record_type::namespace_state) {
+                if (std::string e = take(path, reader, true); !e.empty()) return e;
+            } else {
+                return at_offset(path, reader.offset(), "a record that does not belong in a snapshot");
+            }
+        }
+        if (!saw_meta) return at_offset(path, file_header_bytes, "no snapshot header record");
+        for (const part_record& part : parts) {
+            if (std::string e = load_part(dir, f.generation, part); !e.empty()) return e;
+        }
+        return {};
+    }
+
+private:
+    std::string load_part(const std::string& dir, std::uint64_t generation, const part_record& part) {
+        const std::string path = dir + "/" + part_name(generation, part.core);
+        std::string_view bytes;
+        if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
+        if (bytes.size() != part.bytes) {
+            return path + ": " + std::to_string(bytes.size()) + " bytes, but the snapshot lists " +
+                   std::to_string(part.bytes);
+        }
+        if (std::string e = check_header(path, bytes, file_kind::snapshot_part, generation); !e.empty()) return e;
+        std::uint64_t records = 0;
+        record_reader reader(bytes);
+        for (;;) {
+            const record_reader::status s = reader.next();
+            if (s != record_reader::status::record) return at_offset(path, reader.offset(), "a record fails its checksum or is cut short");
+            if (reader.current().type == record_type::end) {
+                const auto end = decode_end(reader.current().body);
+                if (!end || end->records != records || records != part.records) {
+                    return at_offset(path, reader.offset(), "the end record does not match the records before it");
+                }
+                if (reader.next() != record_reader::status::end) return at_offset(path, reader.offset(), "bytes after the end record");
+                return {};
+            }
+            if (reader.current().type != record_type::put) return at_offset(path, reader.offset(), "a record that does not belong in a snapshot part");
+            ++records;
+            if (std::string e = take(path, reader, false); !e.empty()) return e;
+        }
+    }
+
+    // One whole record: checked, and kept in the state.
+    std::string take(const std::string& path, const record_reader& reader, bool namespaces_only) {
+        const record& r = reader.current();
+        ++_state.records;
+        if (r.type == record_type::namespace_state) {
+            const auto n = decode_namespace_state(r.body);
+            if (!n || n->number == 0 || n->number == UINT32_MAX) return at_offset(path, reader.offset(), "a bad namespace record");
+            _state.namespaces[n->number] = *n;
+            _state.next_namespace_number = std::max(_state.next_namespace_number, n->number + 1);
+            return {};
+        }
+        if (namespaces_only) return at_offset(path, reader.offset(), "a key record where only namespaces belong");
+        std::uint32_t number = 0;
+        std::string_view key;
+        if (r.type == record_type::put) {
+            const auto put = decode_put(r.body);
+            if (!put || put->key.size() > store::item::key_bytes_max || put->value.size() > store::item::value_bytes_max ||
+                put->content_type.size() > store::item::content_type_bytes_max) {
+                return at_offset(path, reader.offset(), "a bad key record");
+            }
+            number = put->namespace_number;
+            key = put->key;
+        } else if (r.type == record_type::erase) {
+            const auto erase = decode_erase(r.body);
+            if (!erase) return at_offset(path, reader.offset(), "a bad key record");
+            number = erase->namespace_number;
+            key = erase->key;
+        } else {
+            return at_offset(path, reader.offset(), "a record that does not belong in a log");
+        }
+        const std::uint64_t hash = store::key_hash(number, key);
+        if (!_state.changes.empty()) _state.changes[store::shard_of(hash, _cores)].push_back({hash, r.body});
+        return {};
+    }
+
+    std::string truncate(const std::string& path, std::uint64_t offset, std::uint64_t size) {
+        if (::truncate(path.c_str(), off_t(offset)) != 0) {
+            return path + ": the last record is cut short at byte offset " + std::to_string(offset) +
+                   " and truncating it there failed: " + std::strerror(errno);
+        }
+        std::fprintf(stderr,
+                     "ringkv: %s: the last record is cut short at byte offset %" PRIu64
+                     " (a crash during a write); truncated there, %" PRIu64 " bytes dropped\n",
+                     path.c_str(), offset, size - offset);
+        return {};
+    }
+
+    loaded_state& _state;
+    unsigned _cores;
+};
+
+}  // namespace
+
+std::string snapshot_name(std::uint64_t generation) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "snapshot-%016" PRIx64 ".rkv", generation);
+    return name;
+}
+
+std::string part_name(std::uint64_t generation, unsigned core) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "snapshot-%016" PRIx64 "-%03u.part", generation, core);
+    return name;
+}
+
+std::string log_name(std::uint64_t generation, unsigned core) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "log-%016" PRIx64 "-%03u.rkv", generation, core);
+    return name;
+}
+
+std::uint64_t wall_ms() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return std::uint64_t(now.tv_sec) * 1000 + std::uint64_t(now.tv_nsec) / 1'000'000;
+}
+
+load_result load(const std::string& dir, unsigned cores) {
+    load_result result;
+    loaded_state& state = result.state;
+    state.changes.resize(cores);
+    directory_listing listing;
+    if (!list_directory(dir, listing, result.error)) return result;
+    state.generation_max = listing.generation_max;
+    progress shown(dir);
+    file_loader loader(state, cores);
+    std::uint64_t first_log_generation = 0;
+    if (!listing.snapshots.empty()) {
+        const found_file& newest = listing.snapshots.rbegin()->second;
+        result.error = loader.load_snapshot(dir, newest);
+        if (!result.error.empty()) return result;
+        first_log_generation = newest.generation;
+        shown.report(state);
+    }
+    for (auto it = listing.logs.lower_bound(first_log_generation); it != listing.logs.end(); ++it) {
+        for (const found_file& f : it->second) {
+            result.error = loader.load_log(dir + "/" + f.name, f.generation);
+            if (!result.error.empty()) return result;
+            shown.report(state);
+        }
+    }
+    state.seconds = shown.seconds();
+    return result;
+}
+
+std::string check_file(std::string_view bytes) {
+    loaded_state state;
+    const header_result h = read_header(bytes);
+    if (!h.header) return h.error;
+    record_reader reader(bytes);
+    for (;;) {
+        const record_reader::status s = reader.next();
+        if (s == record_reader::status::end || s == record_reader::status::torn) return {};
+        if (s == record_reader::status::damaged) return "damaged at " + std::to_string(reader.offset());
+        const record& r = reader.current();
+        switch (r.type) {
+            case record_type::put: if (!decode_put(r.body)) return "bad put"; break;
+            case record_type::erase: if (!decode_erase(r.body)) return "bad erase"; break;
+            case record_type::namespace_state: if (!decode_namespace_state(r.body)) return "bad namespace"; break;
+            case record_type::snapshot_meta: if (!decode_snapshot_meta(r.body)) return "bad meta"; break;
+            case record_type::part: if (!decode_part(r.body)) return "bad part"; break;
+            case record_type::end: if (!decode_end(r.body)) return "bad end"; break;
+        }
+    }
+}
+
+namespace {
+
+// This process's monotonic milliseconds for a wall-clock instant; instants
+// already past map to 0 (long ago).
+std::uint64_t monotonic_of(std::uint64_t at_wall_ms, store::instant now, std::uint64_t wall_ms_now) {
+    if (at_wall_ms <= wall_ms_now) return now.monotonic_ms > wall_ms_now - at_wall_ms ? now.monotonic_ms - (wall_ms_now - at_wall_ms) : 0;
+    return now.monotonic_ms + (at_wall_ms - wall_ms_now);
+}
+
+bool gone(const namespace_state_record& n, std::uint64_t wall_ms_now) {
+    return n.deleting && n.deleted_at_wall_ms <= wall_ms_now;
+}
+
+}  // namespace
+
+applied apply(const loaded_state& state, unsigned core, store::shard& keys, store::namespace_registry& namespaces,
+              store::instant now, std::uint64_t wall_ms_now) {
+    applied result;
+    for (const auto& [number, n] : state.namespaces) {
+        if (gone(n, wall_ms_now)) continue;
+        store::namespace_record r;
+        r.id = n.id;
+        r.number = n.number;
+        r.name = std::string(n.name);
+        r.organization = std::string(n.organization);
+        r.ttl_support = n.ttl_support;
+        r.created_at_s = n.created_at_s;
+        r.provisioned_at_s = n.provisioned_at_s;
+        r.provisioned_at_ms = monotonic_of(n.provisioned_at_wall_ms, now, wall_ms_now);
+        r.deleting = n.deleting;
+        r.delete_requested_at_s = n.delete_requested_at_s;
+        r.deleted_at_ms = monotonic_of(n.deleted_at_wall_ms, now, wall_ms_now);
+        namespaces.insert(r);
+    }
+    const auto live = [&state](std::uint32_t number) {
+        const auto it = state.namespaces.find(number);
+        return it != state.namespaces.end() && !it->second.deleting;
+    };
+    for (const key_change& change : state.changes[core]) {
+        if (record_type(std::uint8_t(change.body[0])) == record_type::erase) {
+            const auto erase = decode_erase(change.body);
+            if (live(erase->namespace_number)) keys.erase(change.hash, erase->namespace_number, erase->key);
+            continue;
+        }
+        const auto put = decode_put(change.body);
+        if (!live(put->namespace_number)) continue;
+        if (put->expires_at_wall_ms != 0 && put->expires_at_wall_ms <= wall_ms_now) {  // expired while down
+            keys.erase(change.hash, put->namespace_number, put->key);
+            continue;
+        }
+        const std::uint64_t ttl_ms = put->expires_at_wall_ms == 0 ? 0 : put->expires_at_wall_ms - wall_ms_now;
+        const store::instant written{now.monotonic_ms, put->updated_at_s};
+        if (keys.put(change.hash, put->namespace_number, put->key, put->value, put->content_type, ttl_ms, written) ==
+            store::shard::put_result::memory_full) {
+            result.error = "the stored keys do not fit this core's share of --max-memory";
+            return result;
+        }
+    }
+    result.keys = keys.size();
+    return result;
+}
+
+}  // namespace ringkv::persist

@@ -1,0 +1,233 @@
+// The file formats and the loader, on files written by hand in a temporary
+// directory: round trips, every truncation point, a flipped byte anywhere,
+// a newer version, and what apply() restores (times, TTLs, namespaces).
+#include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
+#include <ringkv/store/sharding.hh>
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace ringkv::persist {
+namespace {
+
+std::string_view view(const std::vector<char>& bytes) { return {bytes.data(), bytes.size()}; }
+
+put_record sample_put(std::uint32_t ns, std::string_view key, std::string_view value, std::uint64_t expires = 0) {
+    put_record r;
+    r.namespace_number = ns;
+    r.updated_at_s = 1700000000;
+    r.expires_at_wall_ms = expires;
+    r.key = key;
+    r.content_type = "text/plain";
+    r.value = value;
+    return r;
+}
+
+namespace_state_record sample_namespace(std::uint32_t number, bool deleting = false) {
+    namespace_state_record n;
+    n.id = {0x1234, number};
+    n.number = number;
+    n.name = "ns-name";
+    n.organization = "token-a";
+    n.created_at_s = 1700000001;
+    n.provisioned_at_s = 1700000002;
+    n.provisioned_at_wall_ms = 1700000002000;
+    n.deleting = deleting;
+    n.delete_requested_at_s = deleting ? 1700000003 : 0;
+    n.deleted_at_wall_ms = deleting ? 4000000000000 : 0;  // far in the future: still deleting
+    return n;
+}
+
+std::vector<char> sample_log(std::uint64_t generation = 1) {
+    std::vector<char> out;
+    append_header({file_kind::log, format_version, 0, generation}, out);
+    append(sample_namespace(1), out);
+    append(sample_put(1, "a", "alpha"), out);
+    append(sample_put(1, "b", "beta"), out);
+    append(erase_record{1, "a"}, out);
+    return out;
+}
+
+TEST(PersistFormat, RecordsRoundTrip) {
+    const std::vector<char> log = sample_log();
+    const header_result h = read_header(view(log));
+    ASSERT_TRUE(h.header) << h.error;
+    EXPECT_EQ(h.header->kind, file_kind::log);
+    EXPECT_EQ(h.header->generation, 1u);
+    record_reader reader(view(log));
+    ASSERT_EQ(reader.next(), record_reader::status::record);
+    const auto n = decode_namespace_state(reader.current().body);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->name, "ns-name");
+    EXPECT_EQ(n->organization, "token-a");
+    EXPECT_EQ(n->provisioned_at_wall_ms, 1700000002000u);
+    ASSERT_EQ(reader.next(), record_reader::status::record);
+    const auto put = decode_put(reader.current().body);
+    ASSERT_TRUE(put);
+    EXPECT_EQ(put->key, "a");
+    EXPECT_EQ(put->value, "alpha");
+    EXPECT_EQ(put->content_type, "text/plain");
+    EXPECT_EQ(put->updated_at_s, 1700000000u);
+    ASSERT_EQ(reader.next(), record_reader::status::record);
+    ASSERT_EQ(reader.next(), record_reader::status::record);
+    const auto erase = decode_erase(reader.current().body);
+    ASSERT_TRUE(erase);
+    EXPECT_EQ(erase->key, "a");
+    EXPECT_EQ(reader.next(), record_reader::status::end);
+    EXPECT_EQ(check_file(view(log)), "");
+}
+
+TEST(PersistFormat, EveryTruncationIsATornTail) {
+    const std::vector<char> log = sample_log();
+    for (std::size_t size = file_header_bytes; size < log.size(); ++size) {
+        record_reader reader({log.data(), size});
+        record_reader::status s;
+        while ((s = reader.next()) == record_reader::status::record) {
+        }
+        // Cut exactly between records: a clean end; anywhere else: torn.
+        EXPECT_NE(s, record_reader::status::damaged) << "cut at " << size;
+    }
+}
+
+TEST(PersistFormat, AFlippedByteBeforeTheLastRecordIsDamage) {
+    const std::vector<char> clean = sample_log();
+    // The offset where the last record starts.
+    record_reader walk(view(clean));
+    std::uint64_t last = 0;
+    while (walk.next() == record_reader::status::record) last = walk.offset();
+    for (std::size_t at = file_header_bytes; at < last; ++at) {
+        std::vector<char> log = clean;
+        log[at] ^= 0x10;
+        record_reader reader(view(log));
+        record_reader::status s;
+        while ((s = reader.next()) == record_reader::status::record) {
+        }
+        EXPECT_EQ(s, record_reader::status::damaged) << "flip at " << at;
+        EXPECT_LE(reader.offset(), at);
+    }
+}
+
+TEST(PersistFormat, HeaderDamageAndNewerVersionsAreRefused) {
+    std::vector<char> log = sample_log();
+    for (std::size_t at = 0; at < file_header_bytes; ++at) {
+        std::vector<char> bad = log;
+        bad[at] ^= 1;
+        EXPECT_FALSE(read_header(view(bad)).header) << at;
+    }
+    std::vector<char> newer;
+    append_header({file_kind::log, format_version + 1, 0, 1}, newer);
+    const header_result h = read_header(view(newer));
+    ASSERT_FALSE(h.header);
+    EXPECT_NE(h.error.find("newer"), std::string::npos) << h.error;
+}
+
+TEST(PersistFormat, ImpossibleLengthsAreDamageNotAllocations) {
+    std::vector<char> log;
+    append_header({file_kind::log, format_version, 0, 1}, log);
+    const std::size_t at = log.size();
+    append(sample_put(1, "k", "v"), log);
+    append(sample_put(1, "k2", "v"), log);
+    const std::uint32_t huge = 0xffffffffu;
+    std::memcpy(log.data() + at + 8, &huge, 4);
+    record_reader reader(view(log));
+    EXPECT_EQ(reader.next(), record_reader::status::damaged);
+}
+
+// A temporary directory, removed with its files.
+class temp_dir {
+public:
+    temp_dir() {
+        char pattern[] = "/tmp/ringkv-persist-XXXXXX";
+        _path = mkdtemp(pattern);
+    }
+    ~temp_dir() { std::system(("rm -rf " + _path).c_str()); }
+    const std::string& path() const { return _path; }
+    void write(const std::string& name, const std::vector<char>& bytes) const {
+        std::ofstream(_path + "/" + name, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+    }
+    std::size_t size(const std::string& name) const {
+        struct stat info {};
+        return ::stat((_path + "/" + name).c_str(), &info) == 0 ? std::size_t(info.st_size) : 0;
+    }
+
+private:
+    std::string _path;
+};
+
+TEST(PersistLoader, ReplaysALogAndCutsItsTornTail) {
+    temp_dir dir;
+    std::vector<char> log = sample_log(3);
+    const std::size_t whole = log.size();
+    append(sample_put(1, "c", "gamma"), log);
+    log.resize(log.size() - 2);  // the crash
+    dir.write(log_name(3, 0), log);
+    const load_result loaded = load(dir.path(), 1);
+    ASSERT_EQ(loaded.error, "");
+    EXPECT_EQ(dir.size(log_name(3, 0)), whole);
+    EXPECT_EQ(loaded.state.generation_max, 3u);
+    EXPECT_EQ(loaded.state.next_namespace_number, 2u);
+    store::shard keys(1000);
+    store::namespace_registry namespaces;
+    const applied a = apply(loaded.state, 0, keys, namespaces, {1000, 1700000100}, 1700000100000);
+    ASSERT_EQ(a.error, "");
+    EXPECT_EQ(keys.size(), 1u);  // a erased, b kept, c torn off
+    const store::item_ref b = keys.get(store::key_hash(1, "b"), 1, "b", {1000, 1700000100});
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->value(), "beta");
+    EXPECT_EQ(b->updated_at_s(), 1700000000u);
+    EXPECT_EQ(b->content_type(), "text/plain");
+    const store::namespace_record* n = namespaces.find_number(1);
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->name, "ns-name");
+    EXPECT_EQ(n->status(1000), store::namespace_status::provision_ok);
+}
+
+TEST(PersistLoader, DamageInTheMiddleNamesTheFileAndOffset) {
+    temp_dir dir;
+    std::vector<char> log = sample_log(1);
+    log[file_header_bytes + 20] ^= 4;
+    dir.write(log_name(1, 0), log);
+    const load_result loaded = load(dir.path(), 1);
+    EXPECT_NE(loaded.error.find(log_name(1, 0)), std::string::npos) << loaded.error;
+    EXPECT_NE(loaded.error.find("byte offset " + std::to_string(file_header_bytes)), std::string::npos) << loaded.error;
+}
+
+TEST(PersistLoader, TtlsAreAbsoluteAndDeletedNamespacesKeepNoKeys) {
+    temp_dir dir;
+    std::vector<char> log;
+    append_header({file_kind::log, format_version, 1, 2}, log);
+    append(sample_namespace(1), log);
+    append(sample_namespace(2), log);
+    append(sample_put(1, "soon", "x", 1700000100000 + 5000), log);  // 5 s left at load
+    append(sample_put(1, "past", "x", 1700000099000), log);         // expired while down
+    append(sample_put(2, "doomed", "x"), log);
+    append(sample_namespace(2, true), log);
+    dir.write(log_name(2, 1), log);
+    const load_result loaded = load(dir.path(), 2);
+    ASSERT_EQ(loaded.error, "");
+    std::size_t total = 0;
+    for (unsigned core = 0; core < 2; ++core) {
+        store::shard keys(50'000);
+        store::namespace_registry namespaces;
+        const applied a = apply(loaded.state, core, keys, namespaces, {50'000, 1700000100}, 1700000100000);
+        ASSERT_EQ(a.error, "");
+        total += keys.size();
+        EXPECT_EQ(namespaces.find_number(2)->status(50'000), store::namespace_status::deleting);
+        if (store::item_ref soon = keys.get(store::key_hash(1, "soon"), 1, "soon", {50'000, 0})) {
+            EXPECT_EQ(soon->ttl().at_ms, 55'000u);
+        }
+    }
+    EXPECT_EQ(total, 1u);
+}
+
+}  // namespace
+}  // namespace ringkv::persist
