@@ -35,6 +35,34 @@ void merge(const std::vector<std::unique_ptr<thread_results>>& results, totals& 
     }
 }
 
+// Every organization's namespace: the --namespace given (checked), or one
+// created for each token; then filled unless --no-prefill. Organizations
+// set up so far are in `out` even when a later one fails.
+std::string prepare(const options& o, std::vector<organization>& out) {
+    for (unsigned n = 0; n < o.tokens; ++n) {
+        organization each{token_of(o, n), o.namespace_id};
+        std::string e = o.namespace_id.empty() ? create_namespace(o, each.token, each.namespace_id)
+                                               : check_namespace(o, each.token, each.namespace_id);
+        if (!e.empty()) return e;
+        out.push_back(std::move(each));
+        if (o.prefill) {
+            if (e = fill_keys(o, out.back().token, out.back().namespace_id); !e.empty()) return e;
+        }
+    }
+    return {};
+}
+
+// Deletes the namespaces the run created; the first failure, if any.
+std::string delete_namespaces(const options& o, const std::vector<organization>& organizations) {
+    std::string first_error;
+    for (const organization& each : organizations) {
+        if (std::string e = delete_namespace(o, each.token, each.namespace_id); !e.empty() && first_error.empty()) {
+            first_error = e;
+        }
+    }
+    return first_error;
+}
+
 // Waits for the threads, printing a progress line each second; SIGINT or
 // SIGTERM asks the run to stop early.
 void watch(const options& o, const run_plan& plan, std::atomic<bool>& stop, std::atomic<unsigned>& running,
@@ -82,14 +110,10 @@ int main(int argc, char** argv) {
 
     run_plan plan;
     plan.settings = &o;
-    plan.namespace_id = o.namespace_id;
     const bool own_namespace = o.namespace_id.empty();
-    if (std::string e = own_namespace ? create_namespace(o, plan.namespace_id) : check_namespace(o, plan.namespace_id);
-        !e.empty()) {
+    if (std::string e = prepare(o, plan.organizations); !e.empty()) {
+        if (own_namespace) delete_namespaces(o, plan.organizations);
         return fatal(e);
-    }
-    if (o.prefill) {
-        if (std::string e = fill_keys(o, plan.namespace_id); !e.empty()) return fatal(e);
     }
     std::vector<std::vector<int>> fds(o.threads);
     for (unsigned c = 0; c < o.connections; ++c) {
@@ -131,7 +155,7 @@ int main(int argc, char** argv) {
     if (!o.json_path.empty()) error = write_json(o, t, o.json_path);
     if (error.empty() && !o.plot_path.empty()) error = write_plot(t, o.plot_path);
     if (own_namespace) {
-        if (std::string e = delete_namespace(o, plan.namespace_id); !e.empty() && error.empty()) error = e;
+        if (std::string e = delete_namespaces(o, plan.organizations); !e.empty() && error.empty()) error = e;
     }
     if (!error.empty()) return fatal(error);
     if (t.failed != 0) {

@@ -17,6 +17,9 @@ for the whole wait (coordinated omission corrected).
 Target:
   --url URL               server base URL (default http://127.0.0.1:8080/v2)
   --token TOKEN           bearer token (default ringkv-bench)
+  --tokens N              spread the connections over N organizations, the
+                          tokens TOKEN-0 .. TOKEN-{N-1}, one namespace each
+                          (default 1: TOKEN alone); N at most --connections
   --namespace ID          use this namespace (default: create one, fill it,
                           and delete it at the end)
   --no-prefill            do not PUT every key before the run
@@ -41,7 +44,8 @@ Output:
   --json FILE             write results and the whole histogram as JSON
   --plot FILE.png         draw the latency-percentile curve (needs gnuplot)
   --quiet                 no progress line
-  --help
+  --help                  print this help and exit
+  --version               print the version and exit
 )";
 
 template <typename T>
@@ -49,6 +53,11 @@ bool parse_number(std::string_view text, T& out) {
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
     return error == std::errc{} && end == text.data() + text.size();
 }
+
+// Each organization is set up (a namespace created and filled) before the
+// run, one after another; this keeps that set-up, and the namespaces left
+// on the servers, bounded.
+constexpr unsigned tokens_max = 10000;
 
 exit_now bad(const std::string& text) { return {2, "ringkv-bench: " + text + " (see --help)\n"}; }
 
@@ -80,6 +89,7 @@ std::variant<options, exit_now> parse_options(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") return exit_now{0, std::string(usage)};
+        if (flag == "--version") return exit_now{0, std::string("ringkv-bench ") + RINGKV_VERSION + "\n"};
         if (flag == "--no-prefill") { o.prefill = false; continue; }
         if (flag == "--quiet") { o.quiet = true; continue; }
         if (i + 1 >= argc) return bad(flag.starts_with("--") ? "option " + std::string(flag) + " needs a value" : "unexpected argument '" + std::string(flag) + "'");
@@ -87,6 +97,7 @@ std::variant<options, exit_now> parse_options(int argc, char** argv) {
         bool ok = true;
         if (flag == "--url") ok = parse_url(value, o);
         else if (flag == "--token") ok = !(o.token = std::string(value)).empty();
+        else if (flag == "--tokens") ok = parse_number(value, o.tokens) && o.tokens >= 1 && o.tokens <= tokens_max;
         else if (flag == "--namespace") ok = (o.namespace_id = std::string(value)).size() == 36;
         else if (flag == "--threads") ok = parse_number(value, o.threads) && o.threads >= 1 && o.threads <= 64;
         else if (flag == "--connections") ok = parse_number(value, o.connections) && o.connections >= 1 && o.connections <= 100000;
@@ -119,7 +130,13 @@ std::variant<options, exit_now> parse_options(int argc, char** argv) {
         if (!ok) return bad("bad value for " + std::string(flag) + " '" + std::string(value) + "'");
     }
     if (o.connections < o.threads) return bad("--connections must be at least --threads");
+    if (o.tokens > o.connections) return bad("--tokens must be at most --connections (each organization gets one)");
+    if (o.tokens > 1 && !o.namespace_id.empty()) return bad("--namespace belongs to one token: not with --tokens");
     return o;
+}
+
+std::string token_of(const options& o, unsigned organization) {
+    return o.tokens == 1 ? o.token : o.token + "-" + std::to_string(organization);
 }
 
 }  // namespace ringkv::loadgen

@@ -22,8 +22,8 @@ std::string format_duration(std::uint64_t ns) {
 }
 
 void print_table(const options& o, const totals& t) {
-    std::printf("\n%s, %u thread(s), %u connection(s), pipeline %u, %s\n", o.requests ? "request count" : "timed run",
-                o.threads, o.connections, o.pipeline,
+    std::printf("\n%s, %u thread(s), %u connection(s) over %u organization(s), pipeline %u, %s\n",
+                o.requests ? "request count" : "timed run", o.threads, o.connections, o.tokens, o.pipeline,
                 o.rate > 0 ? ("open loop at " + std::to_string(std::llround(o.rate)) + " req/s").c_str() : "closed loop");
     std::printf("  %-12s %12lu in %.2f s = %.0f req/s\n", "requests", static_cast<unsigned long>(t.completed), t.seconds,
                 t.seconds > 0 ? double(t.completed) / t.seconds : 0.0);
@@ -43,7 +43,7 @@ std::string write_json(const options& o, const totals& t, const std::string& pat
     std::ofstream out(path);
     if (!out) return "cannot write --json file '" + path + "'";
     out << "{\n  \"config\": {\"host\": \"" << o.host << "\", \"port\": " << o.port << ", \"threads\": " << o.threads
-        << ", \"connections\": " << o.connections << ", \"pipeline\": " << o.pipeline << ", \"rate\": " << o.rate
+        << ", \"connections\": " << o.connections << ", \"organizations\": " << o.tokens << ", \"pipeline\": " << o.pipeline << ", \"rate\": " << o.rate
         << ", \"duration_s\": " << o.duration_s << ", \"request_limit\": " << o.requests << ", \"warmup_s\": " << o.warmup_s
         << ", \"keys\": " << o.keys << ", \"zipf_skew\": " << o.zipf_skew.value_or(0) << ", \"value_bytes\": ["
         << o.value_bytes.low << ", " << o.value_bytes.high << "], \"ttl_s\": " << o.ttl_s << ", \"mix\": {";

@@ -92,6 +92,13 @@ private:
     std::uint64_t _armed_for_ns = 0;
 };
 
+// The fixed parts of one organization's requests, built once per thread.
+struct request_parts {
+    std::string key_path;        // "<base>/storage/kvs/<id>/keys/"
+    std::string list_path;       // "<base>/storage/kvs/<id>/keys?limit=100&prefix=<key prefix>"
+    std::string headers;         // " HTTP/1.1\r\nHost: ...\r\nAuthorization: ...\r\n"
+};
+
 // A thread's shared state: the workload's generators and the counters.
 struct thread_context {
     const run_plan& plan;
@@ -101,9 +108,7 @@ struct thread_context {
     std::mt19937_64 random;
     key_chooser keys;
     std::string value;           // the largest value, sliced per PUT
-    std::string key_path;        // "<base>/storage/kvs/<id>/keys/"
-    std::string list_path;       // "<base>/storage/kvs/<id>/keys?limit=100&prefix=<key prefix>"
-    std::string headers;         // " HTTP/1.1\r\nHost: ...\r\nAuthorization: ...\r\n"
+    std::vector<request_parts> organizations;  // one per organization of the plan
     std::string ttl_query;       // "?ttl_secs=N" or empty
     net::deadline_list responses;  // connections waiting for an answer
     pacer pace;
@@ -119,7 +124,7 @@ void append_number(std::string& out, std::uint64_t n) {
     out.append(digits, std::size_t(std::to_chars(digits, digits + sizeof(digits), n).ptr - digits));
 }
 
-void append_request(thread_context& t, operation op, std::string& out) {
+void append_request(thread_context& t, const request_parts& parts, operation op, std::string& out) {
     const std::uint64_t key = t.keys.next(t.random);
     switch (op) {
         case operation::get: out += "GET "; break;
@@ -128,15 +133,15 @@ void append_request(thread_context& t, operation op, std::string& out) {
         case operation::list: out += "GET "; break;
     }
     if (op == operation::list) {
-        out += t.list_path;
+        out += parts.list_path;
         append_number(out, key % 10);
     } else {
-        out += t.key_path;
+        out += parts.key_path;
         out += t.o.key_prefix;
         append_number(out, key);
         if (op == operation::put) out += t.ttl_query;
     }
-    out += t.headers;
+    out += parts.headers;
     if (op == operation::put) {
         const std::uint32_t bytes = t.o.value_bytes.next(t.random);
         out += "Content-Length: ";
@@ -151,6 +156,7 @@ void append_request(thread_context& t, operation op, std::string& out) {
 // One connection's state; its own deadline hook for the response timeout.
 struct connection : net::deadline_hook {
     int fd = -1;
+    const request_parts* organization = nullptr;  // whose requests it sends
     io::completion* pending = nullptr;
     bool timed_out = false;
     struct in_flight {
@@ -210,7 +216,7 @@ io::task<> drive(thread_context& t, connection& c, schedule s, std::uint64_t bud
             const std::uint64_t due = open_loop ? s.due_ns(sent) : now;
             if (due > now) break;
             const operation op = t.o.operations.pick(t.random());
-            append_request(t, op, out);
+            append_request(t, *c.organization, op, out);
             c.queue.push_back({due, op});
             ++sent;
         }
@@ -246,9 +252,11 @@ io::task<> drive(thread_context& t, connection& c, schedule s, std::uint64_t bud
 }
 
 // A connection's coroutine: holds the loop open while it runs.
-io::task<> run_connection(thread_context& t, int fd, schedule s, std::uint64_t budget) {
+io::task<> run_connection(thread_context& t, int fd, const request_parts& organization, schedule s,
+                          std::uint64_t budget) {
     connection c;
     c.fd = fd;
+    c.organization = &organization;
     co_await drive(t, c, s, budget);
     t.loop.release();
 }
@@ -263,14 +271,16 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
     io::loop loop(peers, loop_settings);
     peers.wait_until_all_rings_ready();
 
-    thread_context t{plan, o, results, loop, std::mt19937_64(0x5eed + core), {}, {}, {}, {}, {}, {},
+    thread_context t{plan, o, results, loop, std::mt19937_64(0x5eed + core), {}, {}, {}, {},
                      net::deadline_list(std::uint64_t(o.timeout_s * 1000)), pacer(loop), 0};
     t.keys.keys = o.keys;
     if (o.zipf_skew) t.keys.skewed.emplace(o.keys, *o.zipf_skew);
     t.value.assign(o.value_bytes.high, 'v');
-    t.key_path = o.base_path + "/storage/kvs/" + plan.namespace_id + "/keys/";
-    t.list_path = o.base_path + "/storage/kvs/" + plan.namespace_id + "/keys?limit=100&prefix=" + o.key_prefix;
-    t.headers = " HTTP/1.1\r\nHost: " + o.host + "\r\nAuthorization: Bearer " + o.token + "\r\n";
+    for (const organization& each : plan.organizations) {
+        t.organizations.push_back({o.base_path + "/storage/kvs/" + each.namespace_id + "/keys/",
+                                   o.base_path + "/storage/kvs/" + each.namespace_id + "/keys?limit=100&prefix=" + o.key_prefix,
+                                   " HTTP/1.1\r\nHost: " + o.host + "\r\nAuthorization: Bearer " + each.token + "\r\n"});
+    }
     if (o.ttl_s != 0) t.ttl_query = "?ttl_secs=" + std::to_string(o.ttl_s);
 
     loop.on_iteration([&t] { t.pace.resume_due(); });
@@ -291,7 +301,7 @@ void run_thread(io::cluster& peers, unsigned core, const run_plan& plan, unsigne
             std::uint64_t budget = UINT64_MAX;
             if (o.requests != 0) budget = o.requests / o.connections + (c < o.requests % o.connections ? 1 : 0);
             loop.hold();
-            io::spawn(run_connection(t, fds[i], s, budget));
+            io::spawn(run_connection(t, fds[i], t.organizations[organization_of(o, c)], s, budget));
         }
         if (fds.empty()) loop.stop_all();
     });

@@ -29,9 +29,15 @@ struct thread_results {
     std::string first_error;                // read after the thread has joined
 };
 
+// One organization of the run (--tokens): its token and its namespace.
+struct organization {
+    std::string token;
+    std::string namespace_id;
+};
+
 struct run_plan {
     const options* settings = nullptr;
-    std::string namespace_id;
+    std::vector<organization> organizations;  // o.tokens of them; connection c uses organization_of(o, c)
     std::uint64_t start_ns = 0;         // first requests are due
     std::uint64_t measure_from_ns = 0;  // start + warm-up
     std::uint64_t end_ns = 0;           // no request is due after this (duration mode)

@@ -62,10 +62,10 @@ std::string exchange(const options& o, const std::string& requests, std::size_t 
     return {};
 }
 
-std::string request(const options& o, const char* method, const std::string& path, std::string_view body,
-                    bool with_length = true) {
+std::string request(const options& o, const std::string& token, const char* method, const std::string& path,
+                    std::string_view body, bool with_length = true) {
     std::string r = std::string(method) + " " + o.base_path + path + " HTTP/1.1\r\nHost: " + o.host +
-                    "\r\nAuthorization: Bearer " + o.token + "\r\n";
+                    "\r\nAuthorization: Bearer " + token + "\r\n";
     if (with_length) r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     r += "\r\n";
     r.append(body);
@@ -106,11 +106,11 @@ int connect_to(const options& o, std::string& error) {
     return fd;
 }
 
-std::string create_namespace(const options& o, std::string& id) {
+std::string create_namespace(const options& o, const std::string& token, std::string& id) {
     const std::string name = "ringkv-bench-" + std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr));
     std::vector<response_stream::response> out;
-    const std::string error = exchange(o, request(o, "POST", "/storage/kvs", R"({"name":")" + name + "\"}"), 1, out);
-    if (!error.empty()) return "creating the namespace: " + error;
+    const std::string error = exchange(o, request(o, token, "POST", "/storage/kvs", R"({"name":")" + name + "\"}"), 1, out);
+    if (!error.empty()) return "creating the namespace of " + token + ": " + error;
     const std::string marker = "\"id\":\"";
     const std::size_t at = out[0].body.find(marker);
     if (at == std::string::npos) return "creating the namespace: no id in " + out[0].body.substr(0, 300);
@@ -118,19 +118,19 @@ std::string create_namespace(const options& o, std::string& id) {
     return {};
 }
 
-std::string check_namespace(const options& o, const std::string& id) {
+std::string check_namespace(const options& o, const std::string& token, const std::string& id) {
     std::vector<response_stream::response> out;
-    const std::string error = exchange(o, request(o, "GET", "/storage/kvs/" + id, {}, false), 1, out);
+    const std::string error = exchange(o, request(o, token, "GET", "/storage/kvs/" + id, {}, false), 1, out);
     return error.empty() ? std::string() : "namespace " + id + ": " + error;
 }
 
-std::string fill_keys(const options& o, const std::string& id) {
+std::string fill_keys(const options& o, const std::string& token, const std::string& id) {
     const std::string value(o.value_bytes.low, 'v');
     for (std::uint64_t start = 0; start < o.keys; start += fill_batch) {
         const std::uint64_t end = std::min(o.keys, start + fill_batch);
         std::string requests;
         for (std::uint64_t k = start; k < end; ++k) {
-            requests += request(o, "PUT", "/storage/kvs/" + id + "/keys/" + o.key_prefix + std::to_string(k), value);
+            requests += request(o, token, "PUT", "/storage/kvs/" + id + "/keys/" + o.key_prefix + std::to_string(k), value);
         }
         std::vector<response_stream::response> out;
         const std::string error = exchange(o, requests, end - start, out);
@@ -139,10 +139,10 @@ std::string fill_keys(const options& o, const std::string& id) {
     return {};
 }
 
-std::string delete_namespace(const options& o, const std::string& id) {
+std::string delete_namespace(const options& o, const std::string& token, const std::string& id) {
     std::vector<response_stream::response> out;
-    const std::string error = exchange(o, request(o, "DELETE", "/storage/kvs/" + id, {}, false), 1, out);
-    return error.empty() ? std::string() : "deleting the namespace: " + error;
+    const std::string error = exchange(o, request(o, token, "DELETE", "/storage/kvs/" + id, {}, false), 1, out);
+    return error.empty() ? std::string() : "deleting the namespace of " + token + ": " + error;
 }
 
 }  // namespace ringkv::loadgen

@@ -12,11 +12,12 @@ namespace ringkv::loadgen {
 // A connected TCP socket, or -1 with `error` set.
 int connect_to(const options& o, std::string& error);
 
-// Each returns an empty string on success, else the message.
-std::string create_namespace(const options& o, std::string& id);
+// Each returns an empty string on success, else the message. `token` is
+// the organization's (token_of()).
+std::string create_namespace(const options& o, const std::string& token, std::string& id);
 // A --namespace given by the user must exist for the token.
-std::string check_namespace(const options& o, const std::string& id);
-std::string fill_keys(const options& o, const std::string& id);
-std::string delete_namespace(const options& o, const std::string& id);
+std::string check_namespace(const options& o, const std::string& token, const std::string& id);
+std::string fill_keys(const options& o, const std::string& token, const std::string& id);
+std::string delete_namespace(const options& o, const std::string& token, const std::string& id);
 
 }  // namespace ringkv::loadgen

@@ -169,5 +169,30 @@ TEST(ringkv_bench, failures_are_clear_and_non_zero) {
     EXPECT_NE(foreign.err.find("answered 404"), std::string::npos) << foreign.err;
 }
 
+// --tokens 3: three organizations, each with one namespace of its own and
+// load from its own connections. The server accepts only those three tokens
+// and one namespace each, and keeps deleted namespaces listed ("deleting"),
+// so each organization's listing shows the one namespace the run made.
+TEST(ringkv_bench, tokens_spread_the_run_over_organizations) {
+    const std::string tokens = ::testing::TempDir() + "bench-org-tokens.txt";
+    std::ofstream(tokens) << "org-0\norg-1\norg-2\n";
+    server_process server({"--threads", "2", "--tokens", tokens, "--namespaces-per-org", "1", "--delete-delay", "60000"});
+    const std::string json = ::testing::TempDir() + "bench-tokens.json";
+    auto run = bench({"--url", "http://127.0.0.1:" + std::to_string(server.port()), "--token", "org", "--tokens", "3",
+                      "--connections", "6", "--requests", "3000", "--mix", "get=50,put=50", "--keys", "100",
+                      "--json", json, "--quiet"});
+    ASSERT_EQ(run.exit_status, 0) << run.err;
+    EXPECT_NE(run.out.find("6 connection(s) over 3 organization(s)"), std::string::npos) << run.out;
+    EXPECT_EQ(json_number(read_file(json), "organizations"), 3);
+    EXPECT_EQ(json_number(read_file(json), "errors"), 0);
+    for (const std::string token : {"org-0", "org-1", "org-2"}) {
+        auto listed = exchange(server.port(), get("/v2/storage/kvs", "Authorization: Bearer " + token + "\r\n"));
+        ASSERT_TRUE(listed);
+        EXPECT_EQ(listed->status, 200);
+        EXPECT_NE(listed->body.find("\"total_results\":1}"), std::string::npos) << token << ": " << listed->body;
+        EXPECT_EQ(json_string(listed->body, "status"), "deleting") << token;
+    }
+}
+
 }  // namespace
 }  // namespace ringkv::testing

@@ -15,6 +15,9 @@ struct options {
     std::uint16_t port = 8080;
     std::string base_path = "/v2";
     std::string token = "ringkv-bench";
+    // Organizations the connections are spread over (--tokens): connection c
+    // speaks for organization c % tokens, each with a namespace of its own.
+    unsigned tokens = 1;
 
     unsigned threads = 1;
     unsigned connections = 16;
@@ -45,5 +48,11 @@ struct exit_now {
 };
 
 std::variant<options, exit_now> parse_options(int argc, char** argv);
+
+// The bearer token of organization `organization` (0 .. o.tokens-1): the
+// --token itself when there is one organization, else "<token>-<n>".
+std::string token_of(const options& o, unsigned organization);
+// The organization connection `connection` (0 .. o.connections-1) speaks for.
+inline unsigned organization_of(const options& o, unsigned connection) { return connection % o.tokens; }
 
 }  // namespace ringkv::loadgen

@@ -1,6 +1,8 @@
 // ringkv-bench's pure parts: histogram error bounds and merging, the
-// zipfian distribution's shape, mixes, sizes and the open-loop schedule.
+// zipfian distribution's shape, mixes, sizes, the open-loop schedule and
+// how --tokens spreads connections over organizations.
 #include <ringkv/loadgen/histogram.hh>
+#include <ringkv/loadgen/options.hh>
 #include <ringkv/loadgen/workload.hh>
 
 #include <gtest/gtest.h>
@@ -8,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace ringkv::loadgen {
@@ -147,6 +151,49 @@ TEST(schedule, open_loop_spreads_connections_and_keeps_the_rate) {
     const schedule s = schedule::for_connection(0, 1000.0, 1, 0);
     EXPECT_EQ(s.due_ns(1000), 1'000'000'000u);
     EXPECT_EQ(schedule::for_connection(5, 0, 4, 2).interval_ns, 0u);  // closed loop
+}
+
+// parse_options over a list of flags (argv[0] added).
+std::variant<options, exit_now> parse(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), "ringkv-bench");
+    std::vector<char*> argv;
+    for (std::string& flag : flags) argv.push_back(flag.data());
+    return parse_options(int(argv.size()), argv.data());
+}
+
+TEST(tokens, one_organization_keeps_the_token_as_given) {
+    const auto parsed = parse({"--token", "abc"});
+    ASSERT_TRUE(std::holds_alternative<options>(parsed));
+    const options& o = std::get<options>(parsed);
+    EXPECT_EQ(o.tokens, 1u);
+    EXPECT_EQ(token_of(o, 0), "abc");
+    for (unsigned c = 0; c < o.connections; ++c) EXPECT_EQ(organization_of(o, c), 0u);
+}
+
+TEST(tokens, connections_are_dealt_round_robin_and_every_organization_gets_one) {
+    const auto parsed = parse({"--token", "org", "--tokens", "3", "--connections", "7", "--threads", "2"});
+    ASSERT_TRUE(std::holds_alternative<options>(parsed));
+    const options& o = std::get<options>(parsed);
+    std::vector<unsigned> per_organization(o.tokens);
+    for (unsigned c = 0; c < o.connections; ++c) ++per_organization[organization_of(o, c)];
+    EXPECT_EQ(per_organization, (std::vector<unsigned>{3, 2, 2}));
+    std::set<std::string> tokens;
+    for (unsigned n = 0; n < o.tokens; ++n) tokens.insert(token_of(o, n));
+    EXPECT_EQ(tokens, (std::set<std::string>{"org-0", "org-1", "org-2"}));
+}
+
+TEST(tokens, bad_counts_and_a_shared_namespace_are_refused) {
+    const auto status = [](std::vector<std::string> flags) {
+        const auto parsed = parse(std::move(flags));
+        return std::holds_alternative<exit_now>(parsed) ? std::get<exit_now>(parsed).status : 0;
+    };
+    EXPECT_EQ(status({"--tokens", "0"}), 2);
+    EXPECT_EQ(status({"--tokens", "-1"}), 2);
+    EXPECT_EQ(status({"--tokens", "10001", "--connections", "20000"}), 2);
+    EXPECT_EQ(status({"--tokens", "10000", "--connections", "10000"}), 0);
+    EXPECT_EQ(status({"--tokens", "17", "--connections", "16"}), 2);  // an organization without a connection
+    EXPECT_EQ(status({"--tokens", "2", "--namespace", "00000000-0000-4000-8000-000000000000"}), 2);
+    EXPECT_EQ(status({"--tokens", "1", "--namespace", "00000000-0000-4000-8000-000000000000"}), 0);
 }
 
 }  // namespace
