@@ -1,16 +1,29 @@
 // The official Telnyx Node SDK, unchanged, against the real ringkv binary:
 // every KV operation it has, including auto-pagination of both listings.
 // Usage: RINGKV_BINARY=build/src/ringkv node --test conformance.test.mjs
+//        (starts its own server on a free port, stops it at the end), or
+//        RINGKV_URL=http://HOST:PORT[/v2] node --test conformance.test.mjs
+//        (an existing server or a proxy in front of several; the run uses a
+//        fresh organization, RINGKV_TOKEN or a random token, and deletes the
+//        namespaces it made).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import Telnyx from 'telnyx';
 
 let server;
 let client;
 
-before(async () => {
+// The SDK's base URL: RINGKV_URL with /v2 added when it names no path.
+function base_url(url) {
+  const parsed = new URL(url);
+  if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = '/v2';
+  return parsed.toString().replace(/\/$/, '');
+}
+
+async function start_server() {
   const binary = process.env.RINGKV_BINARY ?? '../../build/src/ringkv';
   server = spawn(binary, ['--port', '0', '--threads', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let line = '';
@@ -18,11 +31,31 @@ before(async () => {
     const [chunk] = await once(server.stdout, 'data');
     line += chunk.toString();
   }
-  const port = line.match(/:(\d+) \(/)[1];
-  client = new Telnyx({ apiKey: 'sdk-conformance', baseURL: `http://127.0.0.1:${port}/v2`, maxRetries: 0 });
+  return `http://127.0.0.1:${line.match(/:(\d+) \(/)[1]}/v2`;
+}
+
+before(async () => {
+  const existing = process.env.RINGKV_URL;
+  const baseURL = existing ? base_url(existing) : await start_server();
+  // Against a shared server the listing checks need an organization of
+  // their own: a new token per run.
+  const apiKey = process.env.RINGKV_TOKEN ?? (existing ? `sdk-${randomBytes(8).toString('hex')}` : 'sdk-conformance');
+  client = new Telnyx({ apiKey, baseURL, maxRetries: 0 });
 });
 
 after(async () => {
+  if (!server) {
+    // Leave the server as it was: delete what this run created (listed
+    // first, since a deletion shifts the pages after it).
+    const ids = [];
+    for await (const ns of client.storage.kvs.list({ 'page[size]': 250 })) {
+      if (ns.status !== 'deleting') ids.push(ns.id);
+    }
+    for (const id of ids) await client.storage.kvs.delete(id);
+    const left = await client.storage.kvs.list();
+    assert.equal(left.meta.total_results, 0, 'the run leaves no namespace behind');
+    return;
+  }
   server.kill('SIGTERM');
   const [code] = await once(server, 'exit');
   assert.equal(code, 0, 'ringkv exits 0 on SIGTERM');
