@@ -2,6 +2,7 @@
 // the request) computes the owner core with shard_of() and runs the
 // operation there with submit_to(): inline when it is itself the owner,
 // as a message otherwise. Nothing here touches another core's data.
+#include "acknowledge.hh"
 #include "cursor.hh"
 #include "owner.hh"
 #include "render.hh"
@@ -13,6 +14,7 @@
 #include <ringkv/store/sharding.hh>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace ringkv::api {
@@ -47,6 +49,13 @@ store::instant now_here() {
 
 unsigned owner_of(std::uint64_t hash) { return store::shard_of(hash, io::loop::current().core_count()); }
 
+// --data-dir cannot take the write's record (the disk is full, or the log
+// is behind by its whole buffer): nothing was stored, reads still work.
+void write_storage_full(net::http::response_writer& writer) {
+    net::http::write_error(writer, {507, error_code::bad_request,
+                                    "the server cannot write its data directory (the disk is full); nothing was stored"});
+}
+
 }  // namespace
 
 io::task<> put_key(plan& p, net::http::request& request, net::http::response_writer& writer) {
@@ -73,15 +82,19 @@ io::task<> put_key(plan& p, net::http::request& request, net::http::response_wri
     order.ttl_ms = p.ttl_ms;
     // The owner copies the body straight from this connection's buffer into
     // the new item: one copy, made on the core that will own the memory.
-    const put_outcome result = co_await io::submit_to(owner_of(order.hash), [&order] {
-        return put_on_owner(core_state::local(), order, now_here());
+    const unsigned owner = owner_of(order.hash);
+    store::change_log::ticket ticket = 0;
+    put_outcome result = co_await io::submit_to(owner, [&order, &ticket] {
+        return put_on_owner(core_state::local(), order, now_here(), &ticket);
     });
+    if (!co_await acknowledged(owner, ticket)) result = put_outcome::storage_full;
     switch (result) {
         case put_outcome::created: writer.write_empty(201); break;
         case put_outcome::replaced: writer.write_empty(200); break;
         case put_outcome::memory_full:
             net::http::write_error(writer, {507, error_code::bad_request, "the server's memory limit is reached"});
             break;
+        case put_outcome::storage_full: write_storage_full(writer); break;
         case put_outcome::namespace_deleting:
             net::http::write_error(writer, {409, error_code::bad_request, "the namespace is being deleted"});
             break;
@@ -113,9 +126,19 @@ io::task<> get_key(plan& p, net::http::response_writer& writer) {
 
 io::task<> delete_key(plan& p, net::http::response_writer& writer) {
     const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
-    co_await io::submit_to(owner_of(hash), [&p, hash] {
-        core_state::local().keys.erase(hash, p.namespace_number, p.key_view());
+    const unsigned owner = owner_of(hash);
+    // The ticket of the erase's record; no value: the log refused it first.
+    const std::optional<store::change_log::ticket> ticket = co_await io::submit_to(owner, [&p, hash] {
+        core_state& state = core_state::local();
+        if (state.changes != nullptr && !state.changes->accepting()) return std::optional<store::change_log::ticket>();
+        const bool erased = state.keys.erase(hash, p.namespace_number, p.key_view());
+        return std::optional<store::change_log::ticket>(
+            erased && state.changes != nullptr ? state.changes->erase(p.namespace_number, p.key_view()) : 0);
     });
+    if (!ticket || !co_await acknowledged(owner, *ticket)) {
+        write_storage_full(writer);
+        co_return;
+    }
     writer.write_empty(204);
 }
 

@@ -1,6 +1,7 @@
 // Namespaces: create, list, retrieve, delete. Core 0 is the authority for
 // names and numbers; the coordinator then applies the change on every core
 // before answering, so the next request, on any connection, sees it.
+#include "acknowledge.hh"
 #include "json.hh"
 #include "render.hh"
 #include "routes.hh"
@@ -25,9 +26,17 @@ std::uint64_t random_word() {
     return generator();
 }
 
+// --data-dir cannot take the change's record (the disk is full).
+void write_storage_full(net::http::response_writer& writer) {
+    net::http::write_error(writer, {507, error_code::bad_request,
+                                    "the server cannot write its data directory (the disk is full)"});
+}
+
 struct reservation {
-    enum class outcome { created, duplicate, organization_full, memory_full, numbers_used_up } what = outcome::created;
+    enum class outcome { created, duplicate, organization_full, memory_full, numbers_used_up, storage_full } what =
+        outcome::created;
     namespace_record record;
+    store::change_log::ticket ticket = 0;  // the creation's record (--data-dir)
 };
 
 // Whether one more record fits the registry's share of the memory budget.
@@ -62,6 +71,10 @@ reservation reserve(const api_options& options, std::string_view organization, c
         r.what = reservation::outcome::memory_full;
         return r;
     }
+    if (state.changes != nullptr && !state.changes->accepting()) {
+        r.what = reservation::outcome::storage_full;
+        return r;
+    }
     if (state.next_namespace_number == UINT32_MAX) {
         r.what = reservation::outcome::numbers_used_up;
         return r;
@@ -76,6 +89,7 @@ reservation reserve(const api_options& options, std::string_view organization, c
     n.provisioned_at_ms = loop.now_ms() + options.provision_delay_ms;
     n.provisioned_at_s = n.created_at_s + (options.provision_delay_ms + 999) / 1000;
     state.namespaces.insert(n);
+    if (state.changes != nullptr) r.ticket = state.changes->namespace_changed(n);
     return r;
 }
 
@@ -148,8 +162,20 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
                                         "restart it to create more"});
         co_return;
     }
+    if (r.what == reservation::outcome::storage_full) {
+        write_storage_full(writer);
+        co_return;
+    }
+    // Durable before any other core can take a key for it.
+    const bool durable = co_await acknowledged(authority_core, r.ticket);
     const namespace_record& record = r.record;
+    // Every replica agrees with core 0's, whatever the disk said: the record
+    // is kept and retried, so the namespace exists after all.
     co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) { state.namespaces.insert(n); });
+    if (!durable) {
+        write_storage_full(writer);
+        co_return;
+    }
     std::string& out = reply_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::pending);
@@ -194,8 +220,9 @@ void retrieve_namespace(plan& p, net::http::response_writer& writer) {
 
 io::task<> delete_namespace(const api_options& options, plan& p, net::http::response_writer& writer) {
     struct decision {
-        enum class outcome { deleting, not_found, conflict } what = outcome::not_found;
+        enum class outcome { deleting, not_found, conflict, storage_full } what = outcome::not_found;
         namespace_record record;
+        store::change_log::ticket ticket = 0;  // the deletion's record (--data-dir)
     };
     const store::uuid id = p.id;
     const std::string_view organization = p.organization;
@@ -210,10 +237,15 @@ io::task<> delete_namespace(const api_options& options, plan& p, net::http::resp
             result.what = decision::outcome::conflict;
             return result;
         }
+        if (state.changes != nullptr && !state.changes->accepting()) {
+            result.what = decision::outcome::storage_full;
+            return result;
+        }
         state.namespaces.mark_deleting(id, loop.wall_s(), loop.now_ms() + options.delete_delay_ms);
         state.keys.drop_namespace(record->number);
         result.what = decision::outcome::deleting;
         result.record = *record;
+        if (state.changes != nullptr) result.ticket = state.changes->namespace_changed(*record);
         return result;
     });
     if (d.what == decision::outcome::not_found) {
@@ -224,11 +256,20 @@ io::task<> delete_namespace(const api_options& options, plan& p, net::http::resp
         net::http::write_error(writer, {409, error_code::bad_request, "the namespace is already being deleted"});
         co_return;
     }
+    if (d.what == decision::outcome::storage_full) {
+        write_storage_full(writer);
+        co_return;
+    }
+    const bool durable = co_await acknowledged(authority_core, d.ticket);
     const namespace_record& record = d.record;
     co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) {
         state.namespaces.mark_deleting(n.id, n.delete_requested_at_s, n.deleted_at_ms);
         state.keys.drop_namespace(n.number);
     });
+    if (!durable) {
+        write_storage_full(writer);
+        co_return;
+    }
     std::string& out = reply_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::deleting);

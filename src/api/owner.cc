@@ -2,7 +2,8 @@
 
 namespace ringkv::api {
 
-put_outcome put_on_owner(core_state& state, const put_order& order, store::instant now) {
+put_outcome put_on_owner(core_state& state, const put_order& order, store::instant now,
+                         store::change_log::ticket* ticket) {
     const store::namespace_record* record = state.namespaces.find_number(order.namespace_number);
     if (record == nullptr) return put_outcome::namespace_gone;
     switch (record->status(now.monotonic_ms)) {
@@ -13,13 +14,17 @@ put_outcome put_on_owner(core_state& state, const put_order& order, store::insta
         case store::namespace_status::pending:
         case store::namespace_status::provision_ok: break;
     }
-    switch (state.keys.put(order.hash, order.namespace_number, order.key, order.value, order.content_type,
-                           order.ttl_ms, now)) {
-        case store::shard::put_result::created: return put_outcome::created;
-        case store::shard::put_result::replaced: return put_outcome::replaced;
-        case store::shard::put_result::memory_full: return put_outcome::memory_full;
+    if (state.changes != nullptr && !state.changes->accepting()) return put_outcome::storage_full;
+    const store::shard::put_result stored = state.keys.put(order.hash, order.namespace_number, order.key, order.value,
+                                                           order.content_type, order.ttl_ms, now);
+    if (stored == store::shard::put_result::memory_full) return put_outcome::memory_full;
+    if (state.changes != nullptr) {
+        const std::uint64_t expires_at_ms = order.ttl_ms == 0 ? 0 : now.monotonic_ms + order.ttl_ms;
+        const store::change_log::ticket t = state.changes->put(order.namespace_number, order.key, order.value,
+                                                               order.content_type, now.wall_s, expires_at_ms);
+        if (ticket != nullptr) *ticket = t;
     }
-    return put_outcome::memory_full;
+    return stored == store::shard::put_result::created ? put_outcome::created : put_outcome::replaced;
 }
 
 }  // namespace ringkv::api

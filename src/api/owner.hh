@@ -20,12 +20,16 @@ struct put_order {
     std::uint64_t ttl_ms = 0;
 };
 
-enum class put_outcome { created, replaced, memory_full, namespace_deleting, namespace_gone };
+enum class put_outcome { created, replaced, memory_full, storage_full, namespace_deleting, namespace_gone };
 
 // Stores the key unless this core's own replica says the namespace is being
 // deleted or gone: the coordinator checked its replica, but a DELETE may have
 // reached this core since, and storing now would re-create the index of a
 // namespace whose purge has already run (a key kept forever).
-put_outcome put_on_owner(core_state& state, const put_order& order, store::instant now);
+// With a change log (--data-dir), the write is recorded there and *ticket
+// set to what the caller waits for before answering (0: nothing);
+// storage_full: the log cannot be written, nothing changed.
+put_outcome put_on_owner(core_state& state, const put_order& order, store::instant now,
+                         store::change_log::ticket* ticket = nullptr);
 
 }  // namespace ringkv::api

@@ -1,4 +1,5 @@
 #include "app.hh"
+#include "persistence.hh"
 
 #include <ringkv/api/service.hh>
 #include <ringkv/base/clock.hh>
@@ -64,8 +65,9 @@ std::vector<int> allowed_cpus() {
 // builds its ring on its own thread (SINGLE_ISSUER binds a ring to the
 // thread that made it), reports, and waits for the verdict.
 struct startup {
-    explicit startup(unsigned cores) : built(cores) {}
+    explicit startup(unsigned cores) : built(cores), restored(cores) {}
     std::latch built;
+    std::latch restored;  // each core has taken its share of --data-dir
     std::latch verdict{1};
     std::atomic<bool> ok{true};
     std::atomic<bool> plain_ring{false};  // some core fell back to a ring without DEFER_TASKRUN
@@ -153,8 +155,8 @@ control::admin_table admin_routes_of(const config::config& settings) {
 }
 
 void run_core(unsigned core, int cpu, const config::config& settings, const net::server_options& server_options,
-              const api::api_options& api_options, const control::admin_table& admin, io::cluster& peers,
-              int listen_fd, startup& start) {
+              const api::api_options& api_options, const control::admin_table& admin, persistence& stored,
+              io::cluster& peers, int listen_fd, startup& start) {
     std::unique_ptr<io::loop> loop;
     try {
         io::loop_options options;
@@ -174,6 +176,13 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     api::core_state state(loop->now_ms(), item_share_bytes(settings, loop->core_count()));
     api::core_state::set_local(&state);
     io::loop& here = *loop;
+    core_persistence journal(stored, here, state);
+    std::string restore_error = stored.restore(core, state, here);
+    if (restore_error.empty()) restore_error = journal.start();
+    if (!restore_error.empty()) start.fail(restore_error);
+    start.restored.count_down();
+    start.restored.wait();
+    if (!start.ok) return;
     // Expiry and namespace purges, in steps between requests: at most 2,048
     // keys and about background_step_ns each, so a mass expiry delays a
     // request by a tenth of a millisecond at a time.
@@ -230,7 +239,13 @@ int run(const config::config& given) {
     if (!settle_memory_bound(settings, cores)) return 2;
     const net::server_options server_options = server_options_of(settings);
     const api::api_options api_options = api_options_of(settings);
-    const control::admin_table admin = admin_routes_of(settings);
+    control::admin_table admin = admin_routes_of(settings);
+    persistence stored(settings, cores);
+    if (const std::string error = stored.prepare(); !error.empty()) {
+        std::fprintf(stderr, "ringkv: %s\n", error.c_str());
+        return 1;
+    }
+    stored.add_routes(admin);
     // Signals become a signalfd read on core 0; no thread takes them async.
     sigset_t signals;
     sigemptyset(&signals);
@@ -251,12 +266,16 @@ int run(const config::config& given) {
     const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
     for (unsigned core = 1; core < cores; ++core) {
         threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
-                             std::cref(api_options), std::cref(admin), std::ref(peers), sockets.fd(core), std::ref(start));
+                             std::cref(api_options), std::cref(admin), std::ref(stored), std::ref(peers), sockets.fd(core),
+                             std::ref(start));
     }
     std::thread verdict([&] {
         start.built.wait();
+        if (start.ok) sockets.release();  // each server owns its socket from here on
+        const bool built = start.ok;
+        start.verdict.count_down();
+        if (built) start.restored.wait();
         if (start.ok) {
-            sockets.release();  // each server owns its socket from here on
             std::printf("ringkv listening on http://%s:%u (%u threads, max memory %llu bytes, %s)\n",
                         settings.server.bind_address.c_str(), unsigned(sockets.port()), cores,
                         static_cast<unsigned long long>(settings.max_memory_bytes),
@@ -264,9 +283,8 @@ int run(const config::config& given) {
                                          : "io_uring with SINGLE_ISSUER and DEFER_TASKRUN");
             std::fflush(stdout);
         }
-        start.verdict.count_down();
     });
-    run_core(0, cpu_of(0), settings, server_options, api_options, admin, peers, sockets.fd(0), start);
+    run_core(0, cpu_of(0), settings, server_options, api_options, admin, stored, peers, sockets.fd(0), start);
     verdict.join();
     for (std::thread& t : threads) t.join();
     if (!start.ok) {

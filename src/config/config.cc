@@ -204,6 +204,37 @@ constexpr option options[] = {
          c.admin.enabled = !off;
          return true;
      }},
+    {"data-dir", "DIR",
+     "keep the state in DIR (created if missing): load\n"
+     "its latest snapshot and replay the log after it\n"
+     "at start; a damaged file stops the start, naming\n"
+     "it (default: in memory only)",
+     [](config& c, std::string_view v, std::string&) {
+         c.persist.data_dir = std::string(v);
+         return !v.empty();
+     }},
+    {"log", "POLICY",
+     "with --data-dir, the append-only log: always (a\n"
+     "write is answered once its record is fsync'd,\n"
+     "one fsync per loop iteration), everysec (fsync\n"
+     "each second: at most ~1 s of writes lost), or off\n"
+     "(snapshots only) (default everysec)",
+     [](config& c, std::string_view v, std::string&) {
+         using policy = config::persist_settings::log_policy;
+         if (v == "always") c.persist.log = policy::always;
+         else if (v == "everysec") c.persist.log = policy::everysec;
+         else if (v == "off") c.persist.log = policy::off;
+         else return false;
+         c.persist.log_given = true;
+         return true;
+     }},
+    {"snapshot-every-s", "N",
+     "with --data-dir, write a snapshot every N seconds\n"
+     "(default 0: only on POST /_ringkv/snapshot and on\n"
+     "SIGTERM/SIGINT)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::uint32_t>(v, 1, 365u * 24 * 3600, c.persist.snapshot_every_s);
+     }},
 };
 
 constexpr std::size_t help_column = 30;  // where the help text starts
@@ -299,6 +330,9 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
         if (auto failed = apply(*g.what, g.value, g.flag, result)) return *failed;
     }
     if (result.max_memory_bytes == 0) result.max_memory_bytes = default_max_memory_bytes();
+    if (result.persist.data_dir.empty() && (result.persist.log_given || result.persist.snapshot_every_s != 0)) {
+        return bad("--log and --snapshot-every-s need --data-dir");
+    }
     return result;
 }
 

@@ -6,6 +6,7 @@
 #include <ringkv/base/string_hash.hh>
 #include <ringkv/control/admin.hh>
 #include <ringkv/net/http/handler.hh>
+#include <ringkv/store/change_log.hh>
 #include <ringkv/store/namespaces.hh>
 #include <ringkv/store/shard.hh>
 
@@ -43,6 +44,8 @@ struct core_state {
     store::shard keys;
     store::namespace_registry namespaces;
     std::uint32_t next_namespace_number = 1;  // used on core 0 only
+    // Where this core records its writes (--data-dir), or nullptr.
+    store::change_log* changes = nullptr;
 
     static core_state& local();
     static void set_local(core_state* state);

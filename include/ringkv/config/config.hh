@@ -34,6 +34,13 @@ struct config {
         std::string token;    // empty: the routes are open
         bool enabled = true;  // --no-admin: they answer 404
     } admin;
+    // Keeping state (--data-dir); see persist/.
+    struct persist_settings {
+        std::string data_dir;  // empty: in memory only
+        enum class log_policy { off, everysec, always } log = log_policy::everysec;
+        bool log_given = false;
+        std::uint32_t snapshot_every_s = 0;  // 0: no timer
+    } persist;
     // The memory budget of keys and namespaces (--max-memory); 0 until
     // parse() fills in the default (default_max_memory_bytes()).
     std::uint64_t max_memory_bytes = 0;

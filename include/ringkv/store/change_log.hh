@@ -44,9 +44,10 @@ public:
     // A namespace created, or marked deleting (the record as it now is).
     virtual ticket namespace_changed(const namespace_record& record) = 0;
 
-    // Calls w.ready() once the ticket may be acknowledged; the waiter must
+    // False when the ticket may be acknowledged already. Otherwise true, and
+    // w.ready() is called later (never from inside wait()); the waiter must
     // stay alive until then.
-    virtual void wait(ticket t, waiter& w) = 0;
+    virtual bool wait(ticket t, waiter& w) = 0;
 
 protected:
     ~change_log() = default;

@@ -1,0 +1,191 @@
+#pragma once
+// One core's side of persistence: its append-only log, and its part of a
+// snapshot. Only its own core calls it (the snapshot coordinator reaches it
+// with submit_to), so nothing here is shared or locked.
+//
+// The log. Each write the core makes is encoded into the open batch of this
+// core's log buffer. Once per loop iteration, if no write is in flight, the
+// oldest batch goes to the kernel as one io_uring write, then (--log
+// always) one fdatasync: every write of an iteration shares one fsync (group
+// commit), and writes arriving meanwhile gather in the next batch. A write
+// under --log always is acknowledged when the fsync that covers it has
+// completed; under everysec at once, with an fdatasync each second; off
+// writes no log.
+//
+// Bound: the batches hold at most log_buffer_bytes_max; past it, or while
+// the disk refuses writes (ENOSPC, EFBIG, EIO), accepting() is false and the
+// API answers writes 507 before they change anything. A failed batch is
+// kept and retried every retry_ms; acknowledged records are never dropped.
+//
+// A snapshot's cut, on this core: the log moves to the new generation's
+// file, the shard is frozen (its items at this instant, shard::freeze), and
+// a coroutine writes them to the part file in steps of part_step_bytes,
+// yielding to requests between steps. Writes made after the cut are not
+// acknowledged until every core has cut (release_hold()): no client can see
+// a write that the snapshot lacks while it holds a later one.
+
+#include <ringkv/io/loop.hh>
+#include <ringkv/io/task.hh>
+#include <ringkv/persist/format.hh>
+#include <ringkv/store/change_log.hh>
+#include <ringkv/store/namespaces.hh>
+#include <ringkv/store/shard.hh>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringkv::persist {
+
+enum class log_mode { off, everysec, always };
+
+// A namespace as the files record it: its monotonic instants made
+// wall-clock (wall ms = monotonic ms + wall_offset_ms).
+namespace_state_record record_of(const store::namespace_record& n, std::int64_t wall_offset_ms);
+
+struct persist_options {
+    std::string dir;
+    log_mode log = log_mode::everysec;
+    std::uint32_t snapshot_every_s = 0;  // 0: no timer
+    std::uint64_t first_generation = 1;  // this run's logs; later than any file found
+};
+
+class journal final : public store::change_log {
+public:
+    // Buffered log bytes a core may hold before writes are refused (507).
+    static constexpr std::size_t log_buffer_bytes_max = 64u << 20;
+    // What one step of a snapshot part encodes before it yields (~0.2 ms).
+    static constexpr std::size_t part_step_bytes = 256u << 10;
+    // A failed log write is tried again after this long.
+    static constexpr std::uint64_t retry_ms = 1000;
+    static constexpr std::uint64_t everysec_ms = 1000;
+
+    // keys, namespaces and next_namespace_number are this core's and
+    // outlive the journal.
+    journal(const persist_options& options, io::loop& loop, store::shard& keys,
+            const store::namespace_registry& namespaces, const std::uint32_t& next_namespace_number);
+    ~journal();
+    journal(const journal&) = delete;
+    journal& operator=(const journal&) = delete;
+
+    // Opens this core's log of the first generation (not with --log off).
+    // Start-up only, before the loop runs; returns the error or "".
+    std::string open();
+
+    static journal& local();
+    static void set_local(journal* j);
+
+    // store::change_log
+    bool accepting() const override;
+    ticket put(std::uint32_t namespace_number, std::string_view key, std::string_view value,
+               std::string_view content_type, std::uint32_t updated_at_s, std::uint64_t expires_at_ms) override;
+    ticket erase(std::uint32_t namespace_number, std::string_view key) override;
+    ticket namespace_changed(const store::namespace_record& record) override;
+    bool wait(ticket t, waiter& w) override;
+    bool acknowledged(ticket t) const;
+
+    // --- snapshots (see snapshot.hh for the whole procedure) ---
+    // On core 0 only: the generation of a new snapshot, or nullopt while
+    // one is being written.
+    std::optional<std::uint64_t> claim_snapshot();
+    void end_snapshot();
+
+    // What core 0 hands the coordinator at its cut.
+    struct cut_capture {
+        std::vector<store::namespace_record> namespaces;  // not gone at the cut
+        std::uint32_t next_namespace_number = 1;
+        std::int64_t wall_offset_ms = 0;  // wall-clock ms = monotonic ms + this
+    };
+    // The cut on this core; "" or why it failed (then nothing changed).
+    std::string cut(std::uint64_t generation, cut_capture* capture);
+    void release_hold();
+    struct part_state {
+        bool writing = false;
+        bool done = false;
+        std::string error;  // done with this error
+        std::uint64_t bytes = 0;
+        std::uint64_t records = 0;
+    };
+    part_state part() const { return _part_state; }
+    void forget_part() { _part_state = {}; }
+
+    // Loop hooks, registered by start(): flushes once per iteration, the
+    // everysec fsync and retries on the tick, a last fsync on stop.
+    void start();
+
+    struct counters {
+        std::uint64_t records = 0;
+        std::uint64_t log_bytes = 0;
+        std::uint64_t fsyncs = 0;
+        std::uint64_t write_errors = 0;
+    };
+    const counters& stats() const { return _stats; }
+
+private:
+    struct batch {
+        int fd = -1;
+        std::uint64_t offset = 0;   // where bytes[0] goes in the file
+        std::vector<char> bytes;
+        std::size_t written = 0;    // bytes already in the file
+        ticket last = 0;            // newest record in it
+        bool in_flight = false;     // being written: no more appends
+        bool seal = false;          // fsync and close the file after it
+        bool sync_directory = false;  // the file is new: fsync the directory too
+    };
+
+    std::vector<char>& open_batch();
+    ticket appended(std::size_t bytes);
+    ticket answer(ticket t) const;
+    std::string rotate(std::uint64_t generation);
+    std::string open_log(std::uint64_t generation);
+    bool has_work() const;
+    void kick();
+    io::task<> flush_once();
+    io::task<bool> write_out(batch& b);
+    void batch_done();
+    void fail(int error);
+    void notify_waiters();
+    std::int64_t wall_offset_ms() const;
+    io::task<> write_part(std::uint64_t generation, int fd, std::string temporary, std::string final_path);
+
+    const persist_options& _options;
+    io::loop& _loop;
+    store::shard& _keys;
+    const store::namespace_registry& _namespaces;
+    const std::uint32_t& _next_namespace_number;
+    const unsigned _core;
+
+    int _fd = -1;            // the current log file
+    int _directory_fd = -1;  // for fsyncs of new entries
+    std::uint64_t _generation = 0;
+    std::uint64_t _file_offset = 0;
+    std::deque<batch> _batches;
+    std::vector<std::vector<char>> _spare;  // emptied buffers for reuse (at most spare_max)
+    std::size_t _pending_bytes = 0;
+
+    ticket _appended = 0;  // newest ticket handed out
+    ticket _durable = 0;   // newest ticket fsync'd
+    ticket _written_unsynced = 0;  // newest ticket written since the last fsync (everysec)
+    ticket _held_from = 0;  // tickets from here wait for release_hold(); 0: none held
+    waiter* _waiting_head = nullptr;
+    waiter* _waiting_tail = nullptr;
+
+    bool _flushing = false;
+    bool _sync_due = false;
+    std::uint64_t _last_sync_ms = 0;
+    bool _failed = false;
+    std::uint64_t _retry_at_ms = 0;
+
+    bool _snapshot_claimed = false;  // core 0
+    std::uint64_t _next_generation = 0;  // core 0
+    part_state _part_state;
+    std::vector<const store::item*> _frozen;
+    std::uint64_t _cut_ms = 0;
+    std::int64_t _cut_wall_offset_ms = 0;
+
+    counters _stats;
+};
+
+}  // namespace ringkv::persist

@@ -1,0 +1,201 @@
+#include "persistence.hh"
+
+#include <ringkv/net/http/error_response.hh>
+#include <ringkv/persist/snapshot.hh>
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+namespace ringkv::app {
+namespace {
+
+persist::log_mode mode_of(config::config::persist_settings::log_policy policy) {
+    using policy_t = config::config::persist_settings::log_policy;
+    switch (policy) {
+        case policy_t::off: return persist::log_mode::off;
+        case policy_t::always: return persist::log_mode::always;
+        case policy_t::everysec: break;
+    }
+    return persist::log_mode::everysec;
+}
+
+std::string failed(const std::string& what, int error) { return what + ": " + std::strerror(error); }
+
+// The directory exists (made if missing) and takes a written, fsync'd file.
+std::string check_writable(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return failed("--data-dir " + dir, errno);
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0) return failed("--data-dir " + dir, errno);
+    if (!S_ISDIR(info.st_mode)) return "--data-dir " + dir + ": not a directory";
+    const std::string probe = dir + "/.write-test";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return failed("--data-dir " + dir + " cannot be written", errno);
+    const char byte = 0;
+    const bool ok = ::write(fd, &byte, 1) == 1 && ::fsync(fd) == 0;
+    const int error = errno;
+    ::close(fd);
+    ::unlink(probe.c_str());
+    if (!ok) return failed("--data-dir " + dir + " cannot be written", error);
+    return {};
+}
+
+// The io_uring operations the journal uses, named when missing.
+std::string probe_file_operations() {
+    struct required {
+        int opcode;
+        const char* name;
+    };
+    static constexpr required operations[] = {
+        {IORING_OP_WRITE, "IORING_OP_WRITE"},       {IORING_OP_FSYNC, "IORING_OP_FSYNC"},
+        {IORING_OP_OPENAT, "IORING_OP_OPENAT"},     {IORING_OP_RENAMEAT, "IORING_OP_RENAMEAT"},
+        {IORING_OP_UNLINKAT, "IORING_OP_UNLINKAT"},
+    };
+    io_uring_probe* probe = io_uring_get_probe();
+    if (probe == nullptr) return "io_uring: the kernel cannot list its operations";
+    std::string missing;
+    for (const required& op : operations) {
+        if (!io_uring_opcode_supported(probe, op.opcode)) missing += std::string(" ") + op.name;
+    }
+    io_uring_free_probe(probe);
+    return missing.empty() ? std::string() : "--data-dir: this kernel's io_uring lacks" + missing;
+}
+
+io::task<> snapshot_route(const persist::persist_options& options, net::http::response_writer& writer) {
+    const persist::snapshot_outcome done = co_await persist::take_snapshot(options);
+    if (done.busy) {
+        net::http::write_error(writer, {409, net::http::error_code::bad_request, "a snapshot is being written"});
+        co_return;
+    }
+    if (!done.ok) {
+        const std::string detail = "the snapshot could not be written: " + done.error;
+        net::http::write_error(writer, {507, net::http::error_code::unexpected, detail});
+        co_return;
+    }
+    char body[1024];
+    const int bytes = std::snprintf(body, sizeof(body),
+                                    R"({"data":{"path":"%s","generation":%)" PRIu64 R"(,"keys":%)" PRIu64
+                                    R"(,"bytes":%)" PRIu64 R"(,"ms":%.3f}})",
+                                    done.path.c_str(), done.generation, done.keys, done.bytes, done.ms);
+    writer.write(200, "application/json", {body, std::size_t(std::min<int>(bytes, sizeof(body) - 1))});
+}
+
+void print_snapshot(const persist::snapshot_outcome& done, const char* why) {
+    if (done.ok) {
+        std::fprintf(stderr, "ringkv: snapshot (%s): %s, %" PRIu64 " keys, %" PRIu64 " bytes in %.1f ms\n", why,
+                     done.path.c_str(), done.keys, done.bytes, done.ms);
+    } else if (!done.busy) {
+        std::fprintf(stderr, "ringkv: snapshot (%s) failed: %s\n", why, done.error.c_str());
+    }
+}
+
+// A snapshot nobody awaits (the timer, SIGTERM); holds the loop until done.
+io::task<> background_snapshot(const persist::persist_options& options, io::loop& loop, const char* why) {
+    loop.hold();
+    print_snapshot(co_await persist::take_snapshot(options), why);
+    loop.release();
+}
+
+}  // namespace
+
+persistence::persistence(const config::config& settings, unsigned cores) : _cores(cores) {
+    _options.dir = settings.persist.data_dir;
+    _options.log = mode_of(settings.persist.log);
+    _options.snapshot_every_s = settings.persist.snapshot_every_s;
+}
+
+persistence::~persistence() {
+    if (_lock_fd >= 0) ::close(_lock_fd);
+}
+
+std::string persistence::prepare() {
+    if (!enabled()) return {};
+    if (std::string error = check_writable(_options.dir); !error.empty()) return error;
+    if (std::string error = probe_file_operations(); !error.empty()) return error;
+    const std::string lock = _options.dir + "/LOCK";
+    _lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (_lock_fd < 0) return failed(lock, errno);
+    if (::flock(_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        return "--data-dir " + _options.dir + " is in use by another ringkv (" + lock + " is locked)";
+    }
+    persist::load_result loaded = persist::load(_options.dir, _cores);
+    if (!loaded.error.empty()) return "cannot start from --data-dir: " + loaded.error;
+    _loaded = std::move(loaded.state);
+    _options.first_generation = _loaded.generation_max + 1;
+    return {};
+}
+
+void persistence::add_routes(control::admin_table& table) const {
+    if (!enabled()) return;
+    const persist::persist_options& options = _options;
+    table.add("/_ringkv/snapshot", {net::http::method::post},
+              [&options](net::http::request&, net::http::response_writer& writer) {
+                  return snapshot_route(options, writer);
+              });
+}
+
+std::string persistence::restore(unsigned core, api::core_state& state, const io::loop& loop) {
+    if (!enabled()) return {};
+    const store::instant now{loop.now_ms(), loop.wall_s()};
+    const persist::applied done = persist::apply(_loaded, core, state.keys, state.namespaces, now, persist::wall_ms());
+    state.next_namespace_number = _loaded.next_namespace_number;
+    _restored_keys.fetch_add(done.keys, std::memory_order_relaxed);
+    if (!done.error.empty()) return "cannot start from --data-dir " + _options.dir + ": " + done.error;
+    if (_restored_cores.fetch_add(1, std::memory_order_acq_rel) + 1 == _cores) {
+        // The last core: every other is done reading the loaded files.
+        if (_loaded.records != 0) {
+            std::fprintf(stderr,
+                         "ringkv: restored %zu namespaces and %" PRIu64 " keys from %s (%" PRIu64
+                         " records, %.1f MB read in %.2f s)\n",
+                         _loaded.namespaces.size(), _restored_keys.load(std::memory_order_relaxed),
+                         _options.dir.c_str(), _loaded.records, double(_loaded.bytes) / 1e6, _loaded.seconds);
+        }
+        _loaded.files.clear();
+        _loaded.files.shrink_to_fit();
+    }
+    return {};
+}
+
+core_persistence::core_persistence(const persistence& shared, io::loop& loop, api::core_state& state)
+    : _shared(shared), _loop(loop), _state(state) {}
+
+core_persistence::~core_persistence() {
+    if (_journal) {
+        persist::journal::set_local(nullptr);
+        _state.changes = nullptr;
+    }
+}
+
+std::string core_persistence::start() {
+    if (!_shared.enabled()) return {};
+    _journal = std::make_unique<persist::journal>(_shared.options(), _loop, _state.keys, _state.namespaces,
+                                                  _state.next_namespace_number);
+    if (std::string error = _journal->open(); !error.empty()) return error;
+    persist::journal::set_local(_journal.get());
+    _state.changes = _journal.get();
+    _journal->start();
+    if (_loop.core() != 0) return {};
+    // Core 0 starts the timed snapshots and the last one on SIGTERM/SIGINT.
+    const persist::persist_options& options = _shared.options();
+    if (options.snapshot_every_s != 0) {
+        _next_snapshot_ms = _loop.now_ms() + std::uint64_t(options.snapshot_every_s) * 1000;
+        _loop.on_tick([this, &options] {
+            if (_loop.stopping() || _loop.now_ms() < _next_snapshot_ms) return;
+            _next_snapshot_ms = _loop.now_ms() + std::uint64_t(options.snapshot_every_s) * 1000;
+            io::spawn(background_snapshot(options, _loop, "timer"));
+        });
+    }
+    _loop.on_stop([this, &options](bool forced) {
+        if (!forced) io::spawn(background_snapshot(options, _loop, "shutdown"));
+    });
+    return {};
+}
+
+}  // namespace ringkv::app

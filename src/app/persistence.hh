@@ -1,0 +1,68 @@
+#pragma once
+// --data-dir wired into the server: the start-up checks and load (once,
+// before the cores start), each core's restore and journal, and the
+// snapshot triggers (POST /_ringkv/snapshot, --snapshot-every-s, SIGTERM).
+
+#include <ringkv/api/service.hh>
+#include <ringkv/config/config.hh>
+#include <ringkv/control/admin.hh>
+#include <ringkv/io/loop.hh>
+#include <ringkv/persist/journal.hh>
+#include <ringkv/persist/loader.hh>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace ringkv::app {
+
+// Process-wide, built before the cores start; afterwards each core reads it
+// only (its loaded keys are its own to read and free).
+class persistence {
+public:
+    persistence(const config::config& settings, unsigned cores);
+    ~persistence();
+    persistence(const persistence&) = delete;
+    persistence& operator=(const persistence&) = delete;
+
+    bool enabled() const { return !_options.dir.empty(); }
+    // Creates the directory if missing, checks it can be written (a file is
+    // written, fsync'd and removed), locks it against a second ringkv,
+    // probes the io_uring file operations, and loads what it holds.
+    // "" or the error to print (exit 1).
+    std::string prepare();
+    void add_routes(control::admin_table& table) const;
+    const persist::persist_options& options() const { return _options; }
+
+    // On each core, before its loop runs: its share of the loaded state.
+    // "" or the error. The last core to finish prints the summary and frees
+    // the loaded files.
+    std::string restore(unsigned core, api::core_state& state, const io::loop& loop);
+
+private:
+    persist::persist_options _options;
+    unsigned _cores;
+    int _lock_fd = -1;
+    persist::loaded_state _loaded;
+    std::atomic<unsigned> _restored_cores{0};
+    std::atomic<std::uint64_t> _restored_keys{0};
+};
+
+// One core's journal and its snapshot timer, for the loop's lifetime.
+class core_persistence {
+public:
+    // state outlives this; the journal is installed as state.changes.
+    core_persistence(const persistence& shared, io::loop& loop, api::core_state& state);
+    ~core_persistence();
+    // Opens the log and registers the loop hooks; "" or the error.
+    std::string start();
+
+private:
+    const persistence& _shared;
+    io::loop& _loop;
+    api::core_state& _state;
+    std::unique_ptr<persist::journal> _journal;
+    std::uint64_t _next_snapshot_ms = 0;
+};
+
+}  // namespace ringkv::app

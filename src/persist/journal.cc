@@ -1,0 +1,459 @@
+#include <ringkv/persist/journal.hh>
+
+#include "file_ops.hh"
+
+#include <ringkv/base/assert.hh>
+#include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+namespace ringkv::persist {
+namespace {
+
+thread_local journal* local_journal = nullptr;
+
+// Emptied batch buffers kept for reuse, so a busy log allocates nothing.
+constexpr std::size_t spare_max = 4;
+
+std::string describe(int error) { return std::strerror(error); }
+
+}  // namespace
+
+journal::journal(const persist_options& options, io::loop& loop, store::shard& keys,
+                 const store::namespace_registry& namespaces, const std::uint32_t& next_namespace_number)
+    : _options(options),
+      _loop(loop),
+      _keys(keys),
+      _namespaces(namespaces),
+      _next_namespace_number(next_namespace_number),
+      _core(loop.core()),
+      _next_generation(options.first_generation + 1) {}
+
+journal::~journal() {
+    for (batch& b : _batches) {
+        if (b.seal && b.fd >= 0 && b.fd != _fd) ::close(b.fd);
+    }
+    if (_fd >= 0) ::close(_fd);
+    if (_directory_fd >= 0) ::close(_directory_fd);
+}
+
+journal& journal::local() {
+    RINGKV_DEBUG_ASSERT(local_journal != nullptr);
+    return *local_journal;
+}
+
+void journal::set_local(journal* j) { local_journal = j; }
+
+std::string journal::open() {
+    _directory_fd = ::open(_options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (_directory_fd < 0) return _options.dir + ": " + describe(errno);
+    if (_options.log == log_mode::off) return {};
+    return open_log(_options.first_generation);
+}
+
+// Creates this core's log of `generation` and starts a batch with its
+// header; the file's directory entry is fsync'd with the first batch.
+std::string journal::open_log(std::uint64_t generation) {
+    const std::string path = _options.dir + "/" + log_name(generation, _core);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return path + ": " + describe(errno);
+    _fd = fd;
+    _generation = generation;
+    _file_offset = 0;
+    std::vector<char>& out = open_batch();
+    const std::size_t before = out.size();
+    append_header({file_kind::log, format_version, _core, generation}, out);
+    _file_offset += out.size() - before;
+    _pending_bytes += out.size() - before;
+    _batches.back().sync_directory = true;
+    return {};
+}
+
+void journal::start() {
+    _last_sync_ms = _loop.now_ms();
+    _loop.on_iteration([this] { kick(); });
+    _loop.on_tick([this] {
+        if (_options.log == log_mode::everysec && _written_unsynced > _durable &&
+            _loop.now_ms() - _last_sync_ms >= everysec_ms) {
+            _sync_due = true;
+        }
+        kick();
+    });
+    // A clean stop loses nothing, whatever the mode: the last writes are
+    // fsync'd before the loop may exit (flush_once holds it).
+    _loop.on_stop([this](bool forced) {
+        if (!forced) {
+            if (_written_unsynced > _durable) _sync_due = true;
+            kick();
+            return;
+        }
+        if (!_batches.empty() || _failed) {
+            std::fprintf(stderr, "ringkv: core %u: %zu log bytes could not be written before the drain timeout\n",
+                         _core, _pending_bytes);
+        }
+    });
+}
+
+// --- appending ---------------------------------------------------------
+
+std::vector<char>& journal::open_batch() {
+    if (_batches.empty() || _batches.back().in_flight || _batches.back().fd != _fd) {
+        batch b;
+        b.fd = _fd;
+        b.offset = _file_offset;
+        if (!_spare.empty()) {
+            b.bytes = std::move(_spare.back());
+            _spare.pop_back();
+        }
+        b.last = _appended;
+        _batches.push_back(std::move(b));
+    }
+    return _batches.back().bytes;
+}
+
+journal::ticket journal::appended(std::size_t bytes) {
+    _file_offset += bytes;
+    _pending_bytes += bytes;
+    _stats.log_bytes += bytes;
+    ++_stats.records;
+    _batches.back().last = ++_appended;
+    return _appended;
+}
+
+// The ticket a write's caller must wait for, or 0 to answer at once.
+journal::ticket journal::answer(ticket t) const {
+    const bool held = _held_from != 0;
+    return _options.log == log_mode::always || held ? t : 0;
+}
+
+bool journal::accepting() const { return !_failed && _pending_bytes < log_buffer_bytes_max; }
+
+std::int64_t journal::wall_offset_ms() const { return std::int64_t(wall_ms()) - std::int64_t(_loop.now_ms()); }
+
+journal::ticket journal::put(std::uint32_t namespace_number, std::string_view key, std::string_view value,
+                             std::string_view content_type, std::uint32_t updated_at_s, std::uint64_t expires_at_ms) {
+    if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
+    put_record r;
+    r.namespace_number = namespace_number;
+    r.updated_at_s = updated_at_s;
+    r.expires_at_wall_ms = expires_at_ms == 0 ? 0 : std::uint64_t(std::int64_t(expires_at_ms) + wall_offset_ms());
+    r.key = key;
+    r.content_type = content_type;
+    r.value = value;
+    std::vector<char>& out = open_batch();
+    const std::size_t before = out.size();
+    append(r, out);
+    return answer(appended(out.size() - before));
+}
+
+journal::ticket journal::erase(std::uint32_t namespace_number, std::string_view key) {
+    if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
+    std::vector<char>& out = open_batch();
+    const std::size_t before = out.size();
+    append(erase_record{namespace_number, key}, out);
+    return answer(appended(out.size() - before));
+}
+
+namespace_state_record record_of(const store::namespace_record& n, std::int64_t wall_offset_ms) {
+    namespace_state_record r;
+    r.id = n.id;
+    r.number = n.number;
+    r.ttl_support = n.ttl_support;
+    r.deleting = n.deleting;
+    r.created_at_s = n.created_at_s;
+    r.provisioned_at_s = n.provisioned_at_s;
+    r.provisioned_at_wall_ms = std::uint64_t(std::int64_t(n.provisioned_at_ms) + wall_offset_ms);
+    r.delete_requested_at_s = n.delete_requested_at_s;
+    r.deleted_at_wall_ms = n.deleting ? std::uint64_t(std::int64_t(n.deleted_at_ms) + wall_offset_ms) : 0;
+    r.name = n.name;
+    r.organization = n.organization;
+    return r;
+}
+
+journal::ticket journal::namespace_changed(const store::namespace_record& record) {
+    if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
+    std::vector<char>& out = open_batch();
+    const std::size_t before = out.size();
+    append(record_of(record, wall_offset_ms()), out);
+    return answer(appended(out.size() - before));
+}
+
+// --- acknowledging -----------------------------------------------------
+
+bool journal::acknowledged(ticket t) const {
+    if (_held_from != 0 && t >= _held_from) return false;
+    return _options.log != log_mode::always || t <= _durable;
+}
+
+bool journal::wait(ticket t, waiter& w) {
+    RINGKV_DEBUG_ASSERT(t != 0 && t <= _appended);
+    if (acknowledged(t)) return false;
+    w.awaited = t;
+    w.next_waiting = nullptr;
+    if (_waiting_tail != nullptr) _waiting_tail->next_waiting = &w; else _waiting_head = &w;
+    _waiting_tail = &w;
+    // FIFO: tickets are awaited right after their writes, so the list is
+    // nearly sorted (a caller on another core registers a little late); a
+    // waiter behind a later ticket is answered with it, a batch later at
+    // most. The flush that answers it runs later, never from here.
+    if (has_work()) io::spawn(flush_once());
+    return true;
+}
+
+void journal::notify_waiters() {
+    while (_waiting_head != nullptr && acknowledged(_waiting_head->awaited)) {
+        waiter* w = _waiting_head;
+        _waiting_head = w->next_waiting;
+        if (_waiting_head == nullptr) _waiting_tail = nullptr;
+        w->ready(true);
+    }
+}
+
+// --- flushing ----------------------------------------------------------
+
+bool journal::has_work() const {
+    if (_flushing) return false;
+    if (_failed && _loop.now_ms() < _retry_at_ms) return false;
+    return !_batches.empty() || _sync_due;
+}
+
+void journal::kick() {
+    if (_waiting_head != nullptr && acknowledged(_waiting_head->awaited)) notify_waiters();
+    if (has_work()) io::spawn(flush_once());
+}
+
+// One unit of log I/O: the oldest batch (written, then fsync'd when the
+// mode or a seal asks), or the everysec fsync. One at a time per core; the
+// loop starts the next from its iteration hook, so writes that arrive
+// meanwhile gather into one batch.
+io::task<> journal::flush_once() {
+    _flushing = true;
+    _loop.hold();
+    if (!_batches.empty()) {
+        batch& b = _batches.front();  // deque: stays put while others are pushed
+        b.in_flight = true;
+        if (co_await write_out(b)) batch_done();
+    } else if (_sync_due) {
+        _sync_due = false;
+        const ticket covered = _written_unsynced;
+        const int result = co_await sync_data(_fd);
+        ++_stats.fsyncs;
+        if (result < 0) {
+            fail(-result);
+        } else {
+            _durable = std::max(_durable, covered);
+            _last_sync_ms = _loop.now_ms();
+        }
+    }
+    _flushing = false;
+    _loop.release();
+}
+
+io::task<bool> journal::write_out(batch& b) {
+    while (b.written < b.bytes.size()) {
+        const int result = co_await write_at(b.fd, b.bytes.data() + b.written, unsigned(b.bytes.size() - b.written),
+                                             b.offset + b.written);
+        if (result <= 0) {
+            fail(result == 0 ? ENOSPC : -result);
+            co_return false;
+        }
+        b.written += std::size_t(result);
+    }
+    if (_options.log == log_mode::always || b.seal) {
+        const int result = co_await sync_data(b.fd);
+        ++_stats.fsyncs;
+        if (result < 0) {
+            fail(-result);
+            co_return false;
+        }
+    }
+    if (b.sync_directory) {
+        const int result = co_await sync_all(_directory_fd);
+        if (result < 0) {
+            fail(-result);
+            co_return false;
+        }
+        b.sync_directory = false;
+    }
+    co_return true;
+}
+
+void journal::batch_done() {
+    batch& b = _batches.front();
+    const bool synced = _options.log == log_mode::always || b.seal;
+    if (synced) _durable = std::max(_durable, b.last);
+    else _written_unsynced = std::max(_written_unsynced, b.last);
+    if (synced) _last_sync_ms = _loop.now_ms();
+    if (b.seal) ::close(b.fd);  // fsync'd above; a close of a regular file does not block
+    _pending_bytes -= b.bytes.size();
+    if (_failed) {
+        _failed = false;
+        std::fprintf(stderr, "ringkv: core %u: the log is written again; writes are accepted\n", _core);
+    }
+    b.bytes.clear();
+    if (_spare.size() < spare_max && b.bytes.capacity() <= part_step_bytes * 4) _spare.push_back(std::move(b.bytes));
+    _batches.pop_front();
+    notify_waiters();
+}
+
+// The disk refused a write: writes are refused (507) until a retry
+// succeeds; writes waiting for their records are answered 507 now (their
+// records stay queued and reach the disk on a retry). Acknowledged records
+// are still in the batches, never dropped.
+void journal::fail(int error) {
+    ++_stats.write_errors;
+    if (!_failed) {
+        std::fprintf(stderr, "ringkv: core %u: writing the log failed (%s); writes get 507 until it succeeds\n", _core,
+                     describe(error).c_str());
+    }
+    _failed = true;
+    _retry_at_ms = _loop.now_ms() + retry_ms;
+    while (_waiting_head != nullptr) {
+        waiter* w = _waiting_head;
+        _waiting_head = w->next_waiting;
+        w->ready(false);
+    }
+    _waiting_tail = nullptr;
+}
+
+// --- snapshots ---------------------------------------------------------
+
+std::optional<std::uint64_t> journal::claim_snapshot() {
+    if (_snapshot_claimed) return std::nullopt;
+    _snapshot_claimed = true;
+    return _next_generation++;
+}
+
+void journal::end_snapshot() { _snapshot_claimed = false; }
+
+std::string journal::rotate(std::uint64_t generation) {
+    const int old_fd = _fd;
+    if (!_batches.empty() && _batches.back().fd == old_fd && !_batches.back().in_flight) {
+        _batches.back().seal = true;
+    } else {
+        batch seal;
+        seal.fd = old_fd;
+        seal.seal = true;
+        seal.last = _appended;
+        _batches.push_back(std::move(seal));
+    }
+    if (std::string error = open_log(generation); !error.empty()) {
+        _batches.back().seal = false;  // keep writing the old file
+        if (_batches.back().bytes.empty() && _batches.back().fd == old_fd && !_batches.back().in_flight &&
+            _batches.size() > 1) {
+            _batches.pop_back();
+        }
+        _fd = old_fd;
+        return error;
+    }
+    return {};
+}
+
+std::string journal::cut(std::uint64_t generation, cut_capture* capture) {
+    if (_part_state.writing) return "a snapshot part is already being written";
+    const std::string final_path = _options.dir + "/" + part_name(generation, _core);
+    std::string temporary = final_path + ".tmp";
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return temporary + ": " + describe(errno);
+    if (_options.log != log_mode::off) {
+        if (std::string error = rotate(generation); !error.empty()) {
+            ::close(fd);
+            ::unlink(temporary.c_str());
+            return error;
+        }
+    }
+    _held_from = _appended + 1;
+    _cut_ms = _loop.now_ms();
+    _cut_wall_offset_ms = wall_offset_ms();
+    _frozen.clear();
+    _keys.freeze(_frozen);
+    if (capture != nullptr) {
+        capture->next_namespace_number = _next_namespace_number;
+        capture->wall_offset_ms = _cut_wall_offset_ms;
+        _namespaces.for_each([&](const store::namespace_record& n) {
+            if (n.status(_cut_ms) != store::namespace_status::gone) capture->namespaces.push_back(n);
+        });
+    }
+    _part_state = {};
+    _part_state.writing = true;
+    io::spawn(write_part(generation, fd, std::move(temporary), final_path));
+    return {};
+}
+
+void journal::release_hold() {
+    _held_from = 0;
+    notify_waiters();
+}
+
+namespace {
+
+// Writes all of `bytes` at `offset`; 0 or -errno.
+io::task<int> write_all(int fd, const std::vector<char>& bytes, std::uint64_t offset) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const int result = co_await write_at(fd, bytes.data() + done, unsigned(bytes.size() - done), offset + done);
+        if (result < 0) co_return result;
+        if (result == 0) co_return -ENOSPC;
+        done += std::size_t(result);
+    }
+    co_return 0;
+}
+
+}  // namespace
+
+// The frozen items, encoded part_step_bytes at a time; the loop serves
+// requests while each step's write is in flight.
+io::task<> journal::write_part(std::uint64_t generation, int fd, std::string temporary, std::string final_path) {
+    _loop.hold();
+    std::vector<char> buffer;
+    buffer.reserve(part_step_bytes + record_body_bytes_max);
+    append_header({file_kind::snapshot_part, format_version, _core, generation}, buffer);
+    std::uint64_t offset = 0, records = 0;
+    int result = 0;
+    std::size_t next = 0;
+    while (result == 0 && next < _frozen.size()) {
+        while (next < _frozen.size() && buffer.size() < part_step_bytes) {
+            const store::item& i = *_frozen[next++];
+            if (i.expired(_cut_ms)) continue;
+            put_record r;
+            r.namespace_number = i.namespace_number();
+            r.updated_at_s = i.updated_at_s();
+            r.expires_at_wall_ms = i.has_ttl() ? std::uint64_t(std::int64_t(i.ttl().at_ms) + _cut_wall_offset_ms) : 0;
+            r.key = i.key();
+            r.content_type = i.content_type();
+            r.value = i.value();
+            append(r, buffer);
+            ++records;
+        }
+        result = co_await write_all(fd, buffer, offset);
+        offset += buffer.size();
+        buffer.clear();
+    }
+    if (result == 0) {
+        append(end_record{records}, buffer);
+        result = co_await write_all(fd, buffer, offset);
+        offset += buffer.size();
+    }
+    if (result == 0) result = co_await sync_data(fd);
+    ::close(fd);
+    if (result == 0) result = co_await rename_at(temporary.c_str(), final_path.c_str());
+    if (result < 0) co_await unlink_at(temporary.c_str());
+    _keys.thaw();
+    _frozen.clear();
+    _frozen.shrink_to_fit();
+    _part_state.writing = false;
+    _part_state.done = true;
+    if (result < 0) _part_state.error = final_path + ": " + describe(-result);
+    _part_state.bytes = offset;
+    _part_state.records = records;
+    _loop.release();
+}
+
+}  // namespace ringkv::persist

@@ -1,0 +1,171 @@
+#include <ringkv/persist/snapshot.hh>
+
+#include "file_ops.hh"
+
+#include <ringkv/base/clock.hh>
+#include <ringkv/io/cross_core.hh>
+#include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace ringkv::persist {
+namespace {
+
+// How often the coordinator asks the cores whether their parts are done.
+constexpr long part_poll_ns = 2'000'000;
+
+std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_capture& capture,
+                                  const std::vector<journal::part_state>& parts) {
+    std::vector<char> out;
+    append_header({file_kind::snapshot, format_version, 0, generation}, out);
+    snapshot_meta_record meta;
+    meta.next_namespace_number = capture.next_namespace_number;
+    meta.taken_at_wall_ms = wall_ms();
+    meta.parts = std::uint32_t(parts.size());
+    append(meta, out);
+    std::uint64_t records = 1;
+    for (const store::namespace_record& n : capture.namespaces) {
+        append(record_of(n, capture.wall_offset_ms), out);
+        ++records;
+    }
+    for (unsigned core = 0; core < parts.size(); ++core) {
+        append(part_record{core, parts[core].bytes, parts[core].records}, out);
+        ++records;
+    }
+    append(end_record{records}, out);
+    return out;
+}
+
+// Writes a whole new file: a temporary name, fsync, rename, directory fsync.
+// 0 or -errno.
+io::task<int> write_file(std::string directory, std::string path, const std::vector<char>& bytes) {
+    const std::string temporary = path + ".tmp";
+    int fd = co_await open_at(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) co_return fd;
+    int result = 0;
+    std::size_t done = 0;
+    while (result >= 0 && done < bytes.size()) {
+        result = co_await write_at(fd, bytes.data() + done, unsigned(bytes.size() - done), done);
+        if (result == 0) result = -ENOSPC;
+        if (result > 0) done += std::size_t(result);
+    }
+    if (result >= 0) result = co_await sync_data(fd);
+    co_await io::close(fd);
+    if (result >= 0) result = co_await rename_at(temporary.c_str(), path.c_str());
+    if (result < 0) {
+        co_await unlink_at(temporary.c_str());
+        co_return result;
+    }
+    const int directory_fd = co_await open_at(directory.c_str(), O_RDONLY | O_DIRECTORY, 0);
+    if (directory_fd < 0) co_return directory_fd;
+    result = co_await sync_all(directory_fd);
+    co_await io::close(directory_fd);
+    co_return result < 0 ? result : 0;
+}
+
+// The generation a file name carries, when it is one of ours.
+bool generation_of(const char* name, std::uint64_t& generation) {
+    unsigned long long g = 0;
+    if (std::sscanf(name, "snapshot-%16llx", &g) == 1 || std::sscanf(name, "log-%16llx", &g) == 1) {
+        generation = g;
+        return true;
+    }
+    return false;
+}
+
+// Removes every file of a generation before `generation` (snapshots, their
+// parts, logs, temporary files a crash left).
+io::task<> remove_before(std::string directory, std::uint64_t generation) {
+    std::vector<std::string> doomed;
+    if (DIR* d = opendir(directory.c_str())) {  // a few dozen entries: read at once
+        while (const dirent* entry = readdir(d)) {
+            std::uint64_t g = 0;
+            if (generation_of(entry->d_name, g) && g < generation) doomed.push_back(directory + "/" + entry->d_name);
+        }
+        closedir(d);
+    }
+    for (const std::string& path : doomed) {
+        const int result = co_await unlink_at(path.c_str());
+        if (result < 0 && result != -ENOENT) {
+            std::fprintf(stderr, "ringkv: removing %s after a snapshot: %s\n", path.c_str(), std::strerror(-result));
+        }
+    }
+}
+
+}  // namespace
+
+io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
+    const std::uint64_t start_ns = base::monotonic_ns();
+    const unsigned cores = io::loop::current().core_count();
+    snapshot_outcome outcome;
+    const std::optional<std::uint64_t> claimed =
+        co_await io::submit_to(0, [] { return journal::local().claim_snapshot(); });
+    if (!claimed) {
+        outcome.busy = true;
+        outcome.error = "a snapshot is being written";
+        co_return outcome;
+    }
+    const std::uint64_t generation = *claimed;
+    outcome.generation = generation;
+    journal::cut_capture capture;
+    std::vector<unsigned> cut_cores;
+    // The cut, core 0 last (see snapshot.hh).
+    for (unsigned step = 1; step <= cores && outcome.error.empty(); ++step) {
+        const unsigned core = step % cores;
+        journal::cut_capture* wanted = core == 0 ? &capture : nullptr;
+        outcome.error = co_await io::submit_to(core, [generation, wanted] {
+            return journal::local().cut(generation, wanted);
+        });
+        if (outcome.error.empty()) cut_cores.push_back(core);
+    }
+    for (const unsigned core : cut_cores) co_await io::submit_to(core, [] { journal::local().release_hold(); });
+    // Wait for every part that was started, even after a failure: its
+    // writer holds the shard frozen until it ends.
+    std::vector<journal::part_state> parts(cores);
+    __kernel_timespec poll{0, part_poll_ns};
+    for (std::size_t finished = 0; finished < cut_cores.size();) {
+        finished = 0;
+        for (const unsigned core : cut_cores) {
+            parts[core] = co_await io::submit_to(core, [] { return journal::local().part(); });
+            if (parts[core].done) ++finished;
+            if (parts[core].done && !parts[core].error.empty() && outcome.error.empty()) outcome.error = parts[core].error;
+        }
+        if (finished < cut_cores.size()) co_await sleep_for(&poll);
+    }
+    const std::string path = options.dir + "/" + snapshot_name(generation);
+    if (outcome.error.empty()) {
+        const std::vector<char> bytes = encode_snapshot(generation, capture, parts);
+        const int result = co_await write_file(options.dir, path, bytes);
+        if (result < 0) outcome.error = path + ": " + std::strerror(-result);
+        outcome.bytes = bytes.size();
+    }
+    for (const unsigned core : cut_cores) {
+        outcome.bytes += parts[core].bytes;
+        outcome.keys += parts[core].records;
+        co_await io::submit_to(core, [] { journal::local().forget_part(); });
+    }
+    if (outcome.error.empty()) {
+        // Durable: what came before it is no longer needed.
+        co_await remove_before(options.dir, generation);
+        outcome.ok = true;
+        outcome.path = path;
+    } else {
+        for (const unsigned core : cut_cores) {
+            const std::string part = options.dir + "/" + part_name(generation, core);
+            co_await unlink_at(part.c_str());
+        }
+    }
+    co_await io::submit_to(0, [] { journal::local().end_snapshot(); });
+    outcome.ms = double(base::monotonic_ns() - start_ns) / 1e6;
+    co_return outcome;
+}
+
+}  // namespace ringkv::persist
