@@ -99,7 +99,7 @@ loop::loop(cluster& peers, const loop_options& options)
     }
     setup_ring();
     probe_operations();
-    _now_ms = base::monotonic_ms();
+    _now_ms = base::monotonic_ms() + _clock_offset_ms;
     refresh_date();
     _tick = new tick_timer(*this);
     if (options.handle_signals) _signals = new signal_reader(*this);
@@ -294,7 +294,7 @@ bool loop::reap() {
         batch[count++] = {cqe->user_data, cqe->res, cqe->flags};
     }
     io_uring_cq_advance(&_ring, count);
-    _now_ms = base::monotonic_ms();
+    _now_ms = base::monotonic_ms() + _clock_offset_ms;
     for (unsigned i = 0; i < count; ++i) {
         if (batch[i].user_data == no_callback) continue;
         reinterpret_cast<completion*>(batch[i].user_data)->complete(batch[i].result, batch[i].flags);
@@ -352,12 +352,12 @@ bool loop::run_background() {
 }
 
 void loop::tick() {
-    _now_ms = base::monotonic_ms();
+    _now_ms = base::monotonic_ms() + _clock_offset_ms;
     _background_pending = !_idle_callbacks.empty();  // new deadlines may have come due
     _background_allowance_ns = limits::background_ns_per_tick;
     refresh_date();
     for (auto& callback : _tick_callbacks) callback();
-    if (_stopping && !_forced && _now_ms >= _stop_deadline_ms) {
+    if (_stopping && !_forced && real_now_ms() >= _stop_deadline_ms) {
         _forced = true;
         for (auto& callback : _stop_callbacks) callback(true);
     }
@@ -382,7 +382,7 @@ void loop::stop_all() {
 void loop::begin_stop() {
     if (_stopping) return;
     _stopping = true;
-    _stop_deadline_ms = _now_ms + _drain_timeout_ms;
+    _stop_deadline_ms = real_now_ms() + _drain_timeout_ms;
     for (auto& callback : _stop_callbacks) callback(false);
 }
 

@@ -46,7 +46,7 @@ void connection::interrupt(bool timed_out) {
     if (_pending != nullptr) io::cancel(*_pending);
 }
 
-void connection::arm(deadline_list& list) { list.arm(*this, _server._loop.now_ms()); }
+void connection::arm(deadline_list& list) { list.arm(*this, _server._loop.real_now_ms()); }
 
 void connection::arm_once(deadline_list& list) {
     if (owner != &list) arm(list);
@@ -118,7 +118,7 @@ io::task<bool> connection::flush(http::external_body body) {
     const std::size_t total = _out.size() + body.bytes.size();
     std::size_t sent = 0;
     bool ok = true;
-    if (total > 0) _server._sending.arm(_send_deadline, _server._loop.now_ms());
+    if (total > 0) _server._sending.arm(_send_deadline, _server._loop.real_now_ms());
     while (sent < total) {
         // Expiry disarms the deadline and cancels the send in flight; a send
         // that completed anyway must not start another.

@@ -178,7 +178,7 @@ void server::reject(int fd) {
 }
 
 void server::on_tick() {
-    const std::uint64_t now = _loop.now_ms();
+    const std::uint64_t now = _loop.real_now_ms();
     const auto time_out = [](deadline_hook& hook) { connection::of(hook).interrupt(true); };
     const auto send_time_out = [](deadline_hook& hook) { connection::of_send(hook).interrupt(true); };
     _fresh.expire(now, time_out);

@@ -48,12 +48,27 @@ public:
     // full mailbox parks the message here until the target drains it.
     void send(unsigned target, message& m);
 
-    // Monotonic milliseconds, read once per loop iteration ("one now").
+    // ringkv's clock in milliseconds, read once per loop iteration ("one
+    // now"): the monotonic clock plus the virtual clock's offset, which
+    // POST /_ringkv/clock moves forward. Key expiry, namespace delays and
+    // the rules' expiry run on it.
     std::uint64_t now_ms() const { return _now_ms; }
-    // Wall-clock seconds and the "Date: ...\r\n" header line for them,
-    // refreshed when the second changes.
+    // The monotonic clock without the offset, for what a virtual advance
+    // must not fire: connection deadlines, the drain timeout.
+    std::uint64_t real_now_ms() const { return _now_ms - _clock_offset_ms; }
+    // The "Date: ...\r\n" header line (real time), refreshed when the
+    // second changes.
     std::string_view date_header() const { return {_date_header, _date_header_bytes}; }
-    std::uint32_t wall_s() const { return std::uint32_t(_date_second); }
+    // Seconds since 1970 on ringkv's clock (created_at, updated_at): the
+    // wall clock plus the virtual offset.
+    std::uint32_t wall_s() const { return std::uint32_t(_date_second + std::int64_t(_clock_offset_ms / 1000)); }
+    std::uint64_t clock_offset_ms() const { return _clock_offset_ms; }
+    // Moves this core's clock forward; it never goes back. Every core must
+    // be moved alike (control::on_every_core), so they agree.
+    void advance_clock(std::uint64_t ms) {
+        _clock_offset_ms += ms;
+        _now_ms += ms;
+    }
 
     // Called on every tick (limits::tick_ms) and at shutdown. Register at
     // start-up only.
@@ -121,7 +136,8 @@ private:
     io_uring _ring{};
     bool _single_issuer = false;
 
-    std::uint64_t _now_ms = 0;
+    std::uint64_t _now_ms = 0;          // monotonic + _clock_offset_ms
+    std::uint64_t _clock_offset_ms = 0;  // the virtual clock's lead
     std::int64_t _date_second = -1;
     char _date_header[64]{};
     std::size_t _date_header_bytes = 0;

@@ -12,6 +12,10 @@
 // due (a coarse bucket comes round before its deadline) is filed again,
 // lower. Nothing fires early or late (to the millisecond of advance()); the
 // work of a million keys expiring in the same second is spread over steps.
+// advance() visits only the instants at which a non-empty bucket comes
+// round (a bitmap of non-empty buckets per level), so moving the clock
+// forward by hours (the virtual clock, POST /_ringkv/clock) costs at most a
+// few visits per level, not one per millisecond.
 
 #include <ringkv/store/item.hh>
 
@@ -56,10 +60,18 @@ private:
     void push(std::uint32_t number, item& i);
     void unlink(std::uint32_t number, item& i);
     std::uint32_t list_for(std::uint64_t at_ms) const;
-    void splice_to_pending(list& from);
+    void splice_to_pending(unsigned level, unsigned bucket);
+    // The next instant after _now_ms at which a non-empty bucket comes
+    // round, or UINT64_MAX when every bucket is empty.
+    std::uint64_t next_visit_ms() const;
+    // Splices the buckets that come round at _now_ms (level 0 every ms,
+    // level L when the levels below it wrap around).
+    void visit();
 
     std::uint64_t _now_ms;
     std::array<std::array<list, buckets>, levels> _wheel{};
+    // Bit b of _occupied[L]: bucket b of level L holds an item.
+    std::array<std::uint64_t, levels> _occupied{};
     list _pending;
     std::size_t _size = 0;
 };
