@@ -88,6 +88,7 @@ net::server_options server_options_of(const config::config& settings) {
     o.connections_per_core = settings.server.connections_per_core;
     o.header_timeout_ms = settings.server.header_timeout_ms;
     o.idle_timeout_ms = settings.server.idle_timeout_ms;
+    o.node_name = settings.server.node_name;
     return o;
 }
 

@@ -71,6 +71,18 @@ bool read_tokens(const std::string& path, config::api_settings& api, std::string
     return true;
 }
 
+// --node-name goes into a response header as it is: 1-64 characters that
+// need no quoting there and no escaping in a log.
+constexpr std::size_t node_name_bytes_max = 64;
+
+bool valid_node_name(std::string_view name) {
+    if (name.empty() || name.size() > node_name_bytes_max) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+               c == '_';
+    });
+}
+
 bool parse_boolean(std::string_view text, bool& out) {
     if (text == "true" || text == "1") {
         out = true;
@@ -186,6 +198,14 @@ constexpr option options[] = {
          c.max_memory_bytes = *bytes;
          c.max_memory_given = true;
          return true;
+     }},
+    {"node-name", "NAME",
+     "send \"X-Ringkv-Node: NAME\" on every response, so\n"
+     "behind a proxy a client sees which node answered\n"
+     "(1-64 of A-Z a-z 0-9 . _ -; default: no header)",
+     [](config& c, std::string_view v, std::string&) {
+         c.server.node_name = std::string(v);
+         return valid_node_name(v);
      }},
     {"admin-token", "TOKEN",
      "the control plane's routes (/_ringkv/...) need\n"

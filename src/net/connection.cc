@@ -19,7 +19,7 @@ constexpr std::string_view too_large_detail = "the request body is larger than t
 }  // namespace
 
 connection::connection(server& home, int fd)
-    : _server(home), _fd(fd), _writer(_out, home._loop.date_header()) {
+    : _server(home), _fd(fd), _writer(_out, home._loop.date_header(), home._node_header) {
     _send_deadline.self = this;
     ++_server._open;
     _server._loop.hold();

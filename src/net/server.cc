@@ -129,6 +129,7 @@ server::server(io::loop& loop, int listen_fd, http::handler& handler, const serv
     : _loop(loop),
       _handler(handler),
       _options(options),
+      _node_header(options.node_name.empty() ? std::string() : "X-Ringkv-Node: " + options.node_name + "\r\n"),
       _acceptor(new acceptor(*this, listen_fd)),
       _fresh(options.header_timeout_ms),
       _reading(options.header_timeout_ms),
@@ -168,7 +169,7 @@ void server::on_accept(int fd) {
 void server::reject(int fd) {
     ++_counters.rejected_over_limit;
     std::string out;
-    http::response_writer writer(out, _loop.date_header());
+    http::response_writer writer(out, _loop.date_header(), _node_header);
     writer.begin(false, false, 1);
     http::write_error(writer, {503, http::error_code::too_many_requests,
                                _loop.stopping() ? "the server is shutting down"

@@ -21,6 +21,7 @@ struct config {
         unsigned connections_per_core = 0;
         std::uint32_t header_timeout_ms = 0;
         std::uint32_t idle_timeout_ms = 0;
+        std::string node_name;  // --node-name; empty: no X-Ringkv-Node header
     } server;
     struct api_settings {
         std::optional<std::vector<std::string>> tokens;  // empty: any token

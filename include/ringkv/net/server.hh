@@ -26,6 +26,10 @@ struct server_options {
     unsigned connections_per_core = 4096;
     std::uint32_t header_timeout_ms = 10'000;
     std::uint32_t idle_timeout_ms = 60'000;
+    // --node-name: every response says "X-Ringkv-Node: <name>", so behind a
+    // proxy a client (and bench/scale-out.sh) sees which node answered.
+    // Empty: no such header. Checked by config/ (a header-safe token).
+    std::string node_name;
 };
 
 // Binds one listening socket per core to the same address. Fails with a
@@ -78,6 +82,7 @@ private:
     io::loop& _loop;
     http::handler& _handler;
     const server_options _options;
+    const std::string _node_header;  // "X-Ringkv-Node: <name>\r\n", or empty
     acceptor* _acceptor;
     unsigned _open = 0;
     counters _counters;

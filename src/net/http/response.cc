@@ -50,6 +50,7 @@ void response_writer::status_line(int status) {
 
 void response_writer::common_headers(std::string_view extra_headers) {
     _out.append(_date_header);
+    _out.append(_node_header);
     if (!_keep_alive) {
         _out.append("Connection: close\r\n");
     } else if (_version_minor == 0) {

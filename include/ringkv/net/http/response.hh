@@ -28,7 +28,10 @@ class response_writer {
 public:
     // out: the connection's output buffer; appended to, never cleared here.
     // date_header: the loop's Date line, fixed in length, rewritten in place.
-    response_writer(std::string& out, std::string_view date_header) : _out(out), _date_header(date_header) {}
+    // node_header: a whole header line sent on every response (the server's
+    // X-Ringkv-Node, --node-name), or empty; it must outlive the writer.
+    response_writer(std::string& out, std::string_view date_header, std::string_view node_header = {})
+        : _out(out), _date_header(date_header), _node_header(node_header) {}
 
     // Per request, before any write.
     void begin(bool head_only, bool keep_alive, std::uint8_t version_minor) {
@@ -69,6 +72,7 @@ private:
 
     std::string& _out;
     std::string_view _date_header;
+    std::string_view _node_header;
     bool _head_only = false;
     bool _keep_alive = true;
     bool _written = false;
