@@ -12,8 +12,8 @@ Usage: scale-out-check.py sticky PROXY_PORT NAME=PORT [NAME=PORT ...]
          and prints "TOKEN NODE" lines for the next step.
        scale-out-check.py down PROXY_PORT DEAD_NODE STATUS < "TOKEN NODE" lines
          After DEAD_NODE was stopped: its organizations get STATUS through
-         the proxy (503: fail loud), the others are served as before by
-         their own node, namespaces intact.
+         the proxy (fail loud) with a JSON error body (code 10007), the
+         others are served as before by their own node, namespaces intact.
 Exit status 0 when every check holds, 1 with the first failure.
 """
 
@@ -115,6 +115,12 @@ def down(proxy_port, dead, expected_status):
             if status != expected_status:
                 fail(f"{token} lived on {dead}, which is down: answered {status} by {answered_by}, "
                      f"expected {expected_status}")
+            try:  # the proxy's own answer, in ringkv's error shape
+                code = json.loads(data)["errors"][0]["code"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                code = None
+            if code != "10007":
+                fail(f"{token}: the proxy's {status} is not a JSON error with code 10007: {data[:200]!r}")
         else:
             kept += 1
             total = json.loads(data)["meta"]["total_results"] if status == 200 else None
