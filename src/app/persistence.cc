@@ -146,6 +146,7 @@ std::string persistence::restore(unsigned core, api::core_state& state, const io
     const store::instant now{loop.now_ms(), loop.wall_s()};
     const persist::applied done = persist::apply(_loaded, core, state.keys, state.namespaces, now, persist::wall_ms());
     state.next_namespace_number = _loaded.next_namespace_number;
+    std::vector<persist::key_change>().swap(_loaded.changes[core]);  // this core's own entry, read by no other
     _restored_keys.fetch_add(done.keys, std::memory_order_relaxed);
     if (!done.error.empty()) return "cannot start from --data-dir " + _options.dir + ": " + done.error;
     if (_restored_cores.fetch_add(1, std::memory_order_acq_rel) + 1 == _cores) {
@@ -168,6 +169,13 @@ core_persistence::core_persistence(const persistence& shared, io::loop& loop, ap
 
 core_persistence::~core_persistence() {
     if (_journal) {
+        // What the log did, for people and for bench/persist.sh (fsyncs per
+        // write under --log always).
+        const persist::journal::counters& seen = _journal->stats();
+        std::fprintf(stderr,
+                     "ringkv: core %u: log: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64 " fsyncs, %" PRIu64
+                     " write errors\n",
+                     _loop.core(), seen.records, seen.log_bytes, seen.fsyncs, seen.write_errors);
         persist::journal::set_local(nullptr);
         _state.changes = nullptr;
     }

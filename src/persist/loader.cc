@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -231,6 +232,11 @@ private:
         if (r.type == record_type::namespace_state) {
             const auto n = decode_namespace_state(r.body);
             if (!n || n->number == 0 || n->number == UINT32_MAX) return at_offset(path, reader.offset(), "a bad namespace record");
+            // An id names one namespace, with one number, for good.
+            const auto [known, first] = _numbers_by_id.emplace(std::pair(n->id.high, n->id.low), n->number);
+            if (!first && known->second != n->number) {
+                return at_offset(path, reader.offset(), "a namespace id recorded under two numbers");
+            }
             _state.namespaces[n->number] = *n;
             _state.next_namespace_number = std::max(_state.next_namespace_number, n->number + 1);
             return {};
@@ -273,6 +279,7 @@ private:
 
     loaded_state& _state;
     unsigned _cores;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint32_t> _numbers_by_id;
 };
 
 }  // namespace
@@ -355,8 +362,9 @@ namespace {
 // This process's monotonic milliseconds for a wall-clock instant; instants
 // already past map to 0 (long ago).
 std::uint64_t monotonic_of(std::uint64_t at_wall_ms, store::instant now, std::uint64_t wall_ms_now) {
+    constexpr std::uint64_t ahead_ms_max = std::uint64_t(1) << 40;  // no overflow, whatever a file says
     if (at_wall_ms <= wall_ms_now) return now.monotonic_ms > wall_ms_now - at_wall_ms ? now.monotonic_ms - (wall_ms_now - at_wall_ms) : 0;
-    return now.monotonic_ms + (at_wall_ms - wall_ms_now);
+    return now.monotonic_ms + std::min(at_wall_ms - wall_ms_now, ahead_ms_max);
 }
 
 bool gone(const namespace_state_record& n, std::uint64_t wall_ms_now) {
@@ -400,7 +408,10 @@ applied apply(const loaded_state& state, unsigned core, store::shard& keys, stor
             keys.erase(change.hash, put->namespace_number, put->key);
             continue;
         }
-        const std::uint64_t ttl_ms = put->expires_at_wall_ms == 0 ? 0 : put->expires_at_wall_ms - wall_ms_now;
+        // Clamped so that no time in a file can overflow the monotonic clock.
+        constexpr std::uint64_t ttl_ms_max = std::uint64_t(1) << 40;  // 35 years
+        const std::uint64_t ttl_ms =
+            put->expires_at_wall_ms == 0 ? 0 : std::min(put->expires_at_wall_ms - wall_ms_now, ttl_ms_max);
         const store::instant written{now.monotonic_ms, put->updated_at_s};
         if (keys.put(change.hash, put->namespace_number, put->key, put->value, put->content_type, ttl_ms, written) ==
             store::shard::put_result::memory_full) {

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# --data-dir, measured against Redis's own persistence in the same run:
+#  1. PUT of 1 KiB values (wrk, 128 connections, 10,000 random keys):
+#     ringkv in memory, --log everysec, --log always; Redis (behind webdis)
+#     with appendonly no, appendfsync everysec, appendfsync always. For
+#     ringkv --log always, the fsyncs per second and writes per fsync (from
+#     the counters ringkv prints at exit).
+#  2. Restart of 1M keys x 100 B: seconds from exec to a served request,
+#     from a snapshot and from the log alone (after kill -9); Redis loading
+#     the same keys from its RDB file.
+#  3. p99 of an open-loop load (ringkv-bench --rate, 90% GET / 10% PUT on
+#     the 1M keys) at half of the closed-loop maximum, without and with a
+#     snapshot taken in the middle of the measured window.
+# Usage: bench/persist.sh [SECONDS]   (default 10 per run)
+# The data directories live under bench/out (on this machine's disk).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+seconds=${1:-10}
+bench_prepare
+
+keys=10000
+port=18091 redis_port=18093 webdis_port=18094
+data="$bench_out/persist-data"
+cleanup() {
+  kill "${ringkv_pid:-}" "${webdis_pid:-}" "${load_pid:-}" 2>/dev/null || true
+  redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+results=()
+record() { results+=("$1 $2"); printf '%-34s %s\n' "$1" "$2"; }
+value_of() { for r in "${results[@]}"; do read -r n v <<<"$r"; [[ $n == "$1" ]] && echo "$v"; done; }
+
+# Stops ringkv with SIGTERM (its last snapshot included), or SIGKILL when
+# given, and waits until it is gone (it is not this shell's child).
+stop_ringkv() {
+  kill "${1:--TERM}" "$ringkv_pid"
+  while kill -0 "$ringkv_pid" 2>/dev/null; do sleep 0.05; done
+}
+
+# --- 1. PUT throughput -------------------------------------------------------
+put_run() {  # NAME [ringkv flags...]
+  local name=$1
+  shift
+  rm -rf "$data"
+  ringkv_pid=$(start_ringkv $port "$name" "$@")
+  local namespace
+  namespace=$(bench/seed.py $port $keys 1024 k)
+  WRK_ARGS="-t2 -c128 -d${seconds}s -s bench/kv.lua -- ringkv put $keys 1024 1 $namespace"
+  local line
+  line=$(run_wrk "$name" http://127.0.0.1:$port "$ringkv_pid")
+  stop_ringkv
+  read -r _ rps cpu <<<"$line"
+  record "$name-rps" "$rps"
+  record "$name-cpu-us" "$cpu"
+}
+printf '%-34s %s\n' "measurement" "value"
+put_run ringkv-memory --threads 2
+put_run ringkv-everysec --threads 2 --data-dir "$data" --log everysec
+put_run ringkv-always --threads 2 --data-dir "$data" --log always
+# fsyncs and records of the always run, from its exit lines (the shutdown
+# snapshot's own fsyncs are not log fsyncs and are not counted there).
+read -r records fsyncs < <(awk '/log: / {r += $5; f += $9} END {print r, f}' "$bench_out/ringkv-always.log")
+record ringkv-always-fsyncs-per-s "$(awk -v f="$fsyncs" -v s="$seconds" 'BEGIN {printf "%.0f", f / s}')"
+record ringkv-always-writes-per-fsync "$(awk -v r="$records" -v f="$fsyncs" 'BEGIN {printf "%.1f", r / f}')"
+
+redis_run() {  # NAME [redis-server options...]
+  local name=$1
+  shift
+  rm -rf "$data" && mkdir -p "$data"
+  redis-server --port $redis_port --dir "$data" --save '' --daemonize no --logfile "$bench_out/redis.log" "$@" &
+  wait_port $redis_port
+  cat > "$bench_out/webdis.json" <<CONF
+{"redis_host": "127.0.0.1", "redis_port": $redis_port, "http_host": "127.0.0.1", "http_port": $webdis_port,
+ "threads": 2, "pool_size": 16, "daemonize": false, "database": 0, "verbosity": 0,
+ "logfile": "$bench_out/webdis.log"}
+CONF
+  webdis "$bench_out/webdis.json" &
+  webdis_pid=$!
+  wait_port $webdis_port
+  WRK_ARGS="-t2 -c128 -d${seconds}s -s bench/kv.lua -- webdis put $keys 1024 1"
+  local line
+  line=$(run_wrk "$name" http://127.0.0.1:$webdis_port "$webdis_pid" "$(redis-cli -p $redis_port info server | awk -F: '/process_id/ {print $2+0}')")
+  kill "$webdis_pid"
+  redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+  sleep 0.3
+  read -r _ rps _ <<<"$line"
+  record "$name-rps" "$rps"
+}
+redis_run redis-memory --appendonly no
+redis_run redis-everysec --appendonly yes --appendfsync everysec
+redis_run redis-always --appendonly yes --appendfsync always
+
+# --- 2. Restart of 1M keys x 100 B ------------------------------------------
+big=1000000
+# Seconds from exec to the first answered request, into $served_s (not
+# run in a subshell: it sets $ringkv_pid).
+time_to_serve() {  # NAME [ringkv flags...]
+  local name=$1
+  shift
+  local start end
+  start=$(date +%s.%N)
+  "$bench_root/build/src/ringkv" --port "$port" "$@" > "$bench_out/$name.log" 2>&1 &
+  ringkv_pid=$!
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+    kill -0 "$ringkv_pid" 2>/dev/null || { echo "ringkv did not start: $(cat "$bench_out/$name.log")" >&2; exit 1; }
+    sleep 0.01
+  done
+  end=$(date +%s.%N)
+  served_s=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}')
+}
+rm -rf "$data"
+ringkv_pid=$(start_ringkv $port ringkv-fill --threads 2 --data-dir "$data" --log everysec)
+big_namespace=$(bench/seed.py $port 0 100 k)
+build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
+  --value-size 100 --requests 1 --quiet --connections 16 --pipeline 16 > /dev/null
+sleep 1.2  # the everysec fsync
+stop_ringkv -KILL
+time_to_serve ringkv-restart-log --threads 2 --data-dir "$data"
+record restart-1M-from-log-s "$served_s"
+stop_ringkv  # SIGTERM: a snapshot of the 1M keys, the logs before it removed
+record snapshot-1M-bytes "$(du -cb "$data"/snapshot-* | awk 'END {print $1}')"
+time_to_serve ringkv-restart-snapshot --threads 2 --data-dir "$data"
+record restart-1M-from-snapshot-s "$served_s"
+grep -h "restored" "$bench_out/ringkv-restart-snapshot.log" || true
+
+# Redis: the same 1M keys x 100 B, loaded from its RDB file.
+redis_data="$bench_out/persist-redis"
+rm -rf "$redis_data" && mkdir -p "$redis_data"
+redis-server --port $redis_port --dir "$redis_data" --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" &
+wait_port $redis_port
+redis-cli -p $redis_port debug populate $big k 100 >/dev/null
+redis-cli -p $redis_port save >/dev/null
+redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+sleep 0.3
+start=$(date +%s.%N)
+redis-server --port $redis_port --dir "$redis_data" --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" &
+until [[ "$(redis-cli -p $redis_port ping 2>/dev/null)" == PONG ]]; do sleep 0.01; done
+until [[ "$(redis-cli -p $redis_port dbsize 2>/dev/null)" == "$big" ]]; do sleep 0.01; done
+record redis-restart-1M-from-rdb-s "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
+redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+
+# --- 3. p99 at half load, with a snapshot in the middle ---------------------
+load() {  # JSON [ringkv-bench flags...]
+  local json=$1
+  shift
+  build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
+    --no-prefill --value-size 100 --mix get=90,put=10 --connections 32 --quiet --json "$json" "$@" > /dev/null
+}
+p99_us() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['latency_ns']['p99'] / 1000, 1))" "$1"; }
+rps_of() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['throughput_rps']))" "$1"; }
+load "$bench_out/persist-max.json" --duration 5
+half=$(( $(rps_of "$bench_out/persist-max.json") / 2 ))
+record load-max-rps "$(rps_of "$bench_out/persist-max.json")"
+load "$bench_out/persist-quiet.json" --rate $half --duration "$seconds" --warmup 1
+record p99-half-load-us "$(p99_us "$bench_out/persist-quiet.json")"
+load "$bench_out/persist-snapshot.json" --rate $half --duration "$seconds" --warmup 1 &
+load_pid=$!
+sleep $(( seconds / 2 + 1 ))
+record snapshot-under-load "$(curl -s -X POST http://127.0.0.1:$port/_ringkv/snapshot)"
+wait "$load_pid"
+record p99-half-load-with-snapshot-us "$(p99_us "$bench_out/persist-snapshot.json")"
+stop_ringkv
+
+echo
+echo "PUT 1 KiB, --log everysec / in memory = $(ratio "$(value_of ringkv-everysec-rps)" "$(value_of ringkv-memory-rps)")"
+echo "PUT 1 KiB, --log always / in memory = $(ratio "$(value_of ringkv-always-rps)" "$(value_of ringkv-memory-rps)")"
+echo "PUT 1 KiB, ringkv / redis, everysec = $(ratio "$(value_of ringkv-everysec-rps)" "$(value_of redis-everysec-rps)"), always = $(ratio "$(value_of ringkv-always-rps)" "$(value_of redis-always-rps)")"
+echo "restart of 1M x 100 B: $(value_of restart-1M-from-snapshot-s) s from a snapshot, $(value_of restart-1M-from-log-s) s from the log, redis from its RDB $(value_of redis-restart-1M-from-rdb-s) s"
+echo "p99 at half load: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshot-us) us with a snapshot"

@@ -1,0 +1,125 @@
+// The --data-dir decoders (src/persist/format.cc, loader.cc): files read at
+// start-up, which a crash, a disk or a person may have damaged.
+//
+// Input: [mode 1][rest...]
+//   mode 0: the rest is a whole file. check_file() never crashes; the
+//     record reader's offsets only move forward and stay inside the bytes;
+//     every record it accepts decodes to what re-encodes byte for byte.
+//   mode 1: the rest is the records of a log, behind a valid header: the
+//     same oracles where the header no longer stops the input early.
+//   mode 2: the rest is written as a log file (under a valid header) in a
+//     scratch directory and load() + apply() run on it for two cores: the
+//     whole start-up path, truncation of a torn tail included. Either the
+//     load refuses with a message naming the file, or every core applies
+//     its share within its memory budget.
+#include "common.hh"
+
+#include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace ringkv::persist;
+using ringkv::fuzz::input_reader;
+
+// Re-encodes a record the reader accepted: the same bytes (one spelling).
+void check_reencodes(const record& r, std::string_view header_and_body) {
+    std::vector<char> again;
+    switch (r.type) {
+        case record_type::put:
+            if (const auto d = decode_put(r.body)) append(*d, again); else return;
+            break;
+        case record_type::erase:
+            if (const auto d = decode_erase(r.body)) append(*d, again); else return;
+            break;
+        case record_type::namespace_state:
+            if (const auto d = decode_namespace_state(r.body)) append(*d, again); else return;
+            break;
+        case record_type::snapshot_meta:
+            if (const auto d = decode_snapshot_meta(r.body)) append(*d, again); else return;
+            break;
+        case record_type::part:
+            if (const auto d = decode_part(r.body)) append(*d, again); else return;
+            break;
+        case record_type::end:
+            if (const auto d = decode_end(r.body)) append(*d, again); else return;
+            break;
+    }
+    RINGKV_FUZZ_CHECK(std::string_view(again.data(), again.size()) == header_and_body, "a record re-encodes differently");
+}
+
+void walk(std::string_view bytes) {
+    (void)check_file(bytes);
+    if (!read_header(bytes).header) return;
+    record_reader reader(bytes);
+    std::uint64_t last = 0;
+    for (;;) {
+        const record_reader::status s = reader.next();
+        RINGKV_FUZZ_CHECK(reader.offset() >= last && reader.offset() <= bytes.size(), "the reader went backwards or out");
+        last = reader.offset();
+        if (s != record_reader::status::record) return;
+        const record& r = reader.current();
+        RINGKV_FUZZ_CHECK(!r.body.empty() && r.body.data() >= bytes.data() &&
+                          r.body.data() + r.body.size() <= bytes.data() + bytes.size());
+        check_reencodes(r, bytes.substr(reader.offset(), record_header_bytes + r.body.size()));
+    }
+}
+
+std::string log_with(std::string_view records) {
+    std::vector<char> header;
+    append_header({file_kind::log, format_version, 0, 1}, header);
+    return std::string(header.data(), header.size()) + std::string(records);
+}
+
+// A scratch directory for this process, made once.
+const std::string& scratch() {
+    static const std::string path = [] {
+        char pattern[] = "/tmp/ringkv-fuzz-persist-XXXXXX";
+        const char* made = mkdtemp(pattern);
+        if (made == nullptr) ringkv::fuzz::finding("mkdtemp failed");
+        return std::string(made);
+    }();
+    return path;
+}
+
+void load_and_apply(const std::string& file) {
+    const std::string path = scratch() + "/" + log_name(1, 0);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    RINGKV_FUZZ_CHECK(fd >= 0);
+    RINGKV_FUZZ_CHECK(::write(fd, file.data(), file.size()) == ssize_t(file.size()));
+    ::close(fd);
+    const load_result loaded = load(scratch(), 2);
+    if (!loaded.error.empty()) {
+        RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, 0)) != std::string::npos, loaded.error);
+        return;
+    }
+    for (unsigned core = 0; core < 2; ++core) {
+        ringkv::store::shard keys(1000, 64u << 20);
+        ringkv::store::namespace_registry namespaces;
+        const applied a = apply(loaded.state, core, keys, namespaces, {1000, 1'700'000'000}, 1'700'000'000'000);
+        RINGKV_FUZZ_CHECK(a.error.empty() || keys.memory_bytes() <= keys.memory_bytes_max(), a.error);
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    input_reader in(data, size);
+    const std::size_t mode = in.choose(3);
+    const std::string_view rest = in.rest();
+    if (mode == 0) {
+        walk(rest);
+    } else if (mode == 1) {
+        walk(log_with(rest));
+    } else {
+        load_and_apply(log_with(rest));
+    }
+    return 0;
+}

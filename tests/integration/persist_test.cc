@@ -1,0 +1,373 @@
+// --data-dir through the real binary: what a restart restores (after a
+// clean stop and after kill -9), every refusal (a flipped byte, a newer
+// format, a directory that cannot be written or is in use), a torn log
+// tail, a full disk (RLIMIT_FSIZE: the kernel refuses the writes with
+// EFBIG), and kill -9 under a PUT load with --log always, several rounds.
+#include "harness.hh"
+
+#include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
+
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace ringkv::testing {
+namespace {
+
+const std::string auth = "Authorization: Bearer org-one\r\n";
+
+std::string request(const std::string& method, const std::string& path, const std::string& headers = auth,
+                    const std::optional<std::string>& body = std::nullopt) {
+    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\n" + headers;
+    if (body) r += "Content-Length: " + std::to_string(body->size()) + "\r\n";
+    return r + "\r\n" + body.value_or("");
+}
+
+response call(std::uint16_t port, const std::string& method, const std::string& path,
+              const std::optional<std::string>& body = std::nullopt, const std::string& headers = auth) {
+    client c(port);
+    c.send(request(method, path, headers, body));
+    return c.read_response(10'000).value_or(response{});
+}
+
+std::string key_path(const std::string& id, const std::string& key) { return "/v2/storage/kvs/" + id + "/keys/" + key; }
+
+std::string create(std::uint16_t port, const std::string& name) {
+    const response r = call(port, "POST", "/v2/storage/kvs", R"({"name":")" + name + "\"}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json_string(r.body, "id");
+}
+
+class temp_dir {
+public:
+    temp_dir() {
+        char pattern[] = "/tmp/ringkv-data-XXXXXX";
+        _path = mkdtemp(pattern);
+    }
+    ~temp_dir() { std::system(("rm -rf " + _path).c_str()); }
+    const std::string& path() const { return _path; }
+    std::vector<std::string> files(const std::string& prefix) const {
+        std::vector<std::string> found;
+        const std::string list = _path + "/.list";
+        std::system(("ls " + _path + " > " + list).c_str());
+        std::ifstream in(list);
+        for (std::string name; std::getline(in, name);) {
+            if (name.starts_with(prefix)) found.push_back(name);
+        }
+        return found;
+    }
+    std::string read(const std::string& name) const {
+        std::ifstream in(_path + "/" + name, std::ios::binary);
+        return {std::istreambuf_iterator<char>(in), {}};
+    }
+    void write(const std::string& name, const std::string& bytes) const {
+        std::ofstream(_path + "/" + name, std::ios::binary | std::ios::trunc) << bytes;
+    }
+
+private:
+    std::string _path;
+};
+
+std::vector<std::string> with_dir(const temp_dir& dir, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data-dir", dir.path()});
+    return args;
+}
+
+// Stops the server at once, as a crash would.
+void kill_hard(server_process& server) {
+    ::kill(server.pid(), SIGKILL);
+    server.stop();  // reaps it
+}
+
+TEST(persist, a_restart_restores_namespaces_keys_types_ttls_and_times_exactly) {
+    temp_dir dir;
+    std::string listing_before, namespace_before, pending_before, deleting_before, ids[3];
+    {
+        // --log always: killed right after its last answer, nothing may be lost
+        // (everysec would lose the last second, as it says).
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        const std::uint16_t port = server.port();
+        ids[0] = create(port, "first");
+        ids[2] = create(port, "doomed");
+        for (int i = 0; i < 50; ++i) {
+            const std::string key = "key-" + std::to_string(i);
+            const std::string type = i % 2 == 0 ? "Content-Type: application/json\r\n"
+                                                : "Content-Type: x/custom; v=" + std::to_string(i) + "\r\n";
+            ASSERT_EQ(call(port, "PUT", key_path(ids[0], key), "value " + key, auth + type).status, 201);
+            ASSERT_EQ(call(port, "PUT", key_path(ids[2], key), "gone", auth).status, 201);
+        }
+        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "ttl?ttl_secs=3600"), "lives").status, 201);
+        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "short?ttl_secs=1"), "dies").status, 201);
+        ASSERT_EQ(call(port, "DELETE", key_path(ids[0], "key-7")).status, 204);
+        // Part in a snapshot, part in the log after it.
+        const response snapshot = call(port, "POST", "/_ringkv/snapshot");
+        ASSERT_EQ(snapshot.status, 200) << snapshot.body;
+        EXPECT_NE(snapshot.body.find("\"keys\":101"), std::string::npos) << snapshot.body;  // 49 + 2 TTL + 50 doomed
+        ASSERT_EQ(call(port, "DELETE", key_path(ids[0], "key-8")).status, 204);
+        kill_hard(server);
+    }
+    {
+        // A second run (its own log generation) with delays, so that a
+        // namespace is pending and another deleting when it is killed.
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always", "--provision-delay", "600000",
+                                                 "--delete-delay", "600000"}));
+        const std::uint16_t port = server.port();
+        ids[1] = create(port, "second");
+        ASSERT_EQ(call(port, "DELETE", "/v2/storage/kvs/" + ids[2]).status, 200);
+        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "after"), "logged", auth + "Content-Type: text/csv\r\n").status, 201);
+        listing_before = call(port, "GET", "/v2/storage/kvs/" + ids[0] + "/keys").body;
+        pending_before = call(port, "GET", "/v2/storage/kvs/" + ids[1]).body;
+        deleting_before = call(port, "GET", "/v2/storage/kvs/" + ids[2]).body;
+        namespace_before = call(port, "GET", "/v2/storage/kvs").body;
+        kill_hard(server);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // "short" expires while down
+    server_process server(with_dir(dir, {"--threads", "1"}));  // another core count: keys move
+    const std::uint16_t port = server.port();
+    EXPECT_EQ(call(port, "GET", "/v2/storage/kvs/" + ids[1]).body, pending_before);
+    EXPECT_NE(pending_before.find("\"status\":\"pending\""), std::string::npos) << pending_before;
+    EXPECT_EQ(call(port, "GET", "/v2/storage/kvs/" + ids[2]).body, deleting_before);
+    EXPECT_NE(deleting_before.find("\"status\":\"deleting\""), std::string::npos) << deleting_before;
+    EXPECT_EQ(call(port, "GET", "/v2/storage/kvs").body, namespace_before);  // creation order too
+    const std::string listing_after = call(port, "GET", "/v2/storage/kvs/" + ids[0] + "/keys").body;
+    ASSERT_NE(listing_before.find(R"({"key":"short")"), std::string::npos) << listing_before;
+    std::string expected = listing_before;
+    const std::size_t short_at = expected.find(R"({"key":"short")");
+    expected.erase(short_at, expected.find('}', short_at) + 2 - short_at);  // and its comma
+    EXPECT_EQ(listing_after, expected);
+    const response typed = call(port, "GET", key_path(ids[0], "key-3"));
+    EXPECT_EQ(typed.body, "value key-3");
+    EXPECT_EQ(typed.header("content-type"), "x/custom; v=3");
+    EXPECT_EQ(call(port, "GET", key_path(ids[0], "key-4")).header("content-type"), "application/json");
+    EXPECT_EQ(call(port, "GET", key_path(ids[0], "key-7")).status, 404);
+    EXPECT_EQ(call(port, "GET", key_path(ids[0], "key-8")).status, 404);
+    EXPECT_EQ(call(port, "GET", key_path(ids[0], "ttl")).body, "lives");
+    EXPECT_EQ(call(port, "GET", key_path(ids[0], "short")).status, 404);
+    const response after = call(port, "GET", key_path(ids[0], "after"));
+    EXPECT_EQ(after.body, "logged");
+    EXPECT_EQ(after.header("content-type"), "text/csv");
+    // Numbers are not reused: a new namespace lists after the old ones.
+    const std::string fresh = create(port, "fresh");
+    const std::string listing = call(port, "GET", "/v2/storage/kvs").body;
+    EXPECT_LT(listing.find(ids[1]), listing.find(fresh));
+}
+
+TEST(persist, sigterm_writes_a_snapshot_and_removes_what_it_replaces) {
+    temp_dir dir;
+    std::string id;
+    {
+        server_process server(with_dir(dir, {"--threads", "2"}));
+        id = create(server.port(), "kept");
+        for (int i = 0; i < 20; ++i) ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), "v").status, 201);
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "late"), "v").status, 201);
+        EXPECT_EQ(server.stop(), 0);
+    }
+    // One snapshot (the one at shutdown), its two parts, and the logs after it.
+    EXPECT_EQ(dir.files("snapshot-").size(), 3u);
+    for (const std::string& log : dir.files("log-")) {
+        EXPECT_EQ(dir.read(log).size(), persist::file_header_bytes) << log;  // nothing after the last cut
+    }
+    server_process server(with_dir(dir, {"--threads", "2", "--log", "off"}));
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "late")).body, "v");
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "19")).body, "v");
+}
+
+TEST(persist, a_torn_log_tail_is_cut_and_the_rest_kept) {
+    temp_dir dir;
+    std::string id;
+    {
+        server_process server(with_dir(dir, {"--threads", "1", "--log", "always"}));
+        id = create(server.port(), "torn");
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "whole"), "kept").status, 201);
+        kill_hard(server);
+    }
+    const std::vector<std::string> logs = dir.files("log-");
+    ASSERT_EQ(logs.size(), 1u);
+    const std::string whole = dir.read(logs[0]);
+    // Half of one more record, as a crash in the middle of an append leaves.
+    std::vector<char> record;
+    persist::append(persist::put_record{1, 0, 0, "late", "text/plain", "lost"}, record);
+    dir.write(logs[0], whole + std::string(record.data(), record.size() / 2));
+    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--log", "bogus"}));
+    EXPECT_EQ(refused.exit_status, 2);  // (a bad flag first: nothing was touched)
+    server_process server(with_dir(dir, {"--threads", "1"}));
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "whole")).body, "kept");
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "late")).status, 404);
+    EXPECT_EQ(dir.read(logs[0]), whole);  // truncated at the last whole record
+}
+
+TEST(persist, a_flipped_byte_stops_the_start_naming_the_file_and_offset) {
+    temp_dir dir;
+    {
+        server_process server(with_dir(dir, {"--threads", "1", "--log", "always"}));
+        const std::string id = create(server.port(), "flipped");
+        for (int i = 0; i < 5; ++i) ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), "value").status, 201);
+        kill_hard(server);
+    }
+    const std::string log = dir.files("log-").at(0);
+    std::string bytes = dir.read(log);
+    const std::size_t at = persist::file_header_bytes + 40;  // inside the first record (the namespace)
+    bytes[at] = char(bytes[at] ^ 0x20);
+    dir.write(log, bytes);
+    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0"}));
+    EXPECT_EQ(refused.exit_status, 1);
+    EXPECT_NE(refused.err.find(log), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("byte offset " + std::to_string(persist::file_header_bytes)), std::string::npos)
+        << refused.err;
+    EXPECT_EQ(refused.out.find("listening"), std::string::npos);
+}
+
+TEST(persist, a_newer_format_version_is_refused_with_a_message) {
+    temp_dir dir;
+    std::vector<char> header;
+    persist::append_header({persist::file_kind::log, persist::format_version + 1, 0, 1}, header);
+    dir.write(persist::log_name(1, 0), std::string(header.data(), header.size()));
+    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0"}));
+    EXPECT_EQ(refused.exit_status, 1);
+    EXPECT_NE(refused.err.find("format version " + std::to_string(persist::format_version + 1) + " is newer"),
+              std::string::npos) << refused.err;
+}
+
+TEST(persist, a_directory_that_cannot_be_written_or_is_in_use_stops_the_start) {
+    temp_dir dir;
+    dir.write("plain-file", "x");
+    const process_result not_directory = run_to_exit({"--port", "0", "--data-dir", dir.path() + "/plain-file"});
+    EXPECT_EQ(not_directory.exit_status, 1);
+    EXPECT_NE(not_directory.err.find("not a directory"), std::string::npos) << not_directory.err;
+    const process_result below_file = run_to_exit({"--port", "0", "--data-dir", dir.path() + "/plain-file/sub"});
+    EXPECT_EQ(below_file.exit_status, 1);
+    EXPECT_NE(below_file.err.find("--data-dir"), std::string::npos) << below_file.err;
+    const process_result read_only = run_to_exit({"--port", "0", "--data-dir", "/proc/ringkv-cannot-write"});
+    EXPECT_EQ(read_only.exit_status, 1);
+    EXPECT_NE(read_only.err.find("--data-dir /proc/ringkv-cannot-write"), std::string::npos) << read_only.err;
+    server_process first(with_dir(dir, {"--threads", "1"}));
+    const process_result second = run_to_exit(with_dir(dir, {"--port", "0"}));
+    EXPECT_EQ(second.exit_status, 1);
+    EXPECT_NE(second.err.find("in use by another ringkv"), std::string::npos) << second.err;
+    const process_result without_dir = run_to_exit({"--port", "0", "--log", "always"});
+    EXPECT_EQ(without_dir.exit_status, 2);
+}
+
+// Starts a server whose files may not grow past `bytes` (RLIMIT_FSIZE,
+// inherited through exec; SIGXFSZ ignored so writes fail with EFBIG).
+std::unique_ptr<server_process> start_with_file_limit(const std::vector<std::string>& args, rlim_t bytes) {
+    rlimit saved{};
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit limited = saved;
+    limited.rlim_cur = bytes;
+    auto previous = std::signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &limited);
+    auto server = std::make_unique<server_process>(args);
+    setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, previous);
+    return server;
+}
+
+TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_acknowledged) {
+    temp_dir dir;
+    std::string id;
+    std::set<std::string> acknowledged;
+    {
+        auto server = start_with_file_limit(with_dir(dir, {"--threads", "2", "--log", "always"}), 48 * 1024);
+        const std::uint16_t port = server->port();
+        id = create(port, "full");
+        const std::string value(1000, 'v');
+        int refused = 0;
+        client c(port);  // one connection throughout
+        for (int i = 0; i < 200 && refused < 5; ++i) {
+            const std::string key = "k" + std::to_string(i);
+            c.send(request("PUT", key_path(id, key), auth, value));
+            const std::optional<response> r = c.read_response(10'000);
+            ASSERT_TRUE(r);
+            if (r->status == 201) {
+                acknowledged.insert(key);
+            } else {
+                EXPECT_EQ(r->status, 507) << r->body;
+                EXPECT_NE(r->body.find("data directory"), std::string::npos) << r->body;
+                ++refused;
+            }
+        }
+        EXPECT_EQ(refused, 5);
+        EXPECT_GT(acknowledged.size(), 10u);
+        c.send(request("GET", key_path(id, *acknowledged.begin())));
+        EXPECT_EQ(c.read_response()->status, 200);  // reads keep working
+        c.send(request("DELETE", key_path(id, *acknowledged.begin())));
+        EXPECT_EQ(c.read_response()->status, 507);  // a delete is a write
+        c.send(request("POST", "/_ringkv/snapshot"));
+        const std::optional<response> snapshot = c.read_response(10'000);
+        ASSERT_TRUE(snapshot);
+        EXPECT_EQ(snapshot->status, 507) << snapshot->body;
+        kill_hard(*server);
+    }
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    for (const std::string& key : acknowledged) {
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, key)).body, std::string(1000, 'v')) << key;
+    }
+}
+
+// Clients PUT as fast as they can; every 201 is recorded; kill -9; every
+// recorded key must be back with its value.
+TEST(persist, kill_9_under_put_load_with_log_always_loses_no_acknowledged_write) {
+    temp_dir dir;
+    std::string id;
+    std::set<std::string> acknowledged;
+    constexpr int rounds = 4;
+    constexpr int clients = 8;
+    for (int round = 0; round < rounds; ++round) {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        if (round == 0) id = create(server.port(), "load");
+        std::mutex lock;
+        std::atomic<bool> go{true};
+        std::vector<std::thread> load;
+        for (int c = 0; c < clients; ++c) {
+            load.emplace_back([&, c] {
+                client connection(server.port());
+                for (int i = 0; go; ++i) {
+                    const std::string key = "r" + std::to_string(round) + "-c" + std::to_string(c) + "-" + std::to_string(i);
+                    connection.send(request("PUT", key_path(id, key), auth, "value-of-" + key));
+                    const std::optional<response> r = connection.read_response(2000);
+                    if (!r) return;  // killed
+                    if (r->status != 201) {
+                        ADD_FAILURE() << r->status << " " << r->body;
+                        return;
+                    }
+                    std::lock_guard guard(lock);
+                    acknowledged.insert(key);
+                }
+            });
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(round == 1 ? 100 : 400));
+        if (round == 2) {  // a snapshot in the middle of the load
+            EXPECT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        kill_hard(server);
+        go = false;
+        for (std::thread& t : load) t.join();
+    }
+    ASSERT_GT(acknowledged.size(), 100u);
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    std::size_t missing = 0;
+    client connection(server.port());
+    for (const std::string& key : acknowledged) {
+        connection.send(request("GET", key_path(id, key)));
+        const std::optional<response> r = connection.read_response();
+        if (!r || r->body != "value-of-" + key) ++missing;
+    }
+    EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged";
+}
+
+}  // namespace
+}  // namespace ringkv::testing
