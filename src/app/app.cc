@@ -11,6 +11,7 @@
 #include <ringkv/store/shard.hh>
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <pthread.h>
 #include <sched.h>
@@ -229,6 +230,33 @@ bool settle_memory_bound(config::config& settings, unsigned cores) {
     return false;
 }
 
+// Every connection is a file descriptor, so the connection bound means
+// little if the process may not open that many: past the open-file limit
+// new connections wait unaccepted instead of getting the bound's 503. The
+// soft limit (often 1024 from a shell) is raised as far as the hard one
+// allows, as nginx's worker_rlimit_nofile does; if even that is short,
+// start anyway but say so.
+constexpr rlim_t files_per_core = 4;      // listening socket, io_uring, and spares
+constexpr rlim_t files_per_process = 64;  // stdio, --tokens, --data-dir files, ...
+
+void raise_open_file_limit(unsigned cores, unsigned connections_per_core) {
+    const rlim_t needed = rlim_t(cores) * (connections_per_core + files_per_core) + files_per_process;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = std::min(needed, limit.rlim_max);
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur < needed) {
+        std::fprintf(stderr,
+                     "ringkv: warning: the open-file limit is %llu, short of the %llu that %u threads of "
+                     "--connections-per-core %u need; past it new connections wait unaccepted (raise ulimit -n, "
+                     "or LimitNOFILE= in a systemd unit)\n",
+                     static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(needed), cores,
+                     connections_per_core);
+    }
+}
+
 }  // namespace
 
 int run(const config::config& given) {
@@ -238,6 +266,7 @@ int run(const config::config& given) {
     const unsigned cores = settings.threads != 0 ? settings.threads
                                                  : std::max(1u, std::min(unsigned(cpus.size()), limits::cores_max));
     if (!settle_memory_bound(settings, cores)) return 2;
+    raise_open_file_limit(cores, settings.server.connections_per_core);
     const net::server_options server_options = server_options_of(settings);
     const api::api_options api_options = api_options_of(settings);
     control::admin_table admin = admin_routes_of(settings);

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -362,6 +365,41 @@ TEST(control_plane, an_unknown_control_path_is_a_json_404_on_a_reused_connection
     auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
+}
+
+// Started with a soft open-file limit of 64 (a shell's default is often
+// 1024, below the default bound), the server raises it towards the hard
+// limit so every connection its bound allows is accepted and served, not
+// left waiting in the kernel's queue.
+TEST(server_limits, the_open_file_limit_is_raised_to_hold_the_connection_bound) {
+    constexpr int connections = 200;
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_GE(saved.rlim_max, rlim_t(300 + 4 + 64)) << "the hard open-file limit is too low for this test";
+    rlimit low = saved;
+    low.rlim_cur = 64;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    server_process server({"--threads", "1", "--connections-per-core", "300"});  // inherits the low limit
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+    std::ifstream limits("/proc/" + std::to_string(server.pid()) + "/limits");
+    std::string line;
+    while (std::getline(limits, line) && !line.starts_with("Max open files")) {}
+    std::istringstream fields(line.substr(std::string("Max open files").size()));
+    unsigned long long soft = 0;
+    fields >> soft;
+    EXPECT_GE(soft, 300u + 4 + 64) << line;
+
+    std::vector<std::unique_ptr<client>> clients;
+    for (int i = 0; i < connections; ++i) {
+        clients.push_back(std::make_unique<client>(server.port()));
+        clients.back()->send(get("/healthz"));
+    }
+    for (int i = 0; i < connections; ++i) {
+        auto r = clients[i]->read_response();
+        ASSERT_TRUE(r) << "connection " << i << " was not served";
+        EXPECT_EQ(r->status, 200);
+    }
 }
 
 }  // namespace
