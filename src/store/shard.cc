@@ -27,6 +27,9 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     if (!fits(charge, hash, namespace_number, key)) return put_result::memory_full;
     item* fresh = item::create(namespace_number, key, value, type, std::uint32_t(hash), now.wall_s, with_ttl);
     if (fresh == nullptr) return put_result::memory_full;
+    // Built in full before upsert() publishes it (I2): readers on other
+    // cores test the deadline without a message.
+    if (with_ttl) fresh->ttl().at_ms = now.monotonic_ms + ttl_ms;
     _item_bytes += charge;
     item* old = _table.upsert(hash, fresh);
     ordered_index& index = _namespaces[namespace_number];
@@ -34,15 +37,13 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     if (old != nullptr) {
         index.replace(old, fresh);
         if (old->has_ttl()) _wheel.cancel(*old);
-        _item_bytes -= charge_of(old->allocation_bytes());
-        let_go(old);
+        const std::size_t old_charge = charge_of(old->allocation_bytes());
+        _item_bytes -= old_charge;
+        let_go(old, old_charge);
     } else {
         index.insert(fresh);
     }
-    if (with_ttl) {
-        fresh->ttl().at_ms = now.monotonic_ms + ttl_ms;
-        _wheel.insert(*fresh);
-    }
+    if (with_ttl) _wheel.insert(*fresh);
     return was_live ? put_result::replaced : put_result::created;
 }
 
@@ -70,13 +71,14 @@ void shard::unlink(item& i, bool in_wheel) {
     index->second.erase(&i);
     if (index->second.size() == 0) _namespaces.erase(index);
     if (in_wheel && i.has_ttl()) _wheel.cancel(i);
-    _item_bytes -= charge_of(i.allocation_bytes());
-    let_go(&i);
+    const std::size_t charge = charge_of(i.allocation_bytes());
+    _item_bytes -= charge;
+    let_go(&i, charge);
 }
 
-void shard::let_go(item* i) {
+void shard::let_go(item* i, std::size_t charge) {
     if (_frozen) _kept.push_back(i);
-    else i->release();
+    else _retired.retire(i, charge);
 }
 
 void shard::freeze(std::vector<const item*>& out) {
@@ -87,7 +89,7 @@ void shard::freeze(std::vector<const item*>& out) {
 
 void shard::thaw() {
     _frozen = false;
-    for (item* i : _kept) i->release();
+    for (item* i : _kept) _retired.retire(i, charge_of(i->allocation_bytes()));
     _kept.clear();
     _kept.shrink_to_fit();
 }

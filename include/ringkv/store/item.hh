@@ -82,6 +82,9 @@ public:
     bool expired(std::uint64_t now_ms) const { return has_ttl() && ttl().at_ms <= now_ms; }
 
     void acquire() { _references.fetch_add(1, std::memory_order_relaxed); }
+    // The count; acquire, so that a reader's release before it drops its
+    // reference happens before the owner frees (reclaimer.hh).
+    std::uint32_t references() const { return _references.load(std::memory_order_acquire); }
     // Drops a reference; frees the item with the last one.
     void release() {
         if (_references.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();

@@ -11,11 +11,21 @@
 // slots from the old one (migration_step_slots), so a million-key table
 // moves across over many requests. Lookups check both tables meanwhile.
 //
+// One writer, any number of readers (concurrent_read.hh): only the owner
+// core calls the non-const members; find_concurrent() may run on any core,
+// with no lock, inside a read section. Slots are atomics written with
+// release stores; a slot never returns to empty; an item moves to the newer
+// table before its old slot becomes a tombstone, and readers start from the
+// oldest live table and follow `future` on a miss. Replaced and erased
+// items are the caller's to retire; old tables go to the reclaimer.
+//
 // Bounds: capacity is a power of two, at most capacity_max slots; the load
 // (items + tombstones) stays at or below 7/8 of it before growth.
 
 #include <ringkv/store/item.hh>
+#include <ringkv/store/reclaimer.hh>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -30,13 +40,20 @@ public:
     static constexpr std::size_t capacity_max = std::size_t(1) << 32;
     static constexpr std::size_t migration_step_slots = 64;
 
-    key_table();
+    // retired: where old tables go once grown out of; nullptr when nothing
+    // reads concurrently (they are freed at once).
+    explicit key_table(reclaimer* retired = nullptr);
     ~key_table();
     key_table(const key_table&) = delete;
     key_table& operator=(const key_table&) = delete;
 
     // The item for (namespace, key), or nullptr. hash = key_hash(...).
+    // Owner thread only.
     item* find(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
+    // The same from any thread, inside a read section (concurrent_read.hh):
+    // the item may be replaced or unlinked meanwhile, and stays readable
+    // until the reader's next quiescent state. It may be expired.
+    const item* find_concurrent(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
     // Inserts `fresh`, or replaces the item with its key. Returns the item it
     // replaced (the caller releases it) or nullptr.
     item* upsert(std::uint64_t hash, item* fresh);
@@ -48,12 +65,14 @@ public:
     void collect(std::vector<const item*>& out) const;
 
     std::size_t size() const { return _size; }
-    std::size_t capacity() const { return _now.capacity; }
-    bool migrating() const { return _old.capacity != 0; }
-    std::size_t tombstones() const { return _now.tombstones + _old.tombstones; }
+    std::size_t capacity() const { return _now->capacity; }
+    bool migrating() const { return _old != nullptr; }
+    std::size_t tombstones() const { return _now->tombstones + (migrating() ? _old->tombstones : 0); }
     // Bytes of slot arrays held (both tables while growing): charged to the
     // core's memory budget with its items.
-    std::size_t slot_bytes() const { return (_now.capacity + _old.capacity) * sizeof(std::uint64_t); }
+    std::size_t slot_bytes() const {
+        return (_now->capacity + (migrating() ? _old->capacity : 0)) * sizeof(std::uint64_t);
+    }
     // Slot bytes the next insert of a new key may allocate: when it would
     // pass the load limit, always a doubled table (twice the current
     // capacity), even when make_room() will in fact rebuild a table full of
@@ -64,10 +83,14 @@ public:
 
 private:
     struct table {
-        std::unique_ptr<std::uint64_t[]> slots;
-        std::size_t capacity = 0;
-        std::size_t used = 0;        // items and tombstones
-        std::size_t tombstones = 0;
+        explicit table(std::size_t slot_count) : capacity(slot_count) {}
+        const std::size_t capacity;  // a power of two
+        std::unique_ptr<std::atomic<std::uint64_t>[]> slots;
+        // The table this one is being migrated into, set before any item
+        // leaves this one; readers continue there after a miss.
+        std::atomic<const table*> future{nullptr};
+        std::size_t used = 0;        // items and tombstones (owner only)
+        std::size_t tombstones = 0;  // (owner only)
     };
     // Where a lookup ended: the table and slot holding the item, if found.
     struct position {
@@ -75,16 +98,21 @@ private:
         std::size_t slot = 0;
     };
 
-    // An empty table, or one of capacity 0 when the allocation fails.
-    static table make_table(std::size_t capacity);
-    static position probe(const table& t, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
+    // An empty table, or nullptr when the allocation fails.
+    static table* make_table(std::size_t capacity);
+    static void free_table(void* t);
+    static position probe(table& t, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
     position locate(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
     static void place(table& t, std::uint64_t hash, item* i);
     void migrate_some();
     void make_room();
 
-    table _now;
-    table _old;  // being migrated into _now; empty when not growing
+    reclaimer* _retired;
+    table* _now;
+    table* _old = nullptr;  // being migrated into _now; nullptr when not growing
+    // The oldest live table (_old while growing, else _now): where readers
+    // start.
+    std::atomic<const table*> _head;
     std::size_t _migrated = 0;  // slots of _old already moved
     std::size_t _size = 0;
 };

@@ -16,10 +16,17 @@
 // Not counted here: the per-namespace index headers (a few dozen bytes per
 // namespace with keys on this core, bounded by the namespace limits) and
 // the timer wheel's fixed lists.
+//
+// Other cores read the shard without a message through find_concurrent()
+// (the protocol: concurrent_read.hh). What the owner unlinks is retired,
+// not freed: it leaves memory_bytes() at once and is freed by the
+// reclaimer once no reader can hold it (retired() reports what waits).
 
+#include <ringkv/base/quiescent_state.hh>
 #include <ringkv/store/item.hh>
 #include <ringkv/store/key_table.hh>
 #include <ringkv/store/ordered_index.hh>
+#include <ringkv/store/reclaimer.hh>
 #include <ringkv/store/timer_wheel.hh>
 
 #include <cstdint>
@@ -58,8 +65,12 @@ public:
     static constexpr std::size_t allocator_overhead_bytes = 16;
     static constexpr std::size_t unbounded = SIZE_MAX;
 
-    explicit shard(std::uint64_t now_ms, std::size_t memory_bytes_max = unbounded)
-        : _wheel(now_ms), _memory_bytes_max(memory_bytes_max) {}
+    // readers: the quiescent states of the cores that read this shard
+    // concurrently, self: this shard's core among them; nullptr when only
+    // the owner's thread touches it (unlinked items are freed at once).
+    explicit shard(std::uint64_t now_ms, std::size_t memory_bytes_max = unbounded,
+                   const base::quiescent_states* readers = nullptr, unsigned self = 0)
+        : _retired(readers, self), _table(&_retired), _wheel(now_ms), _memory_bytes_max(memory_bytes_max) {}
     ~shard();
     shard(const shard&) = delete;
     shard& operator=(const shard&) = delete;
@@ -71,7 +82,15 @@ public:
     put_result put(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key, std::string_view value,
                    std::string_view content_type, std::uint64_t ttl_ms, instant now);
     // A reference to the live item, or empty when missing or expired.
+    // Owner only (it unlinks an expired item it meets).
     item_ref get(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key, instant now);
+    // The live item from any core, inside a read section (concurrent_read.hh),
+    // or nullptr when missing or expired at now_ms. Unlinks nothing.
+    const item* find_concurrent(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key,
+                                std::uint64_t now_ms) const {
+        const item* found = _table.find_concurrent(hash, namespace_number, key);
+        return found == nullptr || found->expired(now_ms) ? nullptr : found;
+    }
     // Whether a key (live or expired) was there to remove.
     bool erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
     // Up to `limit` live keys > after with the prefix, in order, appended to out.
@@ -92,10 +111,17 @@ public:
     // the pointers in `out` stay valid while a snapshot writer reads them in
     // steps. Items are immutable, so the view is the table at this instant.
     // Bound: the list holds what the writes of one snapshot's duration
-    // replace; it is not counted in memory_bytes().
+    // replace; it is not counted in memory_bytes(). thaw() hands them to
+    // the reclaimer (other cores may have read them just before).
     void freeze(std::vector<const item*>& out);
     void thaw();
     bool frozen() const { return _frozen; }
+
+    // Once per loop iteration on the owner, holding no item pointer: frees
+    // what no reader can reach any more.
+    void end_iteration(std::uint64_t now_ms) { _retired.end_iteration(now_ms); }
+    // Unlinked but not yet freed (bytes, entries, age of the oldest).
+    reclaimer::retired_stats retired(std::uint64_t now_ms) const { return _retired.retired(now_ms); }
 
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }
@@ -106,12 +132,13 @@ public:
 
 private:
     // Removes the item from the table, its index and (in_wheel) the wheel,
-    // then drops the table's reference.
+    // then retires it.
     void unlink(item& i, bool in_wheel);
     static std::size_t charge_of(std::size_t allocation_bytes) { return allocation_bytes + allocator_overhead_bytes; }
     // Whether a put of `charge` bytes for this key stays within the budget.
     bool fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
 
+    reclaimer _retired;  // before _table, which retires its old slot arrays into it
     key_table _table;
     std::unordered_map<std::uint32_t, ordered_index> _namespaces;
     timer_wheel _wheel;
@@ -119,9 +146,10 @@ private:
     std::size_t _item_bytes = 0;  // items' charges (see above)
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
     bool _frozen = false;
-    std::vector<item*> _kept;  // let go of while frozen; released by thaw()
-    // Drops the table's reference to an item it let go of (or keeps it, frozen).
-    void let_go(item* i);
+    std::vector<item*> _kept;  // let go of while frozen; retired by thaw()
+    // Retires an item the table let go of (or keeps it, frozen). charge: its
+    // bytes, for the reclaimer's count.
+    void let_go(item* i, std::size_t charge);
 };
 
 }  // namespace ringkv::store

@@ -1,0 +1,99 @@
+#pragma once
+// Deferred frees for the lock-free reads of concurrent_read.hh: what the
+// owner unlinks (a replaced or deleted item, a hash table grown out of) is
+// freed only after every other core has passed a quiescent state (I4), and
+// an item that a reader still sends from (a counted reference, values of
+// 16 KiB and up) only once that reference is gone, so the memory is always
+// freed here, on the owner's thread.
+//
+// Owner thread only. Nothing blocks: retire() appends, end_iteration()
+// closes the iteration's batch with a snapshot of the other cores' counters
+// and frees every batch whose grace period has passed.
+//
+// Bounds: at most batches_max batches wait; when they are all taken, the
+// new batch joins the newest one under a fresh snapshot (a later snapshot
+// is safe for earlier unlinks too). The bytes waiting are the owner's
+// write rate times the longest time another core stays online without
+// reaching its loop top (a scheduler slice when cores are oversubscribed:
+// 100k PUT/s of 1 KiB held for 10 ms is about 1 MB); retired() reports
+// them and the age of the oldest.
+
+#include <ringkv/base/quiescent_state.hh>
+#include <ringkv/store/item.hh>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace ringkv::store {
+
+class reclaimer {
+public:
+    static constexpr std::size_t batches_max = 16;
+
+    // domain: the cores' quiescent states, self: this core in it. nullptr:
+    // nothing reads concurrently (one thread: tests, tools), so retire()
+    // frees at once.
+    reclaimer(const base::quiescent_states* domain, unsigned self);
+    ~reclaimer();  // frees everything: no reader may remain (shutdown)
+    reclaimer(const reclaimer&) = delete;
+    reclaimer& operator=(const reclaimer&) = delete;
+
+    // An item unlinked from the table: the table's reference is dropped
+    // after the grace period, once it is the last one. bytes: its charge.
+    void retire(item* i, std::size_t bytes) {
+        if (_domain == nullptr) i->release();
+        else _current.push_back({i, nullptr, bytes});
+    }
+    // Any other memory readers may reach (an old slot array), freed with
+    // free_memory(memory) after the grace period.
+    void retire(void* memory, void (*free_memory)(void*), std::size_t bytes) {
+        if (_domain == nullptr) free_memory(memory);
+        else _current.push_back({memory, free_memory, bytes});
+    }
+
+    // Called once per loop iteration, at a point where this thread holds no
+    // pointer to anything retired.
+    void end_iteration(std::uint64_t now_ms);
+
+    struct retired_stats {
+        std::size_t bytes = 0;        // unlinked, not yet freed
+        std::size_t entries = 0;
+        std::uint64_t oldest_age_ms = 0;
+    };
+    retired_stats retired(std::uint64_t now_ms) const;
+
+private:
+    struct entry {
+        void* memory;
+        void (*free_memory)(void*);  // nullptr: an item
+        std::size_t bytes;
+    };
+    struct batch {
+        std::vector<entry> entries;
+        std::unique_ptr<std::uint64_t[]> states;  // the snapshot
+        std::uint64_t retired_at_ms = 0;
+    };
+    struct lingering_item {
+        item* held;
+        std::size_t bytes;
+        std::uint64_t retired_at_ms;
+    };
+
+    void close_batch(std::uint64_t now_ms);
+    void free_elapsed();
+    void free_entries(batch& b);
+    void free_unshared_items();
+
+    const base::quiescent_states* _domain;
+    const unsigned _self;
+    std::vector<entry> _current;
+    std::array<batch, batches_max> _batches;  // a ring: _first, then _waiting of them
+    std::size_t _first = 0;
+    std::size_t _waiting = 0;
+    std::vector<lingering_item> _lingering;  // past the grace period, a reader still holds a reference
+};
+
+}  // namespace ringkv::store
