@@ -1,7 +1,8 @@
 // Keys: put, get, delete and list. The coordinator (the core that parsed
-// the request) computes the owner core with shard_of() and runs the
-// operation there with submit_to(): inline when it is itself the owner,
-// as a message otherwise. Nothing here touches another core's data.
+// the request) computes the owner core with shard_of(). Writes and listings
+// run on the owner with submit_to(): inline when it is itself the owner, as
+// a message otherwise. A GET reads the owner's shard in place, lock-free
+// (store/concurrent_read.hh): the one read of another core's data.
 #include "acknowledge.hh"
 #include "cursor.hh"
 #include "owner.hh"
@@ -11,6 +12,7 @@
 
 #include <ringkv/io/cross_core.hh>
 #include <ringkv/io/loop.hh>
+#include <ringkv/store/concurrent_read.hh>
 #include <ringkv/store/sharding.hh>
 
 #include <memory>
@@ -104,24 +106,31 @@ io::task<> put_key(plan& p, net::http::request& request, net::http::response_wri
     }
 }
 
-io::task<> get_key(plan& p, net::http::response_writer& writer) {
+void get_key(plan& p, net::http::response_writer& writer) {
     const std::uint64_t hash = store::key_hash(p.namespace_number, p.key_view());
-    store::item_ref found = co_await io::submit_to(owner_of(hash), [&p, hash] {
-        return core_state::local().keys.get(hash, p.namespace_number, p.key_view(), now_here());
-    });
+    const io::loop& here = io::loop::current();
+    const core_state& local = core_state::local();
+    // Whichever core owns the key, its shard is read here, with no message
+    // (store/concurrent_read.hh); the pointer is good until this loop's next
+    // quiescent state, so the value is copied out (or a reference taken)
+    // before this function returns.
+    const store::concurrent_item found =
+        store::read_concurrent(*(*local.shards)[owner_of(hash)], hash, p.namespace_number, p.key_view(),
+                               here.now_ms(), here.quiescent(), here.core());
     if (!found) {
         net::http::write_error(writer, {404, error_code::not_found, "no key with this name", error_source::pointer("/key")});
-        co_return;
+        return;
     }
-    // The type lives in the item (or in the fixed well-known table): valid
-    // while the reference is held, and the head is written before it goes.
-    const std::string_view content_type = found->content_type();
+    // The type lives in the item (or in the fixed well-known table), as
+    // immutable as the value.
     if (found->value_bytes() < zero_copy_value_bytes_min) {
-        writer.write(200, content_type, found->value());
-        co_return;
+        writer.write(200, found->content_type(), found->value());
+        return;
     }
-    const std::string_view value = found->value();
-    writer.write_external(200, content_type, {value, &store::item_ref::release_raw, found.leak()});
+    store::item_ref kept = found.keep();
+    const std::string_view value = kept->value();
+    const std::string_view content_type = kept->content_type();
+    writer.write_external(200, content_type, {value, &store::item_ref::release_raw, kept.leak()});
 }
 
 io::task<> delete_key(plan& p, net::http::response_writer& writer) {

@@ -18,7 +18,8 @@ void retrieve_namespace(plan& p, net::http::response_writer& writer);
 io::task<> delete_namespace(const api_options& options, plan& p, net::http::response_writer& writer);
 
 io::task<> put_key(plan& p, net::http::request& request, net::http::response_writer& writer);
-io::task<> get_key(plan& p, net::http::response_writer& writer);
+// Never suspends: the owner's shard is read in place (store/concurrent_read.hh).
+void get_key(plan& p, net::http::response_writer& writer);
 io::task<> delete_key(plan& p, net::http::response_writer& writer);
 io::task<> list_keys(const api_options& options, plan& p, net::http::response_writer& writer);
 

@@ -253,7 +253,7 @@ io::task<> service::on_request(net::http::request& request, net::http::response_
             co_await list_keys(_options, p, writer);
             co_return;
         case route::one_key:
-            if (get) co_await get_key(p, writer);
+            if (get) get_key(p, writer);
             else if (m == method::put) co_await put_key(p, request, writer);
             else co_await delete_key(p, writer);
             co_return;

@@ -66,10 +66,14 @@ std::vector<int> allowed_cpus() {
 // builds its ring on its own thread (SINGLE_ISSUER binds a ring to the
 // thread that made it), reports, and waits for the verdict.
 struct startup {
-    explicit startup(unsigned cores) : built(cores), restored(cores) {}
+    explicit startup(unsigned cores) : built(cores), restored(cores), shards(cores, nullptr), shards_published(cores) {}
     std::latch built;
     std::latch restored;  // each core has taken its share of --data-dir
     std::latch verdict{1};
+    // Every core's shard, published before any core serves a request (a
+    // GET may read any of them, store/concurrent_read.hh).
+    api::shard_directory shards;
+    std::latch shards_published;
     std::atomic<bool> ok{true};
     std::atomic<bool> plain_ring{false};  // some core fell back to a ring without DEFER_TASKRUN
     std::mutex error_lock;  // start-up only, never on the request path
@@ -175,7 +179,10 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     start.verdict.wait();
     if (!start.ok) return;
 
-    api::core_state state(loop->now_ms(), item_share_bytes(settings, loop->core_count()));
+    api::core_state state(loop->now_ms(), item_share_bytes(settings, loop->core_count()), &peers.quiescent(), core);
+    start.shards[core] = &state.keys;
+    start.shards_published.arrive_and_wait();  // the latch orders the writes before every read
+    state.shards = &start.shards;
     api::core_state::set_local(&state);
     io::loop& here = *loop;
     core_persistence journal(stored, here, state);
@@ -185,6 +192,9 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     start.restored.count_down();
     start.restored.wait();
     if (!start.ok) return;
+    // Unlinked items and old tables are freed once no other core can still
+    // be reading them.
+    loop->on_iteration([&state, &here] { state.keys.end_iteration(here.now_ms()); });
     // Expiry and namespace purges, in steps between requests: at most 2,048
     // keys and about background_step_ns each, so a mass expiry delays a
     // request by a tenth of a millisecond at a time.

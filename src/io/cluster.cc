@@ -9,7 +9,8 @@ namespace ringkv::io {
 cluster::cluster(unsigned core_count, std::size_t mailbox_entries)
     : _core_count(core_count),
       _sender_parked(std::make_unique<std::atomic<bool>[]>(std::size_t{core_count} * core_count)),
-      _cores(std::make_unique<core_state[]>(core_count)) {
+      _cores(std::make_unique<core_state[]>(core_count)),
+      _quiescent(core_count) {
     RINGKV_ASSERT(core_count >= 1 && core_count <= limits::cores_max);
     _mailboxes.reserve(std::size_t{core_count} * core_count);
     for (unsigned i = 0; i < core_count * core_count; ++i) {

@@ -304,6 +304,8 @@ bool loop::reap() {
 
 void loop::run(const std::function<void()>& start) {
     current_loop = this;
+    base::quiescent_states& quiescent = _peers.quiescent();
+    quiescent.pass(_core);  // online: start() and the first iteration may read
     _tick->arm();
     if (_signals != nullptr) _signals->arm();
     if (start) start();
@@ -319,6 +321,9 @@ void loop::run(const std::function<void()>& start) {
         // A parked sender retries after its own flag is visible, for the same
         // reason (the target rings back when it frees room).
         _peers.sleeping(_core).store(true, std::memory_order_seq_cst);
+        // Offline whichever branch runs below: no callback of this loop
+        // holds a pointer into another shard from here to the next pass().
+        quiescent.go_offline(_core);
         const bool more_work = !mailboxes_empty() || retry_parked();
         if (more_work) {
             // GETEVENTS without waiting: with DEFER_TASKRUN the kernel posts
@@ -335,10 +340,12 @@ void loop::run(const std::function<void()>& start) {
             io_uring_submit_and_wait(&_ring, 1);
         }
         _peers.sleeping(_core).store(false, std::memory_order_relaxed);
+        quiescent.pass(_core);  // a quiescent state; a new read section starts
         while (reap()) {
         }
         for (auto& callback : _iteration_callbacks) callback();
     }
+    quiescent.go_offline(_core);  // for good: reclaimers stop waiting for this core
     current_loop = nullptr;
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace ringkv::api {
 
@@ -35,13 +36,22 @@ struct api_options {
     std::size_t namespace_bytes_max = SIZE_MAX;
 };
 
+// Every core's shard by core number, for the hop-free reads of
+// store/concurrent_read.hh. Filled at start-up before any core serves, then
+// read-only.
+using shard_directory = std::vector<const store::shard*>;
+
 // What a core owns: its keys and its replica of the namespace registry.
-// Reached only from that core's thread (cross-core work goes by message).
+// Written only from that core's thread (cross-core writes go by message;
+// other cores read `keys` through the lock-free protocol alone).
 struct core_state {
     // item_bytes_max: this core's share of the memory budget for its keys.
-    explicit core_state(std::uint64_t now_ms, std::size_t item_bytes_max = store::shard::unbounded)
-        : keys(now_ms, item_bytes_max) {}
+    // readers/self: as for store::shard (nullptr: no concurrent reader).
+    explicit core_state(std::uint64_t now_ms, std::size_t item_bytes_max = store::shard::unbounded,
+                        const base::quiescent_states* readers = nullptr, unsigned self = 0)
+        : keys(now_ms, item_bytes_max, readers, self) {}
     store::shard keys;
+    const shard_directory* shards = nullptr;  // every core's, this one included
     store::namespace_registry namespaces;
     std::uint32_t next_namespace_number = 1;  // used on core 0 only
     // Where this core records its writes (--data-dir), or nullptr.

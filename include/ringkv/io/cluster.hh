@@ -1,10 +1,13 @@
 #pragma once
 // What the cores share, fixed at start-up: one mailbox per ordered pair of
 // cores, each core's ring fd (for IORING_OP_MSG_RING doorbells), its
-// "sleeping" flag and the shutdown count. Nothing here is mutable state of
-// the key space; the queues are the only channel between cores.
+// "sleeping" flag, the shutdown count, and each core's quiescent-state
+// counter (the reclamation under the hop-free reads of
+// store/concurrent_read.hh). Nothing here is mutable state of the key
+// space; the queues are the only channel for writes between cores.
 
 #include <ringkv/base/limits.hh>
+#include <ringkv/base/quiescent_state.hh>
 #include <ringkv/io/completion.hh>
 #include <ringkv/io/spsc_queue.hh>
 
@@ -32,6 +35,9 @@ public:
     std::atomic<bool>& sleeping(unsigned core) { return _cores[core].sleeping; }
     std::atomic<int>& ring_fd(unsigned core) { return _cores[core].ring_fd; }
     std::atomic<unsigned>& drained_cores() { return _drained_cores; }
+    // Each loop passes a quiescent state per iteration (loop::run).
+    base::quiescent_states& quiescent() { return _quiescent; }
+    const base::quiescent_states& quiescent() const { return _quiescent; }
     // True for the first caller only: a shutdown is broadcast once.
     bool claim_shutdown() { return !_shutdown_claimed.exchange(true, std::memory_order_acq_rel); }
 
@@ -47,6 +53,7 @@ private:
     std::vector<std::unique_ptr<spsc_queue<message*>>> _mailboxes;
     std::unique_ptr<std::atomic<bool>[]> _sender_parked;
     std::unique_ptr<core_state[]> _cores;
+    base::quiescent_states _quiescent;
     std::atomic<unsigned> _drained_cores{0};
     std::atomic<bool> _shutdown_claimed{false};
 };

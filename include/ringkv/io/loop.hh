@@ -7,6 +7,9 @@
 // in io_uring_enter until a completion arrives, then reap a batch of
 // completions and run their callbacks (collect first, run after, so a
 // callback that submits more work never races the completion ring).
+// The loop is offline (holds no pointer into another core's shard) from
+// just before it may sleep until it wakes, and passes a quiescent state
+// then: one read section per iteration.
 
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/completion.hh>
@@ -39,6 +42,10 @@ public:
 
     unsigned core() const { return _core; }
     unsigned core_count() const { return _peers.core_count(); }
+    // The cores' quiescent states: this loop passes one per iteration, so a
+    // pointer read from another core's shard is valid until then
+    // (store/concurrent_read.hh).
+    const base::quiescent_states& quiescent() const { return _peers.quiescent(); }
     bool single_issuer() const { return _single_issuer; }
 
     // A free submission entry; submits the queue first when it is full.
