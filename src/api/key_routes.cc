@@ -268,9 +268,9 @@ io::task<> list_keys(const api_options& options, plan& p, net::http::response_wr
     // than any key matches nothing: no core is asked.
     const unsigned cores = io::loop::current().core_count();
     listing_buffers buffers(cores, p.limit + 1u);
-    for (unsigned core = 0; core < cores && !p.prefix_matches_nothing; ++core) {
-        core_listing& part = buffers[core];
-        co_await io::submit_to(core, [&p, &part] { list_on_owner(p, p.limit + 1u, part); });
+    // Every core is asked at once; each writes only its own part.
+    if (!p.prefix_matches_nothing) {
+        co_await io::submit_to_all([&p, &buffers](unsigned core) { list_on_owner(p, p.limit + 1u, buffers[core]); });
     }
     // Gather: a k-way merge of the sorted per-core lists, at most `limit` keys.
     std::string& out = reply_buffer();

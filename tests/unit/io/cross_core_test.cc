@@ -47,6 +47,13 @@ task<> caller(shared_state& state, unsigned id, unsigned calls) {
         });
         if (answer != token * 2 + target || loop::current().core() != home.core()) ++state.failures;
     }
+    // Every core at once: each call writes its own slot, on its own thread,
+    // and the caller resumes only when all have answered.
+    std::array<unsigned, cores> seen{};
+    co_await submit_to_all([&seen](unsigned core) { seen[core] = loop::current().core() + 1; });
+    for (unsigned c = 0; c < cores; ++c) {
+        if (seen[c] != c + 1) ++state.failures;
+    }
     // The local fast path: no message, runs inline.
     const unsigned own = co_await submit_to(home.core(), [] { return loop::current().core(); });
     if (own != home.core()) ++state.failures;
