@@ -50,7 +50,8 @@ public:
         counter& c = _counters[who];
         c.passed = c.passed + 1;
         c.state.store(c.passed, std::memory_order_release);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // Alone, nobody reclaims behind its back: the fence would be waste.
+        if (_participants > 1) std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     // Offline (it is about to sleep, or exits): the release orders every
     // earlier read before a reclaimer's acquire that sees it.
