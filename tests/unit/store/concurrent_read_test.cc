@@ -84,11 +84,13 @@ void put(shared_state& s, std::uint32_t ns, const std::string& key, std::uint64_
 // The owner: an "iteration" of a few dozen writes, then end_iteration().
 // The churn key space widens as it goes, so the table grows again and
 // again; erases and short TTLs leave tombstones, hence same-size rebuilds.
+// Bounded by `operations` and, for slow sanitizer builds, by a time limit.
 void run_owner(shared_state& s, std::uint64_t operations, std::size_t& retired_bytes_max) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     std::mt19937_64 random(42);
     std::uint64_t version = 1;
     std::uint32_t churn_space = 64;
-    for (std::uint64_t done = 0; done < operations;) {
+    for (std::uint64_t done = 0; done < operations && std::chrono::steady_clock::now() < deadline;) {
         for (int step = 0; step < 48; ++step, ++done) {
             const std::uint64_t dice = random() % 100;
             if (dice < 30) {  // overwrite a stable key, with or without a (far) TTL
