@@ -3,8 +3,10 @@
 #   nginx answering a static 200 (the floor: no storage at all), and
 #   webdis + redis-server (an HTTP front to a real in-memory store).
 # Loads (wrk, 128 connections, uniformly random keys among 10,000):
-#   GET of a 64-byte value, PUT of a 1 KiB value, a 90/10 GET/PUT mix,
-#   and GET pipelined 16 deep (64 connections) against nginx's pipelined 200.
+#   GET of a 64-byte value (and of ringkv's /healthz, the same request
+#   with no key, and with Zipfian keys), PUT of a 1 KiB value, a 90/10
+#   GET/PUT mix, and GET pipelined 16 deep (64 connections) against
+#   nginx's pipelined 200.
 # Prints requests/s and server CPU microseconds per request (user+sys of
 # the servers' threads from /proc; webdis and redis counted together).
 # Usage: bench/kv.sh [SECONDS]   (default 10 per run)
@@ -57,7 +59,9 @@ run() {  # run NAME URL [wrk args...] @ PIDS
 printf '%-28s %12s %14s\n' "run" "requests/s" "cpu_us/request"
 plain="-t2 -c128 -d${seconds}s"
 run nginx-static-200 http://127.0.0.1:$nginx_port/healthz $plain @ $(nginx_pids $nginx_master)
+run ringkv-healthz http://127.0.0.1:$ringkv_port/healthz $plain @ $ringkv_pid
 run ringkv-get-64B http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv get $keys 64 1 $namespace @ $ringkv_pid
+run ringkv-get-zipf http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv zipf-get $keys 64 1 $namespace @ $ringkv_pid
 run webdis-get-64B http://127.0.0.1:$webdis_port $plain -s bench/kv.lua -- webdis get $keys 64 1 @ $webdis_pid $redis_pid
 run ringkv-put-1KiB http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv put $keys 1024 1 $namespace @ $ringkv_pid
 run webdis-put-1KiB http://127.0.0.1:$webdis_port $plain -s bench/kv.lua -- webdis put $keys 1024 1 @ $webdis_pid $redis_pid
@@ -70,6 +74,8 @@ run ringkv-get-pipeline16 http://127.0.0.1:$ringkv_port $piped -s bench/kv.lua -
 field() { for r in "${results[@]}"; do read -r n rps cpu <<<"$r"; [[ $n == "$1" ]] && { [[ $2 == rps ]] && echo "$rps" || echo "$cpu"; }; done; }
 echo
 echo "GET 64 B: ringkv cpu/request / nginx static = $(ratio "$(field ringkv-get-64B cpu)" "$(field nginx-static-200 cpu)")"
+echo "GET 64 B: ringkv cpu/request / ringkv GET /healthz = $(ratio "$(field ringkv-get-64B cpu)" "$(field ringkv-healthz cpu)")"
+echo "GET 64 B: zipfian (0.99) / uniform requests/s = $(ratio "$(field ringkv-get-zipf rps)" "$(field ringkv-get-64B rps)")"
 echo "GET 64 B: ringkv / webdis+redis requests/s = $(ratio "$(field ringkv-get-64B rps)" "$(field webdis-get-64B rps)")"
 echo "PUT 1 KiB: ringkv / webdis+redis requests/s = $(ratio "$(field ringkv-put-1KiB rps)" "$(field webdis-put-1KiB rps)")"
 echo "90/10 mix: ringkv / webdis+redis requests/s = $(ratio "$(field ringkv-mix-90-10 rps)" "$(field webdis-mix-90-10 rps)")"
