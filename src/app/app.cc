@@ -193,8 +193,9 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     start.restored.wait();
     if (!start.ok) return;
     // Unlinked items and old tables are freed once no other core can still
-    // be reading them.
-    loop->on_iteration([&state, &here] { state.keys.end_iteration(here.now_ms()); });
+    // be reading them. Their age is real time: the loop's clock may carry
+    // the virtual clock's offset.
+    loop->on_iteration([&state] { state.keys.end_iteration(base::monotonic_ms()); });
     // Expiry and namespace purges, in steps between requests: at most 2,048
     // keys and about background_step_ns each, so a mass expiry delays a
     // request by a tenth of a millisecond at a time.

@@ -118,7 +118,9 @@ public:
     bool frozen() const { return _frozen; }
 
     // Once per loop iteration on the owner, holding no item pointer: frees
-    // what no reader can reach any more.
+    // what no reader can reach any more. now_ms: a monotonic clock that
+    // never jumps (the server passes base::monotonic_ms(), not the loop's
+    // possibly virtual now), the same for retired().
     void end_iteration(std::uint64_t now_ms) { _retired.end_iteration(now_ms); }
     // Unlinked but not yet freed (bytes, entries, age of the oldest).
     reclaimer::retired_stats retired(std::uint64_t now_ms) const { return _retired.retired(now_ms); }
