@@ -6,6 +6,7 @@
 #include "keys.hh"
 
 #include <ringkv/control/admin.hh>
+#include <ringkv/control/rules.hh>
 #include <ringkv/net/http/error_response.hh>
 #include <ringkv/net/http/handler.hh>
 #include <ringkv/store/uuid.hh>
@@ -26,6 +27,12 @@ struct plan {
     std::string_view query;         // the raw query string (a view into the head)
     store::uuid id;
     std::uint32_t namespace_number = 0;
+    // What the steering rules decided for this request (control/); no rule
+    // matched unless steer.matched(). checks_deferred: a rate-limited
+    // token's request makes its later checks (query, namespace) only once
+    // its bucket admitted it.
+    control::decision steer;
+    bool checks_deferred = false;
 
     char key[key_bytes_max];
     std::uint16_t key_bytes = 0;

@@ -7,7 +7,10 @@
 #include "text.hh"
 
 #include <ringkv/base/limits.hh>
+#include <ringkv/io/cross_core.hh>
 #include <ringkv/io/loop.hh>
+
+#include <cstdio>
 
 namespace ringkv::api {
 
@@ -161,6 +164,61 @@ std::optional<net::http::error> check_namespace(const net::http::request_head& h
     return std::nullopt;
 }
 
+// The checks after authentication, in API.md's order: query parameters,
+// the namespace, a PUT's body.
+std::optional<net::http::error> later_checks(const api_options& options, const net::http::request_head& head, plan& p) {
+    if (auto e = read_query(options, head, p)) return e;
+    if (p.which == route::one_namespace || p.which == route::keys || p.which == route::one_key) {
+        if (auto e = check_namespace(head, p)) return e;
+    }
+    if (p.which == route::one_key && head.method == method::put && !head.body_follows()) {
+        return net::http::error{400, error_code::missing_parameter, "request body is required"};
+    }
+    return std::nullopt;
+}
+
+// Only PUT (a key's value) and POST (a namespace) read their body; any
+// other body is dropped as it arrives, never buffered.
+head_verdict body_verdict(const net::http::request_head& head) {
+    const bool wants_body = head.method == method::put || head.method == method::post;
+    return wants_body ? head_verdict::read_body(limits::body_bytes_max) : head_verdict::ignore_body();
+}
+
+control::route_kind route_kind_of(route which, method m) {
+    using control::route_kind;
+    const bool get = m == method::get || m == method::head;
+    switch (which) {
+        case route::namespaces: return get ? route_kind::list_namespaces : route_kind::create_namespace;
+        case route::one_namespace: return get ? route_kind::get_namespace : route_kind::delete_namespace;
+        case route::keys: return route_kind::list_keys;
+        case route::one_key: return get ? route_kind::get_key : m == method::put ? route_kind::put_key : route_kind::delete_key;
+        default: return route_kind::other;
+    }
+}
+
+// What a steering rule can match, as on_head knows it after authentication.
+control::request_facts facts_of(const net::http::request_head& head, const plan& p, std::uint64_t connection_request) {
+    control::request_facts f;
+    f.route = route_kind_of(p.which, head.method);
+    f.method = head.method;
+    f.token = p.organization;
+    const bool has_id = p.which == route::one_namespace || p.which == route::keys || p.which == route::one_key;
+    f.namespace_id = has_id ? &p.id : nullptr;
+    if (p.which == route::one_key) f.key = p.key_view();
+    f.connection_request = connection_request;
+    return f;
+}
+
+// The Telnyx error code of an injected status when the rule names none.
+std::uint32_t fault_code_of(int status) {
+    switch (status) {
+        case 401: return std::uint32_t(error_code::authentication_failed);
+        case 404: return std::uint32_t(error_code::not_found);
+        case 429: return std::uint32_t(error_code::too_many_requests);
+        default: return std::uint32_t(status < 500 ? error_code::bad_request : error_code::unexpected);
+    }
+}
+
 }  // namespace
 
 // A control-plane path (/_ringkv/..., /metrics): every check its handler
@@ -219,22 +277,143 @@ head_verdict service::on_head(const net::http::request_head& head, net::http::re
         p.key_bytes = std::uint16_t(key->size());
     }
     if (head.content_length.value_or(0) > limits::body_bytes_max) return head_verdict::too_large();
-    if (auto e = read_query(_options, head, p)) return reject(writer, *e);
-    if (!m.id.empty()) {
-        if (auto e = check_namespace(head, p)) return reject(writer, *e);
+    if (_steering.active()) [[unlikely]] {
+        const control::request_facts facts = facts_of(head, p, scratch.connection_request);
+        p.steer = _steering.decide(facts, io::loop::current().now_ms());
+        if (p.steer.matched()) return steered_head(head, writer, p);
     }
-    if (m.which == route::one_key && head.method == method::put && !head.body_follows()) {
-        return reject(writer, {400, error_code::missing_parameter, "request body is required"});
+    return checked_head(head, writer, p);
+}
+
+head_verdict service::checked_head(const net::http::request_head& head, net::http::response_writer& writer, plan& p) {
+    if (auto e = later_checks(_options, head, p)) return reject(writer, *e);
+    return body_verdict(head);
+}
+
+head_verdict service::steered_head(const net::http::request_head& head, net::http::response_writer& writer, plan& p) {
+    if (p.steer.rate_limited) {
+        // The bucket is on the token's core: on_request asks it, then makes
+        // the checks that follow the limit.
+        p.checks_deferred = true;
+        return body_verdict(head);
     }
-    // Only PUT (a key's value) and POST (a namespace) read their body; any
-    // other body is dropped as it arrives, never buffered.
-    const bool wants_body = head.method == method::put || head.method == method::post;
-    return wants_body ? head_verdict::read_body(limits::body_bytes_max) : head_verdict::ignore_body();
+    if (p.steer.fault != control::fault_kind::none && !p.steer.fault_after) {
+        write_fault(p, writer);  // before: the operation does not run
+        writer.inject(injection_of(p));
+        return head_verdict::answered();
+    }
+    const head_verdict verdict = checked_head(head, writer, p);
+    if (verdict.what == head_verdict::action::answered) {
+        // The answer of a check is the operation's answer: an "after" fault
+        // replaces it as it would the operation's.
+        if (p.steer.fault == control::fault_kind::status) {
+            writer.discard();
+            write_fault(p, writer);
+        }
+        writer.inject(injection_of(p));
+    }
+    return verdict;
+}
+
+net::http::injection service::injection_of(const plan& p) const {
+    using transport = net::http::injection::transport;
+    net::http::injection what;
+    what.delay_us = p.steer.delay_us;
+    switch (p.steer.fault) {
+        case control::fault_kind::none:
+        case control::fault_kind::status: break;  // the service writes it
+        case control::fault_kind::reset: what.fault = transport::reset; break;
+        case control::fault_kind::close: what.fault = transport::close; break;
+        case control::fault_kind::hang: what.fault = transport::hang; break;
+        case control::fault_kind::truncate: what.fault = transport::truncate; break;
+        case control::fault_kind::dribble:
+            if (const control::rule_spec* rule = _steering.rule(p.steer)) {
+                what.fault = transport::dribble;
+                what.bytes_per_second = rule->fault.bytes_per_second;
+            }
+            break;
+    }
+    return what;
+}
+
+void service::write_fault(const plan& p, net::http::response_writer& writer) {
+    if (p.steer.fault != control::fault_kind::status) {
+        writer.write_nothing();  // the connection resets, closes or hangs instead
+        return;
+    }
+    const control::rule_spec* rule = _steering.rule(p.steer);
+    const int status = rule != nullptr ? rule->fault.status : 500;
+    const std::uint32_t code = rule != nullptr && rule->fault.code != 0 ? rule->fault.code : fault_code_of(status);
+    const std::string_view detail =
+        rule != nullptr && !rule->fault.detail.empty() ? rule->fault.detail : net::http::reason_phrase(status);
+    net::http::write_error(writer, {status, error_code(code), detail});
+}
+
+io::task<bool> service::admit(plan& p, net::http::response_writer& writer) {
+    const control::decision d = p.steer;
+    const control::rule_spec* rule = _steering.rule(d);
+    if (rule == nullptr) co_return true;  // the list was replaced meanwhile
+    const control::rate_limit_spec limit = rule->rate_limit;
+    const std::string_view token = p.organization;
+    const unsigned owner = control::steering::bucket_core(token, io::loop::current().core_count());
+    const control::admission a = co_await io::submit_to(owner, [d, limit, token] {
+        return control::steering::local().admit(d.generation, d.rule, limit, token, io::loop::current().now_ms());
+    });
+    char lines[net::http::response_writer::sticky_bytes_max];
+    const int bytes = std::snprintf(lines, sizeof(lines),
+                                    "x-ratelimit-limit: %llu\r\nx-ratelimit-remaining: %llu\r\nx-ratelimit-reset: %llu\r\n",
+                                    static_cast<unsigned long long>(a.limit), static_cast<unsigned long long>(a.remaining),
+                                    static_cast<unsigned long long>(a.reset_s));
+    writer.add_sticky_headers({lines, std::size_t(bytes)});
+    if (a.admitted) co_return true;
+    _steering.count_limited(d);
+    writer.inject({});  // a 429 leaves at once, without the rule's delay or fault
+    char retry[48];
+    const int retry_bytes = std::snprintf(retry, sizeof(retry), "Retry-After: %llu\r\n",
+                                          static_cast<unsigned long long>(a.retry_after_s));
+    net::http::write_error(writer, {429, error_code::too_many_requests,
+                                    "You have exceeded the maximum number of allowed requests."},
+                           {retry, std::size_t(retry_bytes)});
+    co_return false;
+}
+
+io::task<> service::steered_request(net::http::request& request, net::http::response_writer& writer, plan& p) {
+    writer.inject(injection_of(p));
+    if (p.steer.rate_limited) {
+        if (!co_await admit(p, writer)) co_return;
+        if (p.steer.fault != control::fault_kind::none && !p.steer.fault_after) {
+            write_fault(p, writer);
+            co_return;
+        }
+        if (p.checks_deferred) {
+            if (auto e = later_checks(_options, request.head, p)) {
+                net::http::write_error(writer, *e);
+                if (p.steer.fault == control::fault_kind::status) {
+                    writer.discard();
+                    write_fault(p, writer);
+                }
+                co_return;
+            }
+        }
+    }
+    co_await route_request(request, writer, p);
+    if (p.steer.fault == control::fault_kind::status && p.steer.fault_after) {
+        writer.discard();  // after: the operation ran; its answer is lost
+        write_fault(p, writer);
+    }
 }
 
 io::task<> service::on_request(net::http::request& request, net::http::response_writer& writer,
                                net::http::request_scratch& scratch) {
     plan& p = plan_in(scratch);
+    if (p.steer.matched()) [[unlikely]] {
+        co_await steered_request(request, writer, p);
+    } else {
+        co_await route_request(request, writer, p);
+    }
+}
+
+io::task<> service::route_request(net::http::request& request, net::http::response_writer& writer, plan& p) {
     const method m = request.head.method;
     const bool get = m == method::get || m == method::head;
     switch (p.which) {

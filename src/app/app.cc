@@ -5,6 +5,8 @@
 #include <ringkv/base/clock.hh>
 #include <ringkv/base/limits.hh>
 #include <ringkv/control/admin.hh>
+#include <ringkv/control/steering.hh>
+#include <ringkv/control/steering_routes.hh>
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
 #include <ringkv/net/server.hh>
@@ -26,6 +28,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace ringkv::app {
@@ -155,13 +158,31 @@ api::api_options api_options_of(const config::config& settings) {
 
 // The control plane's routes (/metrics, /_ringkv/...), built once before
 // the cores start and read by all of them.
+io::task<control::reset_result> reset_for_control(std::optional<std::string> organization) {
+    const api::reset_outcome done = co_await api::reset_state(std::move(organization));
+    co_return control::reset_result{done.namespaces, done.durable};
+}
+
 control::admin_table admin_routes_of(const config::config& settings) {
     control::admin_table table({settings.admin.token, settings.admin.enabled});
+    control::add_steering_routes(table, reset_for_control);
     return table;
 }
 
+// --rules FILE, read once before the cores start; each core compiles its
+// own copy. Empty when no file is given; an error ends the start.
+std::variant<std::vector<control::rule_spec>, std::string> start_rules_of(const config::config& settings) {
+    if (settings.control.rules_file.empty()) return std::vector<control::rule_spec>{};
+    auto rules = control::read_rules_file(settings.control.rules_file);
+    if (auto* list = std::get_if<std::vector<control::rule_spec>>(&rules)) {
+        control::start_expiry(*list, base::monotonic_ms());  // the loops' clock, before any advance
+    }
+    return rules;
+}
+
 void run_core(unsigned core, int cpu, const config::config& settings, const net::server_options& server_options,
-              const api::api_options& api_options, const control::admin_table& admin, persistence& stored,
+              const api::api_options& api_options, const control::admin_table& admin,
+              const std::vector<control::rule_spec>& start_rules, persistence& stored,
               io::cluster& peers, int listen_fd, startup& start) {
     std::unique_ptr<io::loop> loop;
     try {
@@ -207,11 +228,18 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     });
     // Deleted namespaces are forgotten once their deletion delay has passed.
     loop->on_tick([&state, &here] { state.namespaces.collect_gone(here.now_ms()); });
-    api::service service(api_options, admin);
+    control::steering steering(std::random_device{}() ^ (std::uint64_t(core) << 32));
+    control::steering::set_local(&steering);
+    if (!start_rules.empty()) {
+        steering.install(1, start_rules);
+        if (core == 0) steering.kept() = {1, start_rules};
+    }
+    api::service service(api_options, admin, steering);
     net::server server(*loop, listen_fd, service, server_options);
     server.start();
     loop->run();
     api::core_state::set_local(nullptr);
+    control::steering::set_local(nullptr);
     const net::server::counters& seen = server.stats();
     std::fprintf(stderr, "ringkv: core %u: %lu connections, %lu refused over the bound, %lu cut on a timeout\n", core,
                  static_cast<unsigned long>(seen.accepted), static_cast<unsigned long>(seen.rejected_over_limit),
@@ -281,6 +309,12 @@ int run(const config::config& given) {
     const net::server_options server_options = server_options_of(settings);
     const api::api_options api_options = api_options_of(settings);
     control::admin_table admin = admin_routes_of(settings);
+    const auto start_rules = start_rules_of(settings);
+    if (const auto* error = std::get_if<std::string>(&start_rules)) {
+        std::fprintf(stderr, "ringkv: %s\n", error->c_str());
+        return 2;
+    }
+    const auto& rules = std::get<std::vector<control::rule_spec>>(start_rules);
     persistence stored(settings, cores);
     if (const std::string error = stored.prepare(); !error.empty()) {
         std::fprintf(stderr, "ringkv: %s\n", error.c_str());
@@ -307,7 +341,7 @@ int run(const config::config& given) {
     const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
     for (unsigned core = 1; core < cores; ++core) {
         threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
-                             std::cref(api_options), std::cref(admin), std::ref(stored), std::ref(peers), sockets.fd(core),
+                             std::cref(api_options), std::cref(admin), std::cref(rules), std::ref(stored), std::ref(peers), sockets.fd(core),
                              std::ref(start));
     }
     std::thread verdict([&] {
@@ -325,7 +359,7 @@ int run(const config::config& given) {
             std::fflush(stdout);
         }
     });
-    run_core(0, cpu_of(0), settings, server_options, api_options, admin, stored, peers, sockets.fd(0), start);
+    run_core(0, cpu_of(0), settings, server_options, api_options, admin, rules, stored, peers, sockets.fd(0), start);
     verdict.join();
     for (std::thread& t : threads) t.join();
     if (!start.ok) {

@@ -224,6 +224,14 @@ constexpr option options[] = {
          c.admin.enabled = !off;
          return true;
      }},
+    {"rules", "FILE",
+     "load steering rules (latency, faults, rate limits)\n"
+     "from FILE at start: a JSON array, as PUT\n"
+     "/_ringkv/rules takes; a bad rule stops the start",
+     [](config& c, std::string_view v, std::string&) {
+         c.control.rules_file = std::string(v);
+         return !v.empty();
+     }},
     {"data-dir", "DIR",
      "keep the state in DIR (created if missing): load\n"
      "its latest snapshot and replay the log after it\n"

@@ -64,9 +64,9 @@ private:
             skip_space();
             if (_at >= _text.size() || _text[_at] != ':') return fail("':' expected after a member name");
             ++_at;
-            value member;
-            if (!read_value(member, depth)) return false;
-            out.members.emplace_back(std::move(name), std::move(member));
+            value item;
+            if (!read_value(item, depth)) return false;
+            out.members.push_back({std::move(name), std::move(item)});
             skip_space();
             if (_at < _text.size() && _text[_at] == ',') {
                 ++_at;

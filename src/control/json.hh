@@ -12,7 +12,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace ringkv::control::json {
@@ -24,18 +23,26 @@ inline constexpr std::size_t values_max = 100'000;
 
 enum class type : std::uint8_t { null, boolean, number, string, array, object };
 
+struct member;
+
 struct value {
     json::type type = type::null;
     bool boolean = false;
     double number = 0;
     std::string text;  // a string's decoded text, or a number's own text
     std::vector<value> items;                            // array
-    std::vector<std::pair<std::string, value>> members;  // object, in order (duplicates kept)
+    std::vector<member> members;  // object, in order (duplicates kept)
 
     // The first member of that name, or nullptr.
     const value* find(std::string_view name) const;
     // A number written without fraction or exponent, in range: its value.
     std::optional<std::int64_t> integer() const;
+};
+
+// An object's member (named like a pair's halves).
+struct member {
+    std::string first;  // the name
+    value second;
 };
 
 struct parsed {

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 
@@ -59,7 +60,11 @@ io::task<> connection::serve() {
             if (!co_await flush()) break;
             if (!co_await receive()) break;
         } else if (event == request_parser::event::head_ready) {
-            if (on_head() == next_step::close) break;
+            const next_step step = on_head();
+            // An answer given at head time leaves at the next flush, so a
+            // delay or fault injected into it is carried out now.
+            if (_answered_at_head && _writer.injected().any() && co_await deliver_injected() == next_step::close) break;
+            if (step == next_step::close) break;
         } else if (event == request_parser::event::message_ready) {
             if (co_await on_message() == next_step::close) break;
         } else {
@@ -212,6 +217,7 @@ connection::next_step connection::on_head() {
         answer_and_close(405, "CONNECT is not supported", "Allow: GET, HEAD, POST, PUT, DELETE\r\n");
         return next_step::close;
     }
+    _scratch.connection_request = _requests;
     const http::head_verdict verdict = _server._handler.on_head(head, _writer, _scratch);
     switch (verdict.what) {
         case http::head_verdict::action::read_body:
@@ -257,6 +263,7 @@ io::task<connection::next_step> connection::on_message() {
         http::request request{_parser.head(), _parser.body()};
         co_await _server._handler.on_request(request, _writer, _scratch);
         RINGKV_ASSERT(_writer.written());
+        if (_writer.injected().any()) co_return co_await deliver_injected();
         if (http::external_body body = _writer.take_external(); body.release != nullptr) {
             // Sent at once, so what follows it in the buffer stays in order.
             if (!co_await flush(body)) co_return next_step::close;
@@ -268,6 +275,106 @@ io::task<connection::next_step> connection::on_message() {
     }
     if (_out.size() >= limits::output_flush_bytes && !co_await flush()) co_return next_step::close;
     co_return next_step::keep_reading;
+}
+
+io::task<connection::next_step> connection::deliver_injected() {
+    const http::injection what = _writer.injected();
+    _writer.inject({});
+    http::external_body body = _writer.take_external();
+    // This response waits; the pipelined responses before it leave now.
+    const std::size_t offset = std::min(_writer.response_offset(), _out.size());
+    _held.assign(_out, offset);
+    _out.resize(offset);
+    bool ok = _out.empty() || co_await flush();
+    if (ok && what.delay_us > 0) ok = co_await pause(std::uint64_t(what.delay_us) * 1000);
+    if (!ok) {
+        body.drop();
+        _held.clear();
+        co_return next_step::close;
+    }
+    using transport = http::injection::transport;
+    if (what.fault == transport::dribble || what.fault == transport::truncate) {
+        _held.append(body.bytes);  // one buffer: these send it in their own way
+        body.drop();
+    }
+    switch (what.fault) {
+        case transport::none:
+            _out.swap(_held);
+            _held.clear();
+            if (!co_await flush(body)) co_return next_step::close;
+            break;
+        case transport::reset: {
+            // SO_LINGER with a zero timeout: close() sends RST, not FIN.
+            body.drop();
+            const ::linger reset_on_close{1, 0};
+            ::setsockopt(_fd, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof(reset_on_close));
+            _close_after_response = false;
+            co_return next_step::close;
+        }
+        case transport::close:
+            // FIN with nothing before it (the linger after it sends FIN
+            // first and drains, so unread input does not turn it into RST).
+            body.drop();
+            _close_after_response = true;
+            co_return next_step::close;
+        case transport::hang:
+            body.drop();
+            co_await hang();
+            _close_after_response = false;
+            co_return next_step::close;
+        case transport::dribble:
+            ok = co_await dribble(_held, what.bytes_per_second);
+            if (!ok) co_return next_step::close;
+            break;
+        case transport::truncate: {
+            // A correct head (its Content-Length says the whole body), then
+            // half the body, then FIN.
+            const std::size_t head_end = _held.find("\r\n\r\n");
+            const std::size_t head_bytes = head_end == std::string::npos ? _held.size() : head_end + 4;
+            _out.assign(_held, 0, head_bytes + (_held.size() - head_bytes) / 2);
+            _close_after_response = true;
+            co_return next_step::close;
+        }
+    }
+    if (_held.capacity() > limits::retained_output_bytes_max) std::string().swap(_held);
+    _held.clear();
+    if (!_writer.keep_alive()) {
+        _close_after_response = true;
+        co_return next_step::close;
+    }
+    co_return next_step::keep_reading;
+}
+
+io::task<bool> connection::pause(std::uint64_t ns) {
+    if (_interrupted) co_return false;
+    arm(_server._injected);
+    co_await io::sleep_ns(ns, &_pending);
+    deadline_list::disarm(*this);
+    co_return !_interrupted;
+}
+
+io::task<bool> connection::dribble(std::string_view bytes, std::uint32_t bytes_per_second) {
+    // A tenth of a second's worth per piece (at least a byte), each piece
+    // after its share of time; each goes out through flush(), so a client
+    // that stops reading is cut by the send deadline as usual.
+    const std::size_t piece = std::max<std::size_t>(1, bytes_per_second / 10);
+    const std::uint64_t piece_ns = std::uint64_t(piece) * 1'000'000'000 / bytes_per_second;
+    for (std::size_t at = 0; at < bytes.size(); at += piece) {
+        _out.assign(bytes.substr(at, piece));
+        if (!co_await flush()) co_return false;
+        if (at + piece < bytes.size() && !co_await pause(piece_ns)) co_return false;
+    }
+    co_return true;
+}
+
+io::task<> connection::hang() {
+    arm(_server._idle);
+    char sink[4096];
+    while (!_interrupted) {
+        const std::int32_t received = co_await io::recv(_fd, {sink, sizeof(sink)}, &_pending);
+        if (received <= 0) break;
+    }
+    deadline_list::disarm(*this);
 }
 
 void connection::answer_and_close(int status, std::string_view detail, std::string_view extra_headers) {

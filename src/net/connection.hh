@@ -54,6 +54,16 @@ private:
     void on_parse_failure();
     // Writes an error response and marks the connection to close after it.
     void answer_and_close(int status, std::string_view detail, std::string_view extra_headers = {});
+    // Carries out what the control plane injected into the response just
+    // written (http::injection): a delay before it leaves (earlier
+    // pipelined responses leave first), then its fault, if any.
+    io::task<next_step> deliver_injected();
+    // Waits `ns` on an io_uring timeout; false when interrupted.
+    io::task<bool> pause(std::uint64_t ns);
+    // Sends `bytes` a piece at a time at bytes_per_second.
+    io::task<bool> dribble(std::string_view bytes, std::uint32_t bytes_per_second);
+    // Answers nothing until the client closes or the idle timeout.
+    io::task<> hang();
     void arm(deadline_list& list);
     // Arms `list` unless the connection already waits in it, so a period's
     // clock runs from its start.
@@ -63,6 +73,7 @@ private:
     const int _fd;
     http::request_parser _parser;
     std::string _out;
+    std::string _held;  // a response held back by an injected delay or fault
     http::response_writer _writer;
     http::request_scratch _scratch;
     send_deadline _send_deadline;

@@ -135,7 +135,8 @@ server::server(io::loop& loop, int listen_fd, http::handler& handler, const serv
       _reading(options.header_timeout_ms),
       _idle(options.idle_timeout_ms),
       _sending(options.idle_timeout_ms),
-      _lingering(limits::linger_ms) {}
+      _lingering(limits::linger_ms),
+      _injected(0) {}  // never expired by time (on_tick skips it), only cut by a forced stop
 
 server::~server() { delete _acceptor; }
 
@@ -205,6 +206,7 @@ void server::on_stop(bool forced) {
     _idle.expire_all(interrupt);
     _sending.expire_all(interrupt_send);
     _lingering.expire_all(interrupt);
+    _injected.expire_all(interrupt);
 }
 
 }  // namespace ringkv::net

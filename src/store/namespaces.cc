@@ -2,6 +2,8 @@
 
 #include <ringkv/base/assert.hh>
 
+#include <algorithm>
+
 namespace ringkv::store {
 
 std::string_view status_name(namespace_status status) {
@@ -97,6 +99,24 @@ bool namespace_registry::mark_deleting(const uuid& id, std::uint32_t requested_a
     return true;
 }
 
+bool namespace_registry::delete_now(const uuid& id, std::uint32_t requested_at_s, std::uint64_t now_ms) {
+    auto it = _by_id.find(id);
+    if (it == _by_id.end()) {
+        auto [early, added] = _early_deletions.emplace(id, deletion{now_ms, id, requested_at_s});
+        if (!added) early->second.deleted_at_ms = std::min(early->second.deleted_at_ms, now_ms);
+        return true;
+    }
+    namespace_record& record = it->second;
+    if (!record.deleting) {
+        start_deleting(record, {now_ms, id, requested_at_s});
+        return true;
+    }
+    if (record.deleted_at_ms <= now_ms) return false;
+    record.deleted_at_ms = now_ms;
+    _due.push({now_ms, id, record.delete_requested_at_s});
+    return true;
+}
+
 void namespace_registry::forget(const namespace_record& r) {
     auto org = _by_organization.find(r.organization);
     RINGKV_ASSERT(org != _by_organization.end());
@@ -112,11 +132,12 @@ void namespace_registry::forget(const namespace_record& r) {
 std::vector<std::uint32_t> namespace_registry::collect_gone(std::uint64_t now_ms) {
     std::vector<std::uint32_t> numbers;
     while (!_due.empty() && _due.top().deleted_at_ms <= now_ms) {
-        const uuid id = _due.top().id;
+        const deletion due = _due.top();
         _due.pop();
-        auto it = _by_id.find(id);
-        // Each deleting record has exactly one entry, popped once.
-        RINGKV_ASSERT(it != _by_id.end() && it->second.status(now_ms) == namespace_status::gone);
+        auto it = _by_id.find(due.id);
+        // An entry a delete_now() made stale: the record went at its new instant.
+        if (it == _by_id.end() || it->second.deleted_at_ms != due.deleted_at_ms) continue;
+        RINGKV_ASSERT(it->second.status(now_ms) == namespace_status::gone);
         numbers.push_back(it->second.number);
         forget(it->second);
         _by_id.erase(it);

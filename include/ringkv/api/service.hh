@@ -5,6 +5,8 @@
 
 #include <ringkv/base/string_hash.hh>
 #include <ringkv/control/admin.hh>
+#include <ringkv/control/steering.hh>
+#include <ringkv/io/task.hh>
 #include <ringkv/net/http/handler.hh>
 #include <ringkv/store/change_log.hh>
 #include <ringkv/store/namespaces.hh>
@@ -61,13 +63,24 @@ struct core_state {
     static void set_local(core_state* state);
 };
 
+// DELETE /_ringkv/state (src/api/reset.cc): every namespace of the
+// organization (all of them when empty), with its keys, gone on every core
+// before it returns. Runs on any core.
+struct reset_outcome {
+    std::size_t namespaces = 0;
+    bool durable = true;  // false: --data-dir could not record it (disk full)
+};
+io::task<reset_outcome> reset_state(std::optional<std::string> organization);
+
 struct plan;  // src/api/plan.hh
 
 class service final : public net::http::handler {
 public:
     // options and admin must outlive the service (shared read-only by every
     // core).
-    service(const api_options& options, const control::admin_table& admin) : _options(options), _admin(admin) {}
+    // steering: this core's (control/), asked once per request.
+    service(const api_options& options, const control::admin_table& admin, control::steering& steering)
+        : _options(options), _admin(admin), _steering(steering) {}
 
     net::http::head_verdict on_head(const net::http::request_head& head, net::http::response_writer& writer,
                                     net::http::request_scratch& scratch) override;
@@ -77,9 +90,27 @@ public:
 private:
     net::http::head_verdict admin_head(const net::http::request_head& head, net::http::response_writer& writer,
                                        plan& p);
+    // The checks after authentication (query, namespace, body), and the
+    // body verdict.
+    net::http::head_verdict checked_head(const net::http::request_head& head, net::http::response_writer& writer,
+                                         plan& p);
+    // A request a steering rule matched (p.steer): its fault before the
+    // operation, or the usual checks with the rule's injection.
+    net::http::head_verdict steered_head(const net::http::request_head& head, net::http::response_writer& writer,
+                                         plan& p);
+    io::task<> route_request(net::http::request& request, net::http::response_writer& writer, plan& p);
+    io::task<> steered_request(net::http::request& request, net::http::response_writer& writer, plan& p);
+    // Takes one request from the token's bucket on its core; false when it
+    // answered 429. Adds the x-ratelimit-* headers either way.
+    io::task<bool> admit(plan& p, net::http::response_writer& writer);
+    // The fault's answer in place of the operation's (a status fault) or
+    // none at all (the connection resets, closes or hangs instead).
+    void write_fault(const plan& p, net::http::response_writer& writer);
+    net::http::injection injection_of(const plan& p) const;
 
     const api_options& _options;
     const control::admin_table& _admin;
+    control::steering& _steering;
 };
 
 }  // namespace ringkv::api

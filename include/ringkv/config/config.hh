@@ -35,6 +35,10 @@ struct config {
         std::string token;    // empty: the routes are open
         bool enabled = true;  // --no-admin: they answer 404
     } admin;
+    // Steering (control/).
+    struct control_settings {
+        std::string rules_file;  // --rules: empty for none
+    } control;
     // Keeping state (--data-dir); see persist/.
     struct persist_settings {
         std::string data_dir;  // empty: in memory only

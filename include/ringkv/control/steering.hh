@@ -79,6 +79,8 @@ public:
 
     // "What applies?": asked once per request. With no rules it is one
     // null test.
+    // Whether any rule is installed: the api builds request_facts only then.
+    bool active() const { return _table != nullptr; }
     decision decide(const request_facts& facts, std::uint64_t now_ms) {
         if (_table == nullptr) [[likely]] return {};
         return decide_by_table(facts, now_ms);
@@ -102,6 +104,16 @@ public:
     admission admit(std::uint32_t generation, std::uint16_t rule, const rate_limit_spec& limit, std::string_view token,
                     std::uint64_t now_ms);
 
+    // Core 0's only: the list as last replaced, and the number of the last
+    // replacement. Every change is made here first, so changes racing from
+    // different cores are ordered, and the newest generation wins on every
+    // core (install() ignores an older one arriving late).
+    struct keeper {
+        std::uint32_t generation = 0;
+        std::vector<rule_spec> rules;
+    };
+    keeper& kept() { return _keeper; }
+
     injected_counters& counts() { return _counts; }
     const injected_counters& counts() const { return _counts; }
 
@@ -115,6 +127,7 @@ private:
     decision decide_by_table(const request_facts& facts, std::uint64_t now_ms);
     void make_room(std::uint64_t now_ms);
 
+    keeper _keeper;
     std::unique_ptr<rule_table> _table;
     std::uint32_t _generation = 0;
     std::uint64_t _random;  // SplitMix64 state for unseeded rules

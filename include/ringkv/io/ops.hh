@@ -77,6 +77,20 @@ inline auto sendmsg(int fd, const msghdr* header, completion** slot = nullptr) {
     return operation<decltype(prepare)>{prepare, slot};
 }
 
+// Resumes after `ns` nanoseconds: an io_uring timeout, so the core serves
+// others meanwhile. The result is -ETIME when the time ran out, -ECANCELED
+// when cancel() cut it short.
+inline auto sleep_ns(std::uint64_t ns, completion** slot = nullptr) {
+    __kernel_timespec span{};
+    span.tv_sec = static_cast<long long>(ns / 1'000'000'000);
+    span.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
+    // The kernel reads the timespec when the entry is submitted, later than
+    // prepare() runs: it must live in the operation (this lambda's copy,
+    // kept in the awaiting coroutine's frame), not on a stack.
+    auto prepare = [span](io_uring_sqe* e) mutable { io_uring_prep_timeout(e, &span, 0, 0); };
+    return operation<decltype(prepare)>{prepare, slot};
+}
+
 inline auto shutdown(int fd, int how) {
     auto prepare = [fd, how](io_uring_sqe* e) { io_uring_prep_shutdown(e, fd, how); };
     return operation<decltype(prepare)>{prepare};

@@ -95,6 +95,9 @@ private:
     deadline_list _idle;      // between requests: idle timeout
     deadline_list _sending;   // a send not progressing: idle timeout (own hook)
     deadline_list _lingering; // closing: drain unread input before close
+    deadline_list _injected;  // a delay or dribble injected by a rule: no
+                              // timeout of its own (it ends by itself, within
+                              // control's bounds), listed so shutdown can cut it
 };
 
 }  // namespace ringkv::net

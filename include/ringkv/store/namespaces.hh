@@ -68,6 +68,11 @@ public:
     // its way to this core leaves one, and its insert consumes it). Returns
     // false if it was already marked.
     bool mark_deleting(const uuid& id, std::uint32_t requested_at_s, std::uint64_t deleted_at_ms);
+    // Makes the namespace gone at now_ms (a state reset): marks it deleting
+    // with its deletion instant now, or brings an earlier mark's instant
+    // forward. An id not inserted here yet is remembered as an early
+    // deletion, as by mark_deleting(). Returns false if it was gone already.
+    bool delete_now(const uuid& id, std::uint32_t requested_at_s, std::uint64_t now_ms);
     // Forgets namespaces whose deletion has completed; returns their numbers.
     // Costs O(log n) per collected namespace and O(1) when none is due: the
     // pending deletions are kept soonest first, nothing scans the registry.
@@ -130,7 +135,9 @@ private:
     // Records marked deleting, soonest deletion instant on top. A min-heap,
     // not a FIFO: the delay is one global value, but marks from different
     // coordinators reach a replica in any order, so arrival order is not
-    // deadline order. One entry per deleting record (a record is marked once).
+    // deadline order. One entry per deleting record (a record is marked
+    // once), plus one left behind by each delete_now() that brought a mark
+    // forward: stale (its instant is no longer the record's), skipped.
     std::priority_queue<deletion, std::vector<deletion>, later_first> _due;
     // Marks of ids not inserted here yet (see insert()).
     std::unordered_map<uuid, deletion, uuid_hash> _early_deletions;

@@ -16,7 +16,13 @@ std::string_view reason_phrase(int status) {
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
         case 408: return "Request Timeout";
+        case 406: return "Not Acceptable";
         case 409: return "Conflict";
+        case 410: return "Gone";
+        case 412: return "Precondition Failed";
+        case 418: return "I'm a teapot";
+        case 423: return "Locked";
+        case 425: return "Too Early";
         case 413: return "Payload Too Large";
         case 414: return "URI Too Long";
         case 415: return "Unsupported Media Type";
@@ -24,6 +30,9 @@ std::string_view reason_phrase(int status) {
         case 429: return "Too Many Requests";
         case 431: return "Request Header Fields Too Large";
         case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 504: return "Gateway Timeout";
         case 503: return "Service Unavailable";
         case 505: return "HTTP Version Not Supported";
         case 507: return "Insufficient Storage";
@@ -41,6 +50,7 @@ void append_number(std::string& out, std::uint64_t n) {
 
 void response_writer::status_line(int status) {
     _written = true;
+    _response_offset = _out.size();
     _out.append(_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
     append_number(_out, std::uint64_t(status));
     _out.push_back(' ');
@@ -57,6 +67,7 @@ void response_writer::common_headers(std::string_view extra_headers) {
         _out.append("Connection: keep-alive\r\n");
     }
     _out.append(extra_headers);
+    _out.append(_sticky, _sticky_bytes);
 }
 
 void response_writer::head_with_body(int status, std::string_view content_type, std::size_t body_bytes,
@@ -89,6 +100,22 @@ void response_writer::write_empty(int status, std::string_view extra_headers) {
     status_line(status);
     common_headers(extra_headers);
     _out.append(status == 204 ? "\r\n" : "Content-Length: 0\r\n\r\n");
+}
+
+void response_writer::discard() {
+    if (!_written) return;
+    _out.resize(_response_offset);
+    _external.drop();
+    _external = {};
+    _written = false;
+}
+
+void response_writer::add_sticky_headers(std::string_view lines) {
+    const std::size_t room = sticky_bytes_max - _sticky_bytes;
+    // The callers' lines are bounded well below the room; never cut a line.
+    if (lines.size() > room) return;
+    lines.copy(_sticky + _sticky_bytes, lines.size());
+    _sticky_bytes += lines.size();
 }
 
 void response_writer::write_continue() {

@@ -696,6 +696,30 @@ TEST(namespace_registry, deletions_are_collected_at_their_own_instants_in_any_or
     EXPECT_EQ(registry.count("org-a", 35), 1u);
 }
 
+// A state reset makes namespaces gone at once: live ones, ones already
+// deleting with a later instant (the earlier heap entry goes stale), and
+// ones whose insert has not reached this replica yet.
+TEST(namespace_registry, delete_now_makes_live_deleting_and_unseen_namespaces_gone) {
+    namespace_registry registry;
+    for (std::uint32_t n = 1; n <= 3; ++n) registry.insert(record(n, "org-a", "ns-" + std::to_string(n)));
+    const uuid deleting = registry.find_number(2)->id;
+    registry.mark_deleting(deleting, 0, 1000);
+    EXPECT_TRUE(registry.delete_now(registry.find_number(1)->id, 5, 50));
+    EXPECT_TRUE(registry.delete_now(deleting, 5, 50));
+    EXPECT_FALSE(registry.delete_now(deleting, 5, 60));  // gone already
+    const namespace_record unseen = record(9, "org-a", "ns-9");
+    EXPECT_TRUE(registry.delete_now(unseen.id, 5, 50));
+    registry.insert(unseen);
+    EXPECT_EQ(registry.find(unseen.id, "org-a", 50), nullptr);
+    EXPECT_EQ(registry.count("org-a", 50), 1u);  // ns-3 only
+    std::vector<std::uint32_t> gone = registry.collect_gone(50);
+    std::sort(gone.begin(), gone.end());
+    EXPECT_EQ(gone, (std::vector<std::uint32_t>{1, 2, 9}));
+    EXPECT_TRUE(registry.collect_gone(2000).empty());  // the stale entry of ns-2 is skipped
+    EXPECT_EQ(registry.pending_deletions(), 0u);
+    EXPECT_EQ(registry.size(), 1u);
+}
+
 std::uint64_t thread_cpu_ns() {
     timespec t{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);

@@ -22,6 +22,10 @@ namespace ringkv::net::http {
 struct alignas(16) request_scratch {
     static constexpr std::size_t bytes = 1024;
     std::array<std::byte, bytes> storage;
+    // Set by the connection before on_head: this request's number on its
+    // connection (0 for the first), for choices that must repeat with the
+    // request sequence (seeded fault injection).
+    std::uint64_t connection_request = 0;
 };
 
 struct head_verdict {

@@ -24,6 +24,25 @@ struct external_body {
     }
 };
 
+// What the control plane injects into one response (control/ decides, the
+// connection carries it out once the response is written): a delay before
+// it leaves, and a fault in how it leaves.
+struct injection {
+    enum class transport : std::uint8_t {
+        none,
+        reset,     // no response: the connection is reset (RST)
+        close,     // no response: the connection is closed (FIN)
+        hang,      // no response: nothing until the client closes or the idle timeout
+        dribble,   // the response in pieces, bytes_per_second
+        truncate,  // the head and half the body, then close
+    };
+    std::uint32_t delay_us = 0;
+    transport fault = transport::none;
+    std::uint32_t bytes_per_second = 0;  // dribble
+
+    bool any() const { return delay_us != 0 || fault != transport::none; }
+};
+
 class response_writer {
 public:
     // out: the connection's output buffer; appended to, never cleared here.
@@ -39,6 +58,8 @@ public:
         _keep_alive = keep_alive;
         _version_minor = version_minor;
         _written = false;
+        _injection = {};
+        _sticky_bytes = 0;
     }
 
     // extra_headers: whole header lines, each ending in CRLF.
@@ -57,6 +78,26 @@ public:
         _external = {};
         return b;
     }
+
+    // Drops the response written so far (its bytes in the buffer and its
+    // external body), so another can be written in its place: a fault
+    // injected after the operation ran.
+    void discard();
+    // Marks the request answered with no bytes at all: an injected fault
+    // (reset, close, hang) sends nothing in its place.
+    void write_nothing() { _written = true; _response_offset = _out.size(); }
+
+    // Header lines (each ending in CRLF) added to whichever response is
+    // written next for this request, whatever writes it (the rate-limit
+    // headers). At most sticky_bytes_max bytes; cleared by begin().
+    static constexpr std::size_t sticky_bytes_max = 192;
+    void add_sticky_headers(std::string_view lines);
+
+    void inject(const injection& what) { _injection = what; }
+    const injection& injected() const { return _injection; }
+    // Where this request's response starts in the output buffer (what
+    // precedes it belongs to earlier pipelined requests).
+    std::size_t response_offset() const { return _response_offset; }
 
     // From now on the connection closes after this response.
     void close_after() { _keep_alive = false; }
@@ -78,6 +119,10 @@ private:
     bool _written = false;
     std::uint8_t _version_minor = 1;
     external_body _external;
+    std::size_t _response_offset = 0;
+    injection _injection;
+    char _sticky[sticky_bytes_max];
+    std::size_t _sticky_bytes = 0;
 };
 
 }  // namespace ringkv::net::http
