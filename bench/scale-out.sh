@@ -23,6 +23,7 @@
 # The measurement takes /tmp/bench.lock so two benchmarks never overlap;
 # its table goes to bench/out/scale-out-PROXY.txt.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$bench_root"
 
@@ -142,7 +143,7 @@ if (( ! check_only )); then
   echo "== 3. the proxy's cost (${seconds} s per run; other work on this machine may be running)"
   exec 9> /tmp/bench.lock
   flock 9
-  bench_flags=(--tokens 30 --connections 30 --keys 1000 --mix get=90,put=10 --warmup 1 --duration "$seconds" --quiet)
+  bench_flags=(--tokens 30 --connections 30 --keys 1000 --mix "get=90,put=10" --warmup 1 --duration "$seconds" --quiet)
   nodes=("${node_pid[node-1]}" "${node_pid[node-2]}" "${node_pid[node-3]}")
   # The proxy's processes: HAProxy is one (threads included); nginx, a
   # master and its workers.
