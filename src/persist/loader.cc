@@ -261,7 +261,7 @@ private:
             return at_offset(path, reader.offset(), "a record that does not belong in a log");
         }
         const std::uint64_t hash = store::key_hash(number, key);
-        if (!_state.changes.empty()) _state.changes[store::shard_of(hash, _cores)].push_back({hash, r.body});
+        if (!_state.changes.empty()) _state.changes[store::shard_of(hash, _cores)].push_back({hash, r.body, number, key});
         return {};
     }
 
@@ -373,7 +373,7 @@ bool gone(const namespace_state_record& n, std::uint64_t wall_ms_now) {
 
 }  // namespace
 
-applied apply(const loaded_state& state, unsigned core, store::shard& keys, store::namespace_registry& namespaces,
+applied apply(loaded_state& state, unsigned core, store::shard& keys, store::namespace_registry& namespaces,
               store::instant now, std::uint64_t wall_ms_now) {
     applied result;
     for (const auto& [number, n] : state.namespaces) {
@@ -396,7 +396,11 @@ applied apply(const loaded_state& state, unsigned core, store::shard& keys, stor
         const auto it = state.namespaces.find(number);
         return it != state.namespaces.end() && !it->second.deleting;
     };
-    for (const key_change& change : state.changes[core]) {
+    std::vector<key_change>& mine = state.changes[core];
+    std::stable_sort(mine.begin(), mine.end(), [](const key_change& a, const key_change& b) {
+        return a.namespace_number != b.namespace_number ? a.namespace_number < b.namespace_number : a.key < b.key;
+    });
+    for (const key_change& change : mine) {
         if (record_type(std::uint8_t(change.body[0])) == record_type::erase) {
             const auto erase = decode_erase(change.body);
             if (live(erase->namespace_number)) keys.erase(change.hash, erase->namespace_number, erase->key);

@@ -95,7 +95,7 @@ void load_and_apply(const std::string& file) {
     RINGKV_FUZZ_CHECK(fd >= 0);
     RINGKV_FUZZ_CHECK(::write(fd, file.data(), file.size()) == ssize_t(file.size()));
     ::close(fd);
-    const load_result loaded = load(scratch(), 2);
+    load_result loaded = load(scratch(), 2);
     if (!loaded.error.empty()) {
         RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, 0)) != std::string::npos, loaded.error);
         return;

@@ -170,7 +170,7 @@ TEST(PersistLoader, ReplaysALogAndCutsItsTornTail) {
     append(sample_put(1, "c", "gamma"), log);
     log.resize(log.size() - 2);  // the crash
     dir.write(log_name(3, 0), log);
-    const load_result loaded = load(dir.path(), 1);
+    load_result loaded = load(dir.path(), 1);
     ASSERT_EQ(loaded.error, "");
     EXPECT_EQ(dir.size(log_name(3, 0)), whole);
     EXPECT_EQ(loaded.state.generation_max, 3u);
@@ -212,7 +212,7 @@ TEST(PersistLoader, TtlsAreAbsoluteAndDeletedNamespacesKeepNoKeys) {
     append(sample_put(2, "doomed", "x"), log);
     append(sample_namespace(2, true), log);
     dir.write(log_name(2, 1), log);
-    const load_result loaded = load(dir.path(), 2);
+    load_result loaded = load(dir.path(), 2);
     ASSERT_EQ(loaded.error, "");
     std::size_t total = 0;
     for (unsigned core = 0; core < 2; ++core) {
