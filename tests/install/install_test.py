@@ -73,6 +73,36 @@ def check_environment_example(path, ringkv):
         fail(f"ringkv.env names variables for flags ringkv lacks: {sorted(named - flags)}")
     if flags - named:
         fail(f"ringkv.env lacks a variable for: {sorted(flags - named)}")
+    start_with_every_example_value(path, ringkv)
+
+
+def start_with_every_example_value(path, ringkv):
+    """Every line of the example uncommented at once, as a user might: ringkv
+    must take each value and start (a port, tokens and rules files and a
+    data directory of the test's own replace the ones that need the
+    machine)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RINGKV_")}
+    with open(path, encoding="utf-8") as f:
+        for name, value in re.findall(r"(?m)^#?(RINGKV_[A-Z0-9_]+)=(.*)$", f.read()):
+            environment[name] = value
+    with tempfile.TemporaryDirectory() as scratch:
+        tokens = os.path.join(scratch, "tokens")
+        with open(tokens, "w", encoding="utf-8") as f:
+            f.write("a-token\n")
+        rules = os.path.join(scratch, "rules.json")
+        with open(rules, "w", encoding="utf-8") as f:
+            f.write("[]\n")
+        environment.update(RINGKV_BIND="127.0.0.1", RINGKV_PORT="0", RINGKV_THREADS="1", RINGKV_TOKENS=tokens,
+                           RINGKV_RULES=rules, RINGKV_DATA_DIR=os.path.join(scratch, "data"),
+                           RINGKV_MAX_MEMORY="64M")
+        server = subprocess.Popen([ringkv], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = server.stdout.readline()
+        finally:
+            server.terminate()
+            _, errors = server.communicate(timeout=30)
+        if "listening on" not in line:
+            fail(f"ringkv did not start with every value of ringkv.env: {line}{errors}")
 
 
 def main():
