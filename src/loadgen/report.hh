@@ -1,7 +1,7 @@
 #pragma once
 // What a run prints and writes: the final table, --json, --plot.
 
-#include <ringkv/loadgen/histogram.hh>
+#include <ringkv/metrics/histogram.hh>
 #include <ringkv/loadgen/options.hh>
 
 #include <array>
@@ -9,6 +9,8 @@
 #include <string>
 
 namespace ringkv::loadgen {
+
+using metrics::histogram;  // shared with the server (metrics/)
 
 struct totals {
     histogram latency;

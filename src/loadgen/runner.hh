@@ -6,7 +6,7 @@
 
 #include <ringkv/base/clock.hh>
 #include <ringkv/io/cluster.hh>
-#include <ringkv/loadgen/histogram.hh>
+#include <ringkv/metrics/histogram.hh>
 #include <ringkv/loadgen/options.hh>
 
 #include <array>
@@ -16,6 +16,8 @@
 #include <vector>
 
 namespace ringkv::loadgen {
+
+using metrics::histogram;  // shared with the server (metrics/)
 
 // What a thread measured. Written by its thread only; the counters are
 // atomics so the main thread can read them for the progress line.

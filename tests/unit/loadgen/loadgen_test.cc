@@ -1,7 +1,6 @@
-// ringkv-bench's pure parts: histogram error bounds and merging, the
-// zipfian distribution's shape, mixes, sizes, the open-loop schedule and
+// ringkv-bench's pure parts (the histogram is tested in tests/unit/metrics):
+// the zipfian distribution's shape, mixes, sizes, the open-loop schedule and
 // how --tokens spreads connections over organizations.
-#include <ringkv/loadgen/histogram.hh>
 #include <ringkv/loadgen/options.hh>
 #include <ringkv/loadgen/workload.hh>
 
@@ -16,53 +15,6 @@
 
 namespace ringkv::loadgen {
 namespace {
-
-TEST(histogram, buckets_tile_the_range_without_gaps) {
-    for (std::size_t i = 0; i + 1 < histogram::bucket_count; ++i) {
-        ASSERT_EQ(histogram::high_of(i) + 1, histogram::low_of(i + 1)) << i;
-        ASSERT_EQ(histogram::index_of(histogram::low_of(i)), i);
-        ASSERT_EQ(histogram::index_of(histogram::high_of(i)), i);
-    }
-    EXPECT_EQ(histogram::high_of(histogram::bucket_count - 1), histogram::max_value_ns);
-    EXPECT_EQ(histogram::index_of(UINT64_MAX), histogram::bucket_count - 1);
-}
-
-TEST(histogram, percentiles_are_within_one_percent) {
-    std::mt19937_64 random(3);
-    std::lognormal_distribution<double> latency(std::log(200'000.0), 1.2);  // ~200 us, long tail
-    std::vector<std::uint64_t> values;
-    histogram h;
-    for (int i = 0; i < 200'000; ++i) {
-        const auto v = std::uint64_t(latency(random));
-        values.push_back(v);
-        h.record(v);
-    }
-    std::sort(values.begin(), values.end());
-    for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 99.99}) {
-        const auto rank = std::size_t(std::ceil(p / 100.0 * double(values.size()))) - 1;
-        const double exact = double(values[rank]);
-        EXPECT_NEAR(double(h.percentile(p)), exact, exact * 0.01) << "p" << p;
-    }
-    EXPECT_EQ(h.percentile(100), values.back());
-    EXPECT_EQ(h.max(), values.back());
-    EXPECT_EQ(h.min(), values.front());
-    EXPECT_EQ(h.count(), values.size());
-}
-
-TEST(histogram, small_values_are_exact_and_merge_adds) {
-    histogram a, b;
-    for (std::uint64_t v = 0; v < 100; ++v) a.record(v);
-    for (std::uint64_t v = 100; v < 200; ++v) b.record(v);
-    b.record(5'000'000'000ull);
-    a.merge(b);
-    EXPECT_EQ(a.count(), 201u);
-    EXPECT_EQ(a.percentile(50), 100u);
-    EXPECT_EQ(a.max(), 5'000'000'000ull);
-    EXPECT_EQ(a.min(), 0u);
-    std::uint64_t total = 0;
-    for (const auto& bucket : a.buckets()) total += bucket.count;
-    EXPECT_EQ(total, 201u);
-}
 
 TEST(zipfian, skew_of_one_and_above_work_too) {
     std::mt19937_64 random(2);

@@ -1,10 +1,10 @@
-#include <ringkv/loadgen/histogram.hh>
+#include <ringkv/metrics/histogram.hh>
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-namespace ringkv::loadgen {
+namespace ringkv::metrics {
 
 namespace {
 constexpr std::uint64_t exact_limit = std::uint64_t(1) << histogram::sub_bucket_bits;  // 256
@@ -33,11 +33,18 @@ std::uint64_t histogram::high_of(std::size_t index) {
     return low_of(index) + (std::uint64_t(1) << shift) - 1;
 }
 
-void histogram::record(std::uint64_t value_ns) {
-    add(_counts[index_of(value_ns)], 1);
+void histogram::record_at(std::size_t index, std::uint64_t value_ns) {
+    add(_counts[index], 1);
     add(_total, 1);
     if (value_ns > _max.load(std::memory_order_relaxed)) _max.store(value_ns, std::memory_order_relaxed);
     if (value_ns < _min.load(std::memory_order_relaxed)) _min.store(value_ns, std::memory_order_relaxed);
+}
+
+void histogram::reset() {
+    for (auto& counter : _counts) counter.store(0, std::memory_order_relaxed);
+    _total.store(0, std::memory_order_relaxed);
+    _max.store(0, std::memory_order_relaxed);
+    _min.store(UINT64_MAX, std::memory_order_relaxed);
 }
 
 void histogram::merge(const histogram& other) {
@@ -72,4 +79,4 @@ std::vector<histogram::bucket> histogram::buckets() const {
     return out;
 }
 
-}  // namespace ringkv::loadgen
+}  // namespace ringkv::metrics

@@ -7,7 +7,9 @@
 //
 // One writer per histogram; counters are atomics written with relaxed
 // load+store (plain moves on x86), so another thread may read a running
-// histogram (the progress line) without a data race.
+// histogram (ringkv-bench's progress line) without a data race. The server
+// keeps one per route per core (metrics/requests.hh) and reads it only on
+// its own core. Fixed size: 36 KiB, never grows.
 
 #include <array>
 #include <atomic>
@@ -15,7 +17,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ringkv::loadgen {
+namespace ringkv::metrics {
 
 class histogram {
 public:
@@ -23,7 +25,11 @@ public:
     static constexpr std::uint64_t max_value_ns = (std::uint64_t(1) << 42) - 1;
     static constexpr std::size_t bucket_count = 256 + 34 * 128;
 
-    void record(std::uint64_t value_ns);
+    void record(std::uint64_t value_ns) { record_at(index_of(value_ns), value_ns); }
+    // record() with the bucket index already known (index_of(value_ns)).
+    void record_at(std::size_t index, std::uint64_t value_ns);
+    // Back to empty (the writer only).
+    void reset();
     // Adds another histogram's counts (merging threads).
     void merge(const histogram& other);
 
@@ -55,4 +61,4 @@ private:
     std::atomic<std::uint64_t> _min{UINT64_MAX};
 };
 
-}  // namespace ringkv::loadgen
+}  // namespace ringkv::metrics
