@@ -224,6 +224,7 @@ std::uint32_t fault_code_of(int status) {
 // A control-plane path (/_ringkv/..., /metrics): every check its handler
 // relies on, in the KV API's order (route, method, auth, size).
 head_verdict service::admin_head(const net::http::request_head& head, net::http::response_writer& writer, plan& p) {
+    p.which = route::admin;  // for the metrics, even when refused below
     const control::admin_table::route* r = _admin.find(head.path);
     if (r == nullptr) return reject(writer, {404, error_code::not_found, "no route matches this path"});
     if (!r->allows(head.method)) {
@@ -234,7 +235,6 @@ head_verdict service::admin_head(const net::http::request_head& head, net::http:
         return reject(writer, {401, error_code::authentication_failed, "the admin token is required"});
     }
     if (head.content_length.value_or(0) > limits::body_bytes_max) return head_verdict::too_large();
-    p.which = route::admin;
     p.admin_route = r;
     const bool wants_body = head.method == method::put || head.method == method::post || head.method == method::delete_;
     return wants_body ? head_verdict::read_body(limits::body_bytes_max) : head_verdict::ignore_body();
@@ -447,5 +447,45 @@ io::task<> service::route_request(net::http::request& request, net::http::respon
     }
     net::http::write_error(writer, {500, error_code::unexpected, "unrouted request"});
 }
+
+namespace {
+
+// The route the metrics name a request by: the plan's route and the method.
+metrics::route metrics_route(const plan& p, const net::http::request_head& head) {
+    const method m = head.method;
+    const bool get = m == method::get || m == method::head;
+    switch (p.which) {
+        case route::healthz: return metrics::route::healthz;
+        case route::namespaces:
+            return get ? metrics::route::list_namespaces
+                       : m == method::post ? metrics::route::create_namespace : metrics::route::other;
+        case route::one_namespace:
+            return get ? metrics::route::get_namespace
+                       : m == method::delete_ ? metrics::route::delete_namespace : metrics::route::other;
+        case route::keys: return get ? metrics::route::list_keys : metrics::route::other;
+        case route::one_key:
+            if (get) return metrics::route::get_key;
+            if (m == method::put) return metrics::route::put_key;
+            return m == method::delete_ ? metrics::route::delete_key : metrics::route::other;
+        case route::admin: return head.path == "/metrics" ? metrics::route::metrics : metrics::route::admin;
+        case route::none: break;
+    }
+    return metrics::route::other;
+}
+
+}  // namespace
+
+void service::on_answered(const net::http::request_head* head, const net::http::request_scratch& scratch,
+                          net::http::exchange& done) {
+    if (head == nullptr) {
+        _observer.on_answered(metrics::route::other, nullptr, {}, done);
+        return;
+    }
+    // on_head has run for this head: the scratch holds its plan.
+    const plan& p = *std::launder(reinterpret_cast<const plan*>(scratch.storage.data()));
+    _observer.on_answered(metrics_route(p, *head), head, bearer_token(head->authorization), done);
+}
+
+void service::on_complete(const net::http::exchange& done) { _observer.on_complete(done); }
 
 }  // namespace ringkv::api

@@ -7,6 +7,8 @@
 #include <ringkv/control/admin.hh>
 #include <ringkv/control/steering.hh>
 #include <ringkv/control/steering_routes.hh>
+#include <ringkv/control/observer.hh>
+#include <ringkv/control/observing.hh>
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
 #include <ringkv/net/server.hh>
@@ -97,6 +99,8 @@ net::server_options server_options_of(const config::config& settings) {
     o.header_timeout_ms = settings.server.header_timeout_ms;
     o.idle_timeout_ms = settings.server.idle_timeout_ms;
     o.node_name = settings.server.node_name;
+    o.observe = settings.observe.metrics || settings.observe.journal_entries != 0;
+    o.server_timing = settings.observe.server_timing;
     return o;
 }
 
@@ -156,6 +160,17 @@ api::api_options api_options_of(const config::config& settings) {
     return o;
 }
 
+// What every core's observer shares: the options, and the table of them.
+struct observing {
+    observing(const config::config& settings, unsigned cores) : all(cores) {
+        options.metrics = settings.observe.metrics;
+        options.server_timing = settings.observe.server_timing;
+        options.journal_entries = settings.observe.journal_entries;
+    }
+    control::observe_options options;
+    control::observers all;
+};
+
 // The control plane's routes (/metrics, /_ringkv/...), built once before
 // the cores start and read by all of them.
 io::task<control::reset_result> reset_for_control(std::optional<std::string> organization) {
@@ -163,9 +178,10 @@ io::task<control::reset_result> reset_for_control(std::optional<std::string> org
     co_return control::reset_result{done.namespaces, done.durable};
 }
 
-control::admin_table admin_routes_of(const config::config& settings) {
+control::admin_table admin_routes_of(const config::config& settings, const observing& watch) {
     control::admin_table table({settings.admin.token, settings.admin.enabled});
     control::add_steering_routes(table, reset_for_control);
+    control::add_observing_routes(table, watch.all, watch.options);
     return table;
 }
 
@@ -182,7 +198,7 @@ std::variant<std::vector<control::rule_spec>, std::string> start_rules_of(const 
 
 void run_core(unsigned core, int cpu, const config::config& settings, const net::server_options& server_options,
               const api::api_options& api_options, const control::admin_table& admin,
-              const std::vector<control::rule_spec>& start_rules, persistence& stored,
+              const std::vector<control::rule_spec>& start_rules, persistence& stored, observing& watch,
               io::cluster& peers, int listen_fd, startup& start) {
     std::unique_ptr<io::loop> loop;
     try {
@@ -234,8 +250,11 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
         steering.install(1, start_rules);
         if (core == 0) steering.kept() = {1, start_rules};
     }
-    api::service service(api_options, admin, steering);
+    control::observer observer(core, watch.options, base::monotonic_ns());
+    watch.all.set(core, &observer);  // before the loop runs: no scrape reaches this core sooner
+    api::service service(api_options, admin, steering, observer);
     net::server server(*loop, listen_fd, service, server_options);
+    control::add_core_collectors(observer.metrics(), {server, state.keys, state.namespaces, *loop});
     server.start();
     loop->run();
     api::core_state::set_local(nullptr);
@@ -308,7 +327,8 @@ int run(const config::config& given) {
     raise_open_file_limit(cores, settings.server.connections_per_core);
     const net::server_options server_options = server_options_of(settings);
     const api::api_options api_options = api_options_of(settings);
-    control::admin_table admin = admin_routes_of(settings);
+    observing watch(settings, cores);
+    control::admin_table admin = admin_routes_of(settings, watch);
     const auto start_rules = start_rules_of(settings);
     if (const auto* error = std::get_if<std::string>(&start_rules)) {
         std::fprintf(stderr, "ringkv: %s\n", error->c_str());
@@ -341,8 +361,8 @@ int run(const config::config& given) {
     const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
     for (unsigned core = 1; core < cores; ++core) {
         threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
-                             std::cref(api_options), std::cref(admin), std::cref(rules), std::ref(stored), std::ref(peers), sockets.fd(core),
-                             std::ref(start));
+                             std::cref(api_options), std::cref(admin), std::cref(rules), std::ref(stored), std::ref(watch),
+                             std::ref(peers), sockets.fd(core), std::ref(start));
     }
     std::thread verdict([&] {
         start.built.wait();
@@ -359,7 +379,7 @@ int run(const config::config& given) {
             std::fflush(stdout);
         }
     });
-    run_core(0, cpu_of(0), settings, server_options, api_options, admin, rules, stored, peers, sockets.fd(0), start);
+    run_core(0, cpu_of(0), settings, server_options, api_options, admin, rules, stored, watch, peers, sockets.fd(0), start);
     verdict.join();
     for (std::thread& t : threads) t.join();
     if (!start.ok) {

@@ -263,6 +263,26 @@ constexpr option options[] = {
      [](config& c, std::string_view v, std::string&) {
          return parse_integer<std::uint32_t>(v, 1, 365u * 24 * 3600, c.persist.snapshot_every_s);
      }},
+    {"no-metrics", "",
+     "do not time or count requests: no /metrics, no\n"
+     "/_ringkv/stats (for measuring what they cost)",
+     [](config& c, std::string_view v, std::string&) {
+         bool off = false;
+         if (!parse_boolean(v, off)) return false;
+         c.observe.metrics = !off;
+         return true;
+     }},
+    {"server-timing", "",
+     "add Server-Timing: app;dur=MS (and inject;dur=MS\n"
+     "for an injected delay) to every response",
+     [](config& c, std::string_view v, std::string&) { return parse_boolean(v, c.observe.server_timing); }},
+    {"journal", "N",
+     "keep the last N requests of each core for\n"
+     "GET /_ringkv/requests (0-100000; ~330 bytes\n"
+     "each, allocated at start; default 0: off)",
+     [](config& c, std::string_view v, std::string&) {
+         return parse_integer<std::size_t>(v, 0, 100'000, c.observe.journal_entries);
+     }},
 };
 
 constexpr std::size_t help_column = 30;  // where the help text starts

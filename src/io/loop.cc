@@ -192,6 +192,7 @@ void cancel(completion& target) {
 void loop::send(unsigned target, message& m) {
     RINGKV_DEBUG_ASSERT(target != _core && target < _peers.core_count());
     parked_list& parked = _parked[target];
+    ++_messages_sent;
     _doorbell_pending[target] = true;
     if (parked.head == nullptr && _peers.mailbox(_core, target).try_push(&m)) return;
     // Full (or others already wait): park, keeping the pair's FIFO order.

@@ -1,6 +1,7 @@
 #include "connection.hh"
 
 #include <ringkv/base/assert.hh>
+#include <ringkv/base/clock.hh>
 #include <ringkv/base/limits.hh>
 #include <ringkv/io/ops.hh>
 #include <ringkv/net/http/error_response.hh>
@@ -20,7 +21,11 @@ constexpr std::string_view too_large_detail = "the request body is larger than t
 }  // namespace
 
 connection::connection(server& home, int fd)
-    : _server(home), _fd(fd), _writer(_out, home._loop.date_header(), home._node_header) {
+    : _server(home),
+      _fd(fd),
+      _writer(_out, home._loop.date_header(), home._node_header, home._options.server_timing),
+      _observe(home._options.observe),
+      _clock(home._options.observe || home._options.server_timing) {
     _send_deadline.self = this;
     ++_server._open;
     _server._loop.hold();
@@ -60,6 +65,8 @@ io::task<> connection::serve() {
             if (!co_await flush()) break;
             if (!co_await receive()) break;
         } else if (event == request_parser::event::head_ready) {
+            // Room for this request's answer among those not yet sent.
+            if (unsent_full() && !co_await flush()) break;
             const next_step step = on_head();
             // An answer given at head time leaves at the next flush, so a
             // delay or fault injected into it is carried out now.
@@ -68,11 +75,14 @@ io::task<> connection::serve() {
         } else if (event == request_parser::event::message_ready) {
             if (co_await on_message() == next_step::close) break;
         } else {
+            if (unsent_full()) co_await flush();
             on_parse_failure();
             break;
         }
     }
     const bool delivered = _out.empty() || co_await flush();
+    // Answers that send nothing (an injected reset, close or hang) end here.
+    if (_unsent_count != 0) report_sent();
     if (delivered && _close_after_response) co_await linger();
     deadline_list::disarm(*this);
     co_await io::close(_fd);
@@ -101,14 +111,18 @@ io::task<bool> connection::receive() {
         received = co_await io::recv(_fd, _parser.free_space(), &_pending);
     }
     if (received > 0) {
+        _server._counters.bytes_received += std::uint64_t(received);
         _parser.received(std::size_t(received));
         if (!mid_request) arm(_server._reading);  // the next message has begun
         co_return true;
     }
     if (_timed_out && _parser.request_begun() && !_answered_at_head) {
         ++_server._counters.timed_out;
+        start_request();
         _writer.begin(false, false, 1);
+        const std::size_t out_before = _out.size();
         answer_and_close(408, "the request was not received in time");
+        note_answer(nullptr, out_before);
     }
     // received == 0: the peer closed; a request cut short gets no answer.
     co_return false;
@@ -152,8 +166,10 @@ io::task<bool> connection::flush(http::external_body body) {
         }
         sent += std::size_t(result);
     }
+    _server._counters.bytes_sent += sent;
     deadline_list::disarm(_send_deadline);
     body.drop();
+    if (_unsent_count != 0) report_sent();
     // A big response (a long key listing) leaves a big buffer; give it back
     // rather than hold it while the connection idles.
     if (_out.capacity() > limits::retained_output_bytes_max) {
@@ -204,6 +220,8 @@ void connection::begin_response(const http::request_head& head, bool body_read) 
 
 connection::next_step connection::on_head() {
     const http::request_head& head = _parser.head();
+    start_request();
+    const std::size_t out_before = _out.size();
     // The handler may answer now; then the body is discarded, up to
     // discarded_body_bytes_max, and the head of that answer must already
     // say whether the connection survives it.
@@ -215,6 +233,7 @@ connection::next_step connection::on_head() {
         // Authority-form targets are for proxies; one answer, then close
         // (the bytes that follow would be another protocol).
         answer_and_close(405, "CONNECT is not supported", "Allow: GET, HEAD, POST, PUT, DELETE\r\n");
+        note_answer(nullptr, out_before);
         return next_step::close;
     }
     _scratch.connection_request = _requests;
@@ -226,6 +245,7 @@ connection::next_step connection::on_head() {
             // holds the HTTP layer's bound should it not.
             if (!reads_whole_body(head, verdict.body_bytes_max, false)) {
                 answer_and_close(413, too_large_detail);
+                note_answer(&head, out_before);
                 return next_step::close;
             }
             begin_response(head, true);  // answered after the body: it is read whole
@@ -238,9 +258,11 @@ connection::next_step connection::on_head() {
             return next_step::keep_reading;
         case http::head_verdict::action::body_too_large:
             answer_and_close(413, too_large_detail);
+            note_answer(&head, out_before);
             return next_step::close;
         case http::head_verdict::action::answered:
             RINGKV_DEBUG_ASSERT(_writer.written());
+            note_answer(&head, out_before);
             _answered_at_head = true;
             if (!_writer.keep_alive()) {
                 // The answer says Connection: close: send it and linger (as
@@ -261,8 +283,10 @@ io::task<connection::next_step> connection::on_message() {
     _answered_at_head = false;
     if (!answered) {
         http::request request{_parser.head(), _parser.body()};
+        const std::size_t out_before = _out.size();
         co_await _server._handler.on_request(request, _writer, _scratch);
         RINGKV_ASSERT(_writer.written());
+        note_answer(&_parser.head(), out_before, _writer.external_bytes());
         if (_writer.injected().any()) co_return co_await deliver_injected();
         if (http::external_body body = _writer.take_external(); body.release != nullptr) {
             // Sent at once, so what follows it in the buffer stays in order.
@@ -285,8 +309,13 @@ io::task<connection::next_step> connection::deliver_injected() {
     const std::size_t offset = std::min(_writer.response_offset(), _out.size());
     _held.assign(_out, offset);
     _out.resize(offset);
+    // Its report waits with it (it was noted last): its server time runs
+    // until it is sent, the delay included.
+    const bool noted = _unsent_count != 0;
+    const http::exchange held_note = noted ? _unsent[--_unsent_count] : http::exchange{};
     bool ok = _out.empty() || co_await flush();
     if (ok && what.delay_us > 0) ok = co_await pause(std::uint64_t(what.delay_us) * 1000);
+    if (noted) _unsent[_unsent_count++] = held_note;  // room: the flush reported the others
     if (!ok) {
         body.drop();
         _held.clear();
@@ -377,6 +406,41 @@ io::task<> connection::hang() {
     deadline_list::disarm(*this);
 }
 
+void connection::start_request() {
+    if (!_clock) return;
+    _started_ns = base::monotonic_ns();
+    _writer.start_request(_started_ns);
+}
+
+// The response just written (from out_before in the output buffer, and an
+// external body of external_bytes) waits to be sent; the handler names it
+// while the request's head and scratch are still its own.
+void connection::note_answer(const http::request_head* head, std::size_t out_before, std::size_t external_bytes) {
+    if (!_observe) return;
+    RINGKV_DEBUG_ASSERT(!unsent_full());
+    http::exchange& done = _unsent[_unsent_count++];
+    done = {};
+    done.started_ns = _started_ns;
+    done.bytes_in = std::uint32_t(_parser.message_bytes());
+    done.bytes_out = std::uint32_t(_out.size() - out_before + external_bytes);
+    done.injected_delay_us = _writer.injected_delay_us();
+    done.status = std::uint16_t(_writer.status());
+    done.method = head != nullptr ? head->method : http::method::other;
+    _server._handler.on_answered(head, _scratch, done);
+}
+
+// After a flush: every response written so far has reached the kernel (or
+// the peer is gone); their clocks stop now.
+void connection::report_sent() {
+    const std::uint64_t now_ns = base::monotonic_ns();
+    for (std::size_t i = 0; i < _unsent_count; ++i) {
+        http::exchange& done = _unsent[i];
+        done.duration_ns = now_ns > done.started_ns ? now_ns - done.started_ns : 0;
+        _server._handler.on_complete(done);
+    }
+    _unsent_count = 0;
+}
+
 void connection::answer_and_close(int status, std::string_view detail, std::string_view extra_headers) {
     _writer.close_after();
     http::write_error(_writer, {status, http::error_code::bad_request, detail}, extra_headers);
@@ -394,11 +458,20 @@ void connection::on_parse_failure() {
     // was sent in full, and the connection lingers before it closes, so the
     // client reads that answer followed by a clean close, never a reset.
     if (_answered_at_head) return;
-    const request_parser::failure failure = _parser.error();
-    if (failure == request_parser::failure::body_too_large) {
+    const std::size_t out_before = _out.size();
+    if (_parser.error() == request_parser::failure::body_too_large) {
+        // The head was the handler's: the request keeps its clock and route.
         answer_and_close(413, too_large_detail);
+        note_answer(&_parser.head(), out_before);
         return;
     }
+    start_request();
+    write_parse_failure();
+    note_answer(nullptr, out_before);
+}
+
+void connection::write_parse_failure() {
+    const request_parser::failure failure = _parser.error();
     _writer.begin(false, false, 1);  // the head may be incomplete: HTTP/1.1, close
     switch (failure) {
         case request_parser::failure::target_too_long:

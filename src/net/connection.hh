@@ -3,6 +3,7 @@
 // handler in order, and sends the responses, many per send when pipelined.
 // Owned by its coroutine frame; the server only sees its deadline hook.
 
+#include <ringkv/base/limits.hh>
 #include <ringkv/io/completion.hh>
 #include <ringkv/io/task.hh>
 #include <ringkv/net/deadline_list.hh>
@@ -10,6 +11,7 @@
 #include <ringkv/net/http/response.hh>
 #include <ringkv/net/server.hh>
 
+#include <array>
 #include <string>
 
 namespace ringkv::net {
@@ -52,6 +54,7 @@ private:
     void begin_response(const http::request_head& head, bool body_read);
     io::task<next_step> on_message();
     void on_parse_failure();
+    void write_parse_failure();
     // Writes an error response and marks the connection to close after it.
     void answer_and_close(int status, std::string_view detail, std::string_view extra_headers = {});
     // Carries out what the control plane injected into the response just
@@ -64,6 +67,13 @@ private:
     io::task<bool> dribble(std::string_view bytes, std::uint32_t bytes_per_second);
     // Answers nothing until the client closes or the idle timeout.
     io::task<> hang();
+    // Observing (server_options::observe): a request's clock starts at its
+    // head (or failure); its response, once written, waits in _unsent until
+    // the flush that hands it to the kernel reports it to the handler.
+    void start_request();
+    void note_answer(const http::request_head* head, std::size_t out_before, std::size_t external_bytes = 0);
+    void report_sent();
+    bool unsent_full() const { return _unsent_count == _unsent.size(); }
     void arm(deadline_list& list);
     // Arms `list` unless the connection already waits in it, so a period's
     // clock runs from its start.
@@ -83,6 +93,11 @@ private:
     bool _answered_at_head = false;
     bool _close_after_response = false;
     std::uint64_t _requests = 0;
+    const bool _observe;
+    const bool _clock;  // observing or Server-Timing: read the clock per request
+    std::uint64_t _started_ns = 0;
+    std::array<http::exchange, limits::answers_unsent_max> _unsent;
+    std::size_t _unsent_count = 0;
 };
 
 }  // namespace ringkv::net

@@ -31,6 +31,7 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     // cores test the deadline without a message.
     if (with_ttl) fresh->ttl().at_ms = now.monotonic_ms + ttl_ms;
     _item_bytes += charge;
+    _value_bytes += value.size();
     item* old = _table.upsert(hash, fresh);
     ordered_index& index = _namespaces[namespace_number];
     const bool was_live = old != nullptr && !old->expired(now.monotonic_ms);
@@ -39,6 +40,8 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
         if (old->has_ttl()) _wheel.cancel(*old);
         const std::size_t old_charge = charge_of(old->allocation_bytes());
         _item_bytes -= old_charge;
+        _value_bytes -= old->value_bytes();
+        if (!was_live) ++_expired_total;
         let_go(old, old_charge);
     } else {
         index.insert(fresh);
@@ -51,6 +54,7 @@ item_ref shard::get(std::uint64_t hash, std::uint32_t namespace_number, std::str
     item* found = _table.find(hash, namespace_number, key);
     if (found == nullptr) return {};
     if (found->expired(now.monotonic_ms)) {  // never served, even before the wheel reclaims it
+        ++_expired_total;
         unlink(*found, true);
         return {};
     }
@@ -73,6 +77,7 @@ void shard::unlink(item& i, bool in_wheel) {
     if (in_wheel && i.has_ttl()) _wheel.cancel(i);
     const std::size_t charge = charge_of(i.allocation_bytes());
     _item_bytes -= charge;
+    _value_bytes -= i.value_bytes();
     let_go(&i, charge);
 }
 
@@ -130,7 +135,10 @@ bool shard::background_step(instant now, step_budget budget) {
             unlink(*index->second.root(), true);
             ++purged;
         }
-        const bool more_expiry = _wheel.step(chunk - purged, [this](item& i) { unlink(i, false); });
+        const bool more_expiry = _wheel.step(chunk - purged, [this](item& i) {
+            ++_expired_total;
+            unlink(i, false);
+        });
         more = more_expiry || !_dropping.empty();
         done += chunk;
         if (out_of_time()) break;

@@ -7,6 +7,7 @@
 #include <ringkv/control/admin.hh>
 #include <ringkv/control/steering.hh>
 #include <ringkv/io/task.hh>
+#include <ringkv/control/observer.hh>
 #include <ringkv/net/http/handler.hh>
 #include <ringkv/store/change_log.hh>
 #include <ringkv/store/namespaces.hh>
@@ -77,15 +78,20 @@ struct plan;  // src/api/plan.hh
 class service final : public net::http::handler {
 public:
     // options and admin must outlive the service (shared read-only by every
-    // core).
-    // steering: this core's (control/), asked once per request.
-    service(const api_options& options, const control::admin_table& admin, control::steering& steering)
-        : _options(options), _admin(admin), _steering(steering) {}
+    // core); steering and observer are this core's (control/): steering
+    // is asked once per request, the observer told of every request the
+    // server observes.
+    service(const api_options& options, const control::admin_table& admin, control::steering& steering,
+            control::observer& observer)
+        : _options(options), _admin(admin), _steering(steering), _observer(observer) {}
 
     net::http::head_verdict on_head(const net::http::request_head& head, net::http::response_writer& writer,
                                     net::http::request_scratch& scratch) override;
     io::task<> on_request(net::http::request& request, net::http::response_writer& writer,
                           net::http::request_scratch& scratch) override;
+    void on_answered(const net::http::request_head* head, const net::http::request_scratch& scratch,
+                     net::http::exchange& done) override;
+    void on_complete(const net::http::exchange& done) override;
 
 private:
     net::http::head_verdict admin_head(const net::http::request_head& head, net::http::response_writer& writer,
@@ -111,6 +117,7 @@ private:
     const api_options& _options;
     const control::admin_table& _admin;
     control::steering& _steering;
+    control::observer& _observer;
 };
 
 }  // namespace ringkv::api

@@ -55,6 +55,12 @@ inline constexpr std::size_t output_flush_bytes = 64 * 1024;
 // key listing) is given back, so idle connections do not each hold it.
 inline constexpr std::size_t retained_output_bytes_max = 2 * output_flush_bytes;
 
+// Responses a connection has written but not yet handed to the kernel,
+// while it observes them (their server time ends at the send): one more
+// flushes first. 32 covers the benchmarks' 16-deep pipelining with room for
+// a read that catches one and a half batches; 40 bytes each.
+inline constexpr std::size_t answers_unsent_max = 32;
+
 // After a response that closes the connection, unread input is drained for at
 // most this long so the client sees the response rather than a reset.
 inline constexpr std::uint32_t linger_ms = 1000;

@@ -46,6 +46,12 @@ struct config {
         bool log_given = false;
         std::uint32_t snapshot_every_s = 0;  // 0: no timer
     } persist;
+    // Observing (docs/CONTROL.md, "Observing").
+    struct observe_settings {
+        bool metrics = true;          // --no-metrics: no request metrics, no /metrics
+        bool server_timing = false;   // --server-timing
+        std::size_t journal_entries = 0;  // --journal N: per core; 0 off
+    } observe;
     // The memory budget of keys and namespaces (--max-memory); 0 until
     // parse() fills in the default (default_max_memory_bytes()).
     std::uint64_t max_memory_bytes = 0;

@@ -54,6 +54,9 @@ public:
     // Runs message.run() on `target`; FIFO per (this core, target) pair. A
     // full mailbox parks the message here until the target drains it.
     void send(unsigned target, message& m);
+    // Messages this core has sent to others (a call and its reply are two,
+    // one sent by each side), for the metrics.
+    std::uint64_t messages_sent() const { return _messages_sent; }
 
     // ringkv's clock in milliseconds, read once per loop iteration ("one
     // now"): the monotonic clock plus the virtual clock's offset, which
@@ -162,6 +165,7 @@ private:
     std::vector<parked_list> _parked;
     std::vector<bool> _doorbell_pending;  // targets sent to since the last sleep
 
+    std::uint64_t _messages_sent = 0;
     std::uint64_t _holds = 0;
     std::uint64_t _calls_awaiting_reply = 0;
     bool _background_pending = false;

@@ -30,6 +30,11 @@ struct server_options {
     // proxy a client (and bench/scale-out.sh) sees which node answered.
     // Empty: no such header. Checked by config/ (a header-safe token).
     std::string node_name;
+    // Time each request (two clock reads) and report it to the handler's
+    // on_answered/on_complete; off: neither is called.
+    bool observe = true;
+    // A Server-Timing header on every response (response.hh).
+    bool server_timing = false;
 };
 
 // Binds one listening socket per core to the same address. Fails with a
@@ -62,13 +67,17 @@ public:
 
     void start();
 
-    // What happened at this core's bounds, reported at shutdown.
+    // What happened at this core's bounds, reported at shutdown and read
+    // by this core's metrics collector.
     struct counters {
         std::uint64_t accepted = 0;
         std::uint64_t rejected_over_limit = 0;
         std::uint64_t timed_out = 0;
+        std::uint64_t bytes_received = 0;
+        std::uint64_t bytes_sent = 0;
     };
     const counters& stats() const { return _counters; }
+    unsigned open_connections() const { return _open; }
 
 private:
     friend class connection;

@@ -129,6 +129,11 @@ public:
     std::size_t ttl_keys() const { return _wheel.size(); }
     std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes(); }
     std::size_t memory_bytes_max() const { return _memory_bytes_max; }
+    // The bytes of the values held (live or expired, not yet reclaimed).
+    std::size_t value_bytes() const { return _value_bytes; }
+    // Keys found expired and removed (by the timer wheel, on a read, or
+    // replaced by a write), since the start.
+    std::uint64_t expired_total() const { return _expired_total; }
     // Whether the shard holds an index (keys, live or awaiting purge) for it.
     bool holds_namespace(std::uint32_t namespace_number) const { return _namespaces.contains(namespace_number); }
 
@@ -146,6 +151,8 @@ private:
     timer_wheel _wheel;
     std::size_t _memory_bytes_max;
     std::size_t _item_bytes = 0;  // items' charges (see above)
+    std::size_t _value_bytes = 0;
+    std::uint64_t _expired_total = 0;
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
     bool _frozen = false;
     std::vector<item*> _kept;  // let go of while frozen; retired by thaw()

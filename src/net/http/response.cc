@@ -1,5 +1,7 @@
 #include <ringkv/net/http/response.hh>
 
+#include <ringkv/base/clock.hh>
+
 #include <charconv>
 
 namespace ringkv::net::http {
@@ -46,11 +48,20 @@ void append_number(std::string& out, std::uint64_t n) {
     const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
     out.append(digits, std::size_t(end - digits));
 }
+
+// Milliseconds with three decimals: "0.052".
+void append_milliseconds(std::string& out, std::uint64_t us) {
+    append_number(out, us / 1000);
+    const std::uint64_t rest = us % 1000;
+    const char fraction[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
+    out.append(fraction, sizeof(fraction));
+}
 }  // namespace
 
 void response_writer::status_line(int status) {
     _written = true;
     _response_offset = _out.size();
+    _status = status;
     _out.append(_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
     append_number(_out, std::uint64_t(status));
     _out.push_back(' ');
@@ -66,8 +77,23 @@ void response_writer::common_headers(std::string_view extra_headers) {
     } else if (_version_minor == 0) {
         _out.append("Connection: keep-alive\r\n");
     }
+    if (_server_timing) server_timing_header();
     _out.append(extra_headers);
     _out.append(_sticky, _sticky_bytes);
+}
+
+void response_writer::server_timing_header() {
+    const std::uint64_t now_ns = base::monotonic_ns();
+    const std::uint64_t elapsed_us = now_ns > _started_ns ? (now_ns - _started_ns) / 1000 : 0;
+    // The delay is carried out after the response is written (the
+    // connection holds it back), so `app` has none of it in it yet.
+    _out.append("Server-Timing: app;dur=");
+    append_milliseconds(_out, elapsed_us);
+    if (_injection.delay_us != 0) {
+        _out.append(", inject;dur=");
+        append_milliseconds(_out, _injection.delay_us);
+    }
+    _out.append("\r\n");
 }
 
 void response_writer::head_with_body(int status, std::string_view content_type, std::size_t body_bytes,

@@ -5,6 +5,10 @@
 //     query checks) are answered at once, and "100 Continue" is sent only
 //     for a request that can be accepted;
 //  2. on_request, with the whole request, unless on_head already answered.
+// And, when the server observes requests (server_options::observe), what
+// became of each response:
+//  3. on_answered, once the response is written to the output buffer;
+//  4. on_complete, once it has been handed to the kernel.
 
 #include <ringkv/base/limits.hh>
 #include <ringkv/io/task.hh>
@@ -13,6 +17,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 
 namespace ringkv::net::http {
 
@@ -48,6 +53,19 @@ struct head_verdict {
     static head_verdict answered() { return {action::answered, 0}; }
 };
 
+// One request and its response, as the connection observed them.
+struct exchange {
+    std::uint64_t started_ns = 0;   // monotonic: the head parsed (or the failure found)
+    std::uint64_t duration_ns = 0;  // from started_ns to the response handed to the kernel
+    std::uint64_t note = 0;         // the handler's, from on_answered
+    std::uint32_t bytes_in = 0;     // the request's head and the body read before the answer
+    std::uint32_t bytes_out = 0;    // the response, head and body
+    std::uint32_t injected_delay_us = 0;  // response_writer::add_injected_delay_us
+    std::uint16_t status = 0;
+    http::method method = http::method::other;
+    std::uint8_t route_tag = 0;     // the handler's name for the route, set in on_answered
+};
+
 class handler {
 public:
     virtual ~handler() = default;
@@ -56,6 +74,19 @@ public:
     // May suspend (cross-core calls). `request` and `writer` stay valid until
     // it completes; it must write exactly one response.
     virtual io::task<> on_request(request& request, response_writer& writer, request_scratch& scratch) = 0;
+
+    // The response to `head` is in the output buffer. `head` is null when
+    // the handler never saw the request (not valid HTTP, a timeout,
+    // CONNECT); otherwise the head's views and the scratch are still the
+    // request's. The handler may set `done.route_tag` and `done.note`
+    // (both come back in on_complete). Must not suspend.
+    virtual void on_answered(const request_head* head, const request_scratch& scratch, exchange& done) {
+        (void)head, (void)scratch, (void)done;
+    }
+    // The response has been handed to the kernel (or the send failed: the
+    // peer left): `done` is complete. Called once per on_answered, in
+    // order. Must not suspend.
+    virtual void on_complete(const exchange& done) { (void)done; }
 };
 
 }  // namespace ringkv::net::http

@@ -75,6 +75,9 @@ public:
     const request_head& head() const { return _head; }
     std::string& body() { return _body; }
     failure error() const { return _failure; }
+    // Bytes of the message in progress: its head (once complete) and the
+    // body bytes framed so far (decoded; chunk framing not counted).
+    std::size_t message_bytes() const { return _head_bytes + _body_bytes; }
 
     // True from the first byte after the previous message (blank lines
     // included) until this message is ready: a head or body is being read.

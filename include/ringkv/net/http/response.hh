@@ -1,7 +1,10 @@
 #pragma once
 // Writes responses into a connection's output buffer. Every response gets a
 // Date header (the loop's, formatted once per second) and a Content-Length;
-// HEAD responses keep the headers and drop the body.
+// HEAD responses keep the headers and drop the body. With Server-Timing on,
+// each response says how long ringkv took: `Server-Timing: app;dur=0.052`
+// (milliseconds from the head parsed to the response written, less any
+// injected delay), then `, inject;dur=20.000` when a delay was injected.
 
 #include <cstdint>
 #include <string>
@@ -49,8 +52,18 @@ public:
     // date_header: the loop's Date line, fixed in length, rewritten in place.
     // node_header: a whole header line sent on every response (the server's
     // X-Ringkv-Node, --node-name), or empty; it must outlive the writer.
-    response_writer(std::string& out, std::string_view date_header, std::string_view node_header = {})
-        : _out(out), _date_header(date_header), _node_header(node_header) {}
+    // server_timing: a Server-Timing header on every response.
+    response_writer(std::string& out, std::string_view date_header, std::string_view node_header = {},
+                    bool server_timing = false)
+        : _out(out), _date_header(date_header), _node_header(node_header), _server_timing(server_timing) {}
+
+    // Per request, when its head is parsed (or its failure found):
+    // monotonic nanoseconds, the start of its Server-Timing.
+    void start_request(std::uint64_t started_ns) { _started_ns = started_ns; }
+    // The delay injected into this response (inject()): shown as
+    // `inject;dur=` when it was injected before the response was written,
+    // and reported with the request (journal, exchange).
+    std::uint32_t injected_delay_us() const { return _injection.delay_us; }
 
     // Per request, before any write.
     void begin(bool head_only, bool keep_alive, std::uint8_t version_minor) {
@@ -73,6 +86,7 @@ public:
     // right after what the buffer holds. Takes ownership of `body`.
     void write_external(int status, std::string_view content_type, external_body body);
     // The external body of the response just written, if any (taken once).
+    std::size_t external_bytes() const { return _external.bytes.size(); }
     external_body take_external() {
         external_body b = _external;
         _external = {};
@@ -103,6 +117,8 @@ public:
     void close_after() { _keep_alive = false; }
     bool keep_alive() const { return _keep_alive; }
     bool written() const { return _written; }
+    // The status of the response written (0 before).
+    int status() const { return _status; }
 
 private:
     void status_line(int status);
@@ -110,6 +126,7 @@ private:
     void head_with_body(int status, std::string_view content_type, std::size_t body_bytes,
                         std::string_view extra_headers);
     void common_headers(std::string_view extra_headers);
+    void server_timing_header();
 
     std::string& _out;
     std::string_view _date_header;
@@ -117,7 +134,10 @@ private:
     bool _head_only = false;
     bool _keep_alive = true;
     bool _written = false;
+    const bool _server_timing;
     std::uint8_t _version_minor = 1;
+    int _status = 0;
+    std::uint64_t _started_ns = 0;
     external_body _external;
     std::size_t _response_offset = 0;
     injection _injection;
