@@ -8,6 +8,7 @@
 #include <ringkv/loadgen/options.hh>
 
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -115,6 +116,13 @@ int main(int argc, char** argv) {
         if (own_namespace) delete_namespaces(o, plan.organizations);
         return fatal(e);
     }
+    if (o.server_stats) {
+        std::string json;  // read once first, so a refusal stops the run before it starts
+        if (std::string e = read_server_stats(o, json); !e.empty()) {
+            if (own_namespace) delete_namespaces(o, plan.organizations);
+            return fatal(e);
+        }
+    }
     std::vector<std::vector<int>> fds(o.threads);
     for (unsigned c = 0; c < o.connections; ++c) {
         std::string error;
@@ -123,6 +131,11 @@ int main(int argc, char** argv) {
         fds[c * o.threads / o.connections].push_back(fd);  // contiguous blocks per thread
     }
 
+    // --server-stats: the server's window starts with the measured run: here,
+    // before any request of the run is sent, or at the end of the warm-up
+    // (give or take the requests in flight at that moment).
+    std::string window_error;
+    if (o.server_stats && o.warmup_s == 0) window_error = reset_server_stats(o);
     std::atomic<bool> stop{false};
     plan.stop = &stop;
     plan.start_ns = monotonic_ns() + 50'000'000;  // let the threads start
@@ -142,17 +155,35 @@ int main(int argc, char** argv) {
         });
         first += unsigned(fds[core].size());
     }
+    std::thread window;
+    if (o.server_stats && o.warmup_s > 0) {
+        window = std::thread([&o, &plan, &window_error] {
+            const std::uint64_t now = monotonic_ns();
+            if (now < plan.measure_from_ns) {
+                const std::uint64_t wait_ns = plan.measure_from_ns - now;
+                const timespec pause{time_t(wait_ns / 1'000'000'000), long(wait_ns % 1'000'000'000)};
+                nanosleep(&pause, nullptr);
+            }
+            window_error = reset_server_stats(o);
+        });
+    }
     watch(o, plan, stop, running, results);
     for (auto& t : threads) t.join();
     const std::uint64_t ended = monotonic_ns();
+    if (window.joinable()) window.join();
 
     auto merged = std::make_unique<totals>();  // histograms are large: not on the stack
     totals& t = *merged;
     merge(results, t);
     t.seconds = double(std::min(ended, o.requests ? ended : plan.end_ns + 1) - std::min(plan.measure_from_ns, ended)) / 1e9;
     print_table(o, t);
-    std::string error;
-    if (!o.json_path.empty()) error = write_json(o, t, o.json_path);
+    std::string error = window_error;
+    if (o.server_stats && error.empty()) {
+        std::string json;
+        error = read_server_stats(o, json);
+        if (error.empty()) print_server_stats(parse_server_stats(json));
+    }
+    if (error.empty() && !o.json_path.empty()) error = write_json(o, t, o.json_path);
     if (error.empty() && !o.plot_path.empty()) error = write_plot(t, o.plot_path);
     if (own_namespace) {
         if (std::string e = delete_namespaces(o, plan.organizations); !e.empty() && error.empty()) error = e;

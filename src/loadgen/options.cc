@@ -44,6 +44,11 @@ Output:
   --json FILE             write results and the whole histogram as JSON
   --plot FILE.png         draw the latency-percentile curve (needs gnuplot)
   --quiet                 no progress line
+  --server-stats          also print ringkv's own latency per route (its
+                          /_ringkv/stats window, restarted when the measured
+                          run begins), to tell server time from network
+                          and client time
+  --admin-token TOKEN     the server's --admin-token, for --server-stats
   --help                  print this help and exit
   --version               print the version and exit
 )";
@@ -92,6 +97,7 @@ std::variant<options, exit_now> parse_options(int argc, char** argv) {
         if (flag == "--version") return exit_now{0, std::string("ringkv-bench ") + RINGKV_VERSION + "\n"};
         if (flag == "--no-prefill") { o.prefill = false; continue; }
         if (flag == "--quiet") { o.quiet = true; continue; }
+        if (flag == "--server-stats") { o.server_stats = true; continue; }
         if (i + 1 >= argc) return bad(flag.starts_with("--") ? "option " + std::string(flag) + " needs a value" : "unexpected argument '" + std::string(flag) + "'");
         const std::string_view value = argv[++i];
         bool ok = true;
@@ -124,7 +130,8 @@ std::variant<options, exit_now> parse_options(int argc, char** argv) {
         else if (flag == "--key-prefix") {
             o.key_prefix = std::string(value);
             ok = !value.empty() && value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/=.") == std::string_view::npos;
-        } else if (flag == "--json") ok = !(o.json_path = std::string(value)).empty();
+        } else if (flag == "--admin-token") ok = !(o.admin_token = std::string(value)).empty();
+        else if (flag == "--json") ok = !(o.json_path = std::string(value)).empty();
         else if (flag == "--plot") ok = !(o.plot_path = std::string(value)).empty();
         else return bad("unknown option " + std::string(flag));
         if (!ok) return bad("bad value for " + std::string(flag) + " '" + std::string(value) + "'");

@@ -21,6 +21,53 @@ std::string format_duration(std::uint64_t ns) {
     return text;
 }
 
+std::vector<server_route> parse_server_stats(std::string_view json) {
+    // The KV API's routes, as ringkv's metrics name them (its own routes,
+    // such as the stats request of --server-stats itself, are left out).
+    static constexpr std::string_view kv_routes[] = {"get_key",         "put_key",         "delete_key",
+                                                      "list_keys",       "create_namespace", "list_namespaces",
+                                                      "get_namespace",   "delete_namespace", "other"};
+    static constexpr std::string_view points[] = {"\"p50\":", "\"p90\":", "\"p99\":",
+                                                  "\"p99.9\":", "\"p99.99\":", "\"max\":"};
+    std::vector<server_route> out;
+    const std::size_t routes = json.find("\"routes\":{");
+    if (routes == std::string_view::npos) return out;
+    for (const std::string_view name : kv_routes) {
+        // append(), not operator+: GCC 12 warns falsely on string + (bug 105329).
+        std::string marker("\"");
+        marker.append(name).append("\":{\"count\":");
+        const std::size_t at = json.find(marker, routes);
+        if (at == std::string_view::npos) continue;
+        server_route r;
+        r.name = std::string(name);
+        r.count = std::strtoull(std::string(json.substr(at + marker.size(), 24)).c_str(), nullptr, 10);
+        if (r.count == 0) continue;
+        const std::size_t latency = json.find("\"latency_us\":{", at);
+        if (latency == std::string_view::npos) continue;
+        std::size_t from = latency;
+        for (std::size_t i = 0; i < std::size(points); ++i) {
+            const std::size_t p = json.find(points[i], from);
+            if (p == std::string_view::npos) break;
+            from = p + points[i].size();
+            r.latency_us[i] = std::strtod(std::string(json.substr(from, 32)).c_str(), nullptr);
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+void print_server_stats(const std::vector<server_route>& routes) {
+    std::printf("  server (its own time: head parsed to response handed to the kernel; /_ringkv/stats)\n");
+    for (const server_route& r : routes) {
+        std::printf("  %-18s %10lu", r.name.c_str(), static_cast<unsigned long>(r.count));
+        for (std::size_t i = 0; i < std::size(reported_percentiles); ++i) {
+            std::printf("  p%g %s", reported_percentiles[i],
+                        format_duration(std::uint64_t(std::llround(r.latency_us[i] * 1000))).c_str());
+        }
+        std::printf("  max %s\n", format_duration(std::uint64_t(std::llround(r.latency_us[5] * 1000))).c_str());
+    }
+}
+
 void print_table(const options& o, const totals& t) {
     std::printf("\n%s, %u thread(s), %u connection(s) over %u organization(s), pipeline %u, %s\n",
                 o.requests ? "request count" : "timed run", o.threads, o.connections, o.tokens, o.pipeline,

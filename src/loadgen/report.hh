@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ringkv::loadgen {
 
@@ -21,6 +23,18 @@ struct totals {
 };
 
 std::string format_duration(std::uint64_t ns);
+
+// One route of the server's stats window (GET /_ringkv/stats), in
+// microseconds: p50, p90, p99, p99.9, p99.99, max.
+struct server_route {
+    std::string name;
+    std::uint64_t count = 0;
+    std::array<double, 6> latency_us{};
+};
+// The KV routes with requests in the window; empty when the JSON is not
+// ringkv's stats.
+std::vector<server_route> parse_server_stats(std::string_view json);
+void print_server_stats(const std::vector<server_route>& routes);
 void print_table(const options& o, const totals& t);
 // Each returns an empty string or the error.
 std::string write_json(const options& o, const totals& t, const std::string& path);

@@ -72,7 +72,40 @@ std::string request(const options& o, const std::string& token, const char* meth
     return r;
 }
 
+// A control-plane request: its path is the server's own, not under the base path.
+std::string control_request(const options& o, const char* method, const std::string& path) {
+    std::string r = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + o.host + "\r\n";
+    if (!o.admin_token.empty()) r += "Authorization: Bearer " + o.admin_token + "\r\n";
+    return r + "\r\n";
+}
+
+// What a refused stats request most likely means.
+std::string stats_error(const std::string& error) {
+    if (error.find("answered 404") != std::string::npos) {
+        return "--server-stats: the server has no /_ringkv/stats (not ringkv, or started with --no-admin or "
+               "--no-metrics): " + error;
+    }
+    if (error.find("answered 401") != std::string::npos) {
+        return "--server-stats: the server wants its admin token (--admin-token): " + error;
+    }
+    return "--server-stats: " + error;
+}
+
 }  // namespace
+
+std::string reset_server_stats(const options& o) {
+    std::vector<response_stream::response> out;
+    const std::string error = exchange(o, control_request(o, "DELETE", "/_ringkv/stats"), 1, out);
+    return error.empty() ? error : stats_error(error);
+}
+
+std::string read_server_stats(const options& o, std::string& json) {
+    std::vector<response_stream::response> out;
+    const std::string error = exchange(o, control_request(o, "GET", "/_ringkv/stats"), 1, out);
+    if (!error.empty()) return stats_error(error);
+    json = out[0].body;
+    return {};
+}
 
 int connect_to(const options& o, std::string& error) {
     sockaddr_in address{};

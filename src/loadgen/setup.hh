@@ -20,4 +20,9 @@ std::string check_namespace(const options& o, const std::string& token, const st
 std::string fill_keys(const options& o, const std::string& token, const std::string& id);
 std::string delete_namespace(const options& o, const std::string& token, const std::string& id);
 
+// The server's stats window (--server-stats): restart it, or read it (the
+// JSON of GET /_ringkv/stats into `json`).
+std::string reset_server_stats(const options& o);
+std::string read_server_stats(const options& o, std::string& json);
+
 }  // namespace ringkv::loadgen

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -192,6 +193,37 @@ TEST(ringkv_bench, tokens_spread_the_run_over_organizations) {
         EXPECT_NE(listed->body.find("\"total_results\":1}"), std::string::npos) << token << ": " << listed->body;
         EXPECT_EQ(json_string(listed->body, "status"), "deleting") << token;
     }
+}
+
+TEST(ringkv_bench, server_stats_print_the_servers_own_percentiles_beside_the_clients) {
+    server_process server({"--threads", "2", "--admin-token", "adm"});
+    const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/v2";
+    const std::vector<std::string> load = {"--url", url, "--connections", "4", "--requests", "3000", "--keys", "100",
+                                           "--mix", "get=80,put=20", "--quiet", "--server-stats"};
+    auto refused = bench(load);
+    EXPECT_EQ(refused.exit_status, 1);
+    EXPECT_NE(refused.err.find("--server-stats: the server wants its admin token"), std::string::npos) << refused.err;
+    std::vector<std::string> with_token = load;
+    with_token.insert(with_token.end(), {"--admin-token", "adm"});
+    auto run = bench(with_token);
+    ASSERT_EQ(run.exit_status, 0) << run.err;
+    const std::size_t server_part = run.out.find("  server (");
+    ASSERT_NE(server_part, std::string::npos) << run.out;
+    // The window starts with the run: the server counted exactly its GETs
+    // and PUTs (the prefill before it is left out).
+    const std::regex row(R"(  (get_key|put_key) +([0-9]+)  p50 [0-9.]+ [mun]?s  p90 )");
+    std::uint64_t counted = 0;
+    const std::string rows = run.out.substr(server_part);
+    for (auto it = std::sregex_iterator(rows.begin(), rows.end(), row); it != std::sregex_iterator(); ++it) {
+        counted += std::stoull((*it)[2]);
+    }
+    EXPECT_EQ(counted, 3000u) << run.out;
+
+    server_process closed({"--threads", "1", "--no-admin"});
+    auto missing = bench({"--url", "http://127.0.0.1:" + std::to_string(closed.port()) + "/v2", "--requests", "10",
+                          "--quiet", "--server-stats"});
+    EXPECT_EQ(missing.exit_status, 1);
+    EXPECT_NE(missing.err.find("has no /_ringkv/stats"), std::string::npos) << missing.err;
 }
 
 }  // namespace

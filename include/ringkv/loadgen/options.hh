@@ -37,6 +37,12 @@ struct options {
     std::string namespace_id;      // empty: create one, and delete it after
     bool prefill = true;
 
+    // --server-stats: start the server's stats window when the measured
+    // run begins (DELETE /_ringkv/stats) and print its own percentiles
+    // (GET /_ringkv/stats) beside the client's; admin_token for both.
+    bool server_stats = false;
+    std::string admin_token;
+
     std::string json_path;
     std::string plot_path;
     bool quiet = false;
