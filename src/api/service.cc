@@ -483,7 +483,8 @@ void service::on_answered(const net::http::request_head* head, const net::http::
     }
     // on_head has run for this head: the scratch holds its plan.
     const plan& p = *std::launder(reinterpret_cast<const plan*>(scratch.storage.data()));
-    _observer.on_answered(metrics_route(p, *head), head, bearer_token(head->authorization), done);
+    const std::string_view token = _observer.wants_token() ? bearer_token(head->authorization) : std::string_view();
+    _observer.on_answered(metrics_route(p, *head), head, token, done);
 }
 
 void service::on_complete(const net::http::exchange& done) { _observer.on_complete(done); }

@@ -38,6 +38,9 @@ public:
     // which: its route; token: its bearer token, or empty.
     void on_answered(metrics::route which, const net::http::request_head* head, std::string_view token,
                      net::http::exchange& done);
+    // Whether on_answered reads its token (the journal is on); the caller
+    // skips finding it otherwise.
+    bool wants_token() const { return _journal.enabled(); }
     // It reached the kernel.
     void on_complete(const net::http::exchange& done);
 
