@@ -93,7 +93,7 @@ curl -s -o /dev/null -H "$auth" -X PUT -d v "http://127.0.0.1:$p/v2/storage/kvs/
 curl -s -o /dev/null -H "$auth" -X DELETE "http://127.0.0.1:$p/v2/storage/kvs/$ns/keys/extra"
 curl -s -o /dev/null -H "$auth" "http://127.0.0.1:$p/v2/storage/kvs/$ns/keys?limit=5"
 curl -s -o /dev/null -H "$auth" -X DELETE "http://127.0.0.1:$p/v2/storage/kvs/00000000-0000-4000-8000-000000000000"
-curl -s -o /dev/null "http://127.0.0.1:$p/healthz" "http://127.0.0.1:$p/nowhere" "http://127.0.0.1:$p/_ringkv/stats"
+for path in /healthz /nowhere /_ringkv/stats; do curl -s -o /dev/null "http://127.0.0.1:$p$path"; done
 
 scrapes=2000
 before=$(cpu_ticks "${pid[on]}")
