@@ -138,6 +138,13 @@ void add_core_collectors(metrics::core_metrics& metrics, const core_sources& sou
                   double(sources.keys.memory_bytes()));
         out.gauge("ringkv_memory_limit_bytes", "This core's share of --max-memory.",
                   double(sources.keys.memory_bytes_max()));
+        const store::reclaimer::retired_stats retired = sources.keys.retired(sources.loop.real_now_ms());
+        out.gauge("ringkv_retired_bytes",
+                  "Memory unlinked but not yet freed: waiting for every core to pass a quiescent state "
+                  "(counted against --max-memory).",
+                  double(retired.bytes));
+        out.gauge("ringkv_retired_oldest_age_seconds", "Age of the oldest memory waiting to be freed.",
+                  double(retired.oldest_age_ms) / 1000.0);
         out.counter("ringkv_expired_keys_total", "Keys removed because their TTL passed.",
                     sources.keys.expired_total());
         out.counter("ringkv_cross_core_messages_total", "Messages sent to other cores (calls and replies).",

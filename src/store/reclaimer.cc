@@ -60,13 +60,18 @@ void reclaimer::free_entries(batch& b) {
     for (const entry& e : b.entries) {
         if (e.free_memory != nullptr) {
             e.free_memory(e.memory);
+            _bytes_waiting -= e.bytes;
             continue;
         }
         item* i = static_cast<item*>(e.memory);
         // No reader can take a new reference now (the grace period passed),
         // so the count only falls: the table's reference goes last, here.
-        if (i->references() == 1) i->release();
-        else _lingering.push_back({i, e.bytes, b.retired_at_ms});
+        if (i->references() == 1) {
+            i->release();
+            _bytes_waiting -= e.bytes;
+        } else {
+            _lingering.push_back({i, e.bytes, b.retired_at_ms});
+        }
     }
     b.entries.clear();
 }
@@ -74,8 +79,12 @@ void reclaimer::free_entries(batch& b) {
 void reclaimer::free_unshared_items() {
     std::size_t kept = 0;
     for (const lingering_item& l : _lingering) {
-        if (l.held->references() == 1) l.held->release();
-        else _lingering[kept++] = l;
+        if (l.held->references() == 1) {
+            l.held->release();
+            _bytes_waiting -= l.bytes;
+        } else {
+            _lingering[kept++] = l;
+        }
     }
     _lingering.resize(kept);
 }

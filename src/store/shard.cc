@@ -8,8 +8,9 @@ shard::~shard() { thaw(); }  // the key table releases every item
 
 bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number,
                  std::string_view key) const {
-    // Fast path: fits even as a new key that makes the table grow.
-    const std::size_t used = memory_bytes();
+    // Fast path: fits even as a new key that makes the table grow. What
+    // waits for its grace period still takes memory, so it counts too.
+    const std::size_t used = memory_bytes() + _retired.bytes_waiting();
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
     // An overwrite frees the item it replaces (live or expired) and cannot
     // grow the table.

@@ -16,7 +16,10 @@
 // write rate times the longest time another core stays online without
 // reaching its loop top (a scheduler slice when cores are oversubscribed:
 // 100k PUT/s of 1 KiB held for 10 ms is about 1 MB); retired() reports
-// them and the age of the oldest.
+// them and the age of the oldest. A stalled core could make that any size,
+// so the shard counts bytes_waiting() against its memory budget: past it,
+// writes are refused (507) until the grace period ends, never memory
+// grown.
 
 #include <ringkv/base/quiescent_state.hh>
 #include <ringkv/store/item.hh>
@@ -44,15 +47,20 @@ public:
     // An item unlinked from the table: the table's reference is dropped
     // after the grace period, once it is the last one. bytes: its charge.
     void retire(item* i, std::size_t bytes) {
-        if (_domain == nullptr) i->release();
-        else _current.push_back({i, nullptr, bytes});
+        if (_domain == nullptr) return i->release();
+        _current.push_back({i, nullptr, bytes});
+        _bytes_waiting += bytes;
     }
     // Any other memory readers may reach (an old slot array), freed with
     // free_memory(memory) after the grace period.
     void retire(void* memory, void (*free_memory)(void*), std::size_t bytes) {
-        if (_domain == nullptr) free_memory(memory);
-        else _current.push_back({memory, free_memory, bytes});
+        if (_domain == nullptr) return free_memory(memory);
+        _current.push_back({memory, free_memory, bytes});
+        _bytes_waiting += bytes;
     }
+
+    // The bytes retired and not yet freed (what retired() sums), in O(1).
+    std::size_t bytes_waiting() const { return _bytes_waiting; }
 
     // Called once per loop iteration, at a point where this thread holds no
     // pointer to anything retired.
@@ -94,6 +102,7 @@ private:
     std::size_t _first = 0;
     std::size_t _waiting = 0;
     std::vector<lingering_item> _lingering;  // past the grace period, a reader still holds a reference
+    std::size_t _bytes_waiting = 0;
 };
 
 }  // namespace ringkv::store

@@ -9,10 +9,12 @@
 // slot arrays, and refuses a put that would take it past memory_bytes_max
 // (put_result::memory_full; the API answers 507). It counts net of what the
 // put replaces, including the table growth a new key may cause, so an
-// overwrite with a smaller value or after a delete always fits again.
-// The bytes of an item leave the count when the table lets go of it
-// (delete, replace, expiry, namespace purge); a reader still sending it
-// holds it a little longer, bounded by the connections' output limits.
+// overwrite with a smaller value fits again, and so does any write once
+// what a delete retired has been freed (every other core's next loop
+// iteration). The bytes of an item stay in the count until it is freed:
+// unlinked by the table (delete, replace, expiry, namespace purge), then
+// retired while other cores may still read it (reclaimer::bytes_waiting()),
+// and held a little longer by a reader still sending it.
 // Not counted here: the per-namespace index headers (a few dozen bytes per
 // namespace with keys on this core, bounded by the namespace limits) and
 // the timer wheel's fixed lists.
