@@ -12,11 +12,13 @@ bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace
     // waits for its grace period still takes memory, so it counts too.
     const std::size_t used = memory_bytes() + _retired.bytes_waiting();
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
-    // An overwrite frees the item it replaces (live or expired) and cannot
-    // grow the table.
+    // An overwrite cannot grow the table, and with no other reader it frees
+    // the item it replaces (live or expired) at once; otherwise that item
+    // waits for its grace period, still counted.
     const item* old = _table.find(hash, namespace_number, key);
     if (old == nullptr) return false;
-    return used - charge_of(old->allocation_bytes()) + charge <= _memory_bytes_max;
+    const std::size_t freed = _retired.frees_at_once() ? charge_of(old->allocation_bytes()) : 0;
+    return used - freed + charge <= _memory_bytes_max;
 }
 
 shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key,

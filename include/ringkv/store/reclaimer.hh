@@ -59,6 +59,8 @@ public:
         _bytes_waiting += bytes;
     }
 
+    // Whether retire() frees at once (no other core reads).
+    bool frees_at_once() const { return _domain == nullptr; }
     // The bytes retired and not yet freed (what retired() sums), in O(1).
     std::size_t bytes_waiting() const { return _bytes_waiting; }
 

@@ -215,6 +215,30 @@ TEST(concurrent_read, a_stalled_reader_holds_back_reclamation_and_it_shows) {
 
 // A large value kept by a reader outlives the grace period and is freed by
 // the owner once the reader drops it (the owner's reference goes last).
+// A core that stays online without passing a quiescent state (preempted,
+// or in a long iteration) while its peer overwrites one 1 MiB key: what
+// waits for the grace period counts against the budget, so writes are
+// refused (507) instead of retired memory growing without bound.
+TEST(concurrent_read, a_stalled_reader_cannot_push_retired_memory_past_the_budget) {
+    base::quiescent_states states(2);
+    const std::size_t budget_bytes = 8u << 20;
+    shard owner(0, budget_bytes, &states, 0);
+    states.pass(1);  // online, and it never passes again
+    const std::string value(1 << 20, 'x');
+    int refused = 0;
+    for (std::uint64_t n = 0; n < 200; ++n) {
+        const auto result = owner.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {n, 0});
+        if (result == shard::put_result::memory_full) ++refused;
+        owner.end_iteration(n);
+        ASSERT_LE(owner.memory_bytes() + owner.retired(n).bytes, budget_bytes);
+    }
+    EXPECT_GT(refused, 150);
+    states.go_offline(1);  // the stall ends: everything waiting is freed
+    owner.end_iteration(201);
+    EXPECT_EQ(owner.retired(201).bytes, 0u);
+    EXPECT_NE(owner.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {202, 0}), shard::put_result::memory_full);
+}
+
 TEST(concurrent_read, a_kept_item_is_freed_by_the_owner_after_the_reader_lets_go) {
     base::quiescent_states states(2);
     shard owner(0, shard::unbounded, &states, 0);
