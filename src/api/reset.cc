@@ -26,6 +26,7 @@ constexpr unsigned authority_core = 0;
 struct picked {
     std::vector<store::namespace_record> records;
     store::change_log::ticket ticket = 0;  // the last deletion's record (--data-dir)
+    bool refused = false;  // the data directory takes no writes (disk full): nothing was deleted
 };
 
 picked pick_and_delete(const std::optional<std::string>& organization) {
@@ -33,6 +34,12 @@ picked pick_and_delete(const std::optional<std::string>& organization) {
     const io::loop& loop = io::loop::current();
     const std::uint64_t now = loop.now_ms();
     picked p;
+    // Like every other write, refused before it changes anything: a reset
+    // answered 507 must not have happened (nor come back after a restart).
+    if (state.changes != nullptr && !state.changes->accepting()) {
+        p.refused = true;
+        return p;
+    }
     state.namespaces.for_each([&](const store::namespace_record& r) {
         if (organization && r.organization != *organization) return;
         if (r.status(now) != store::namespace_status::gone) p.records.push_back(r);
@@ -50,6 +57,7 @@ picked pick_and_delete(const std::optional<std::string>& organization) {
 
 io::task<reset_outcome> reset_state(std::optional<std::string> organization) {
     picked p = co_await io::submit_to(authority_core, [&organization] { return pick_and_delete(organization); });
+    if (p.refused) co_return reset_outcome{0, false};
     const unsigned cores = io::loop::current().core_count();
     for (unsigned core = 0; core < cores; ++core) {
         if (core == authority_core) continue;

@@ -307,6 +307,12 @@ TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_ackno
         EXPECT_EQ(c.read_response()->status, 200);  // reads keep working
         c.send(request("DELETE", key_path(id, *acknowledged.begin())));
         EXPECT_EQ(c.read_response()->status, 507);  // a delete is a write
+        c.send(request("DELETE", "/_ringkv/state"));
+        const std::optional<response> reset = c.read_response(10'000);
+        ASSERT_TRUE(reset);
+        EXPECT_EQ(reset->status, 507) << reset->body;  // and it deleted nothing:
+        c.send(request("GET", key_path(id, *acknowledged.begin())));
+        EXPECT_EQ(c.read_response()->status, 200);
         c.send(request("POST", "/_ringkv/snapshot"));
         const std::optional<response> snapshot = c.read_response(10'000);
         ASSERT_TRUE(snapshot);
