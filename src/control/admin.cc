@@ -24,15 +24,18 @@ std::string_view method_name(method m) {
     return "";
 }
 
-// The token of "Bearer <token>" (scheme case-insensitive), or empty.
+// The token of "Bearer <token>" (scheme case-insensitive, then spaces or
+// tabs, as the KV API reads it), or empty.
 std::string_view bearer(std::string_view authorization) {
-    constexpr std::string_view scheme = "bearer ";
-    if (authorization.size() <= scheme.size()) return {};
+    constexpr std::string_view scheme = "bearer";
+    if (authorization.size() <= scheme.size() + 1) return {};
     for (std::size_t i = 0; i < scheme.size(); ++i) {
         const char c = authorization[i];
         if ((c >= 'A' && c <= 'Z' ? char(c + 32) : c) != scheme[i]) return {};
     }
-    std::string_view token = authorization.substr(scheme.size());
+    const char separator = authorization[scheme.size()];
+    if (separator != ' ' && separator != '\t') return {};
+    std::string_view token = authorization.substr(scheme.size() + 1);
     while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     return token;

@@ -46,6 +46,8 @@ TEST(admin_table, the_admin_token_guards_admin_paths_only) {
     const admin_table::route& stats = *table.find("/_ringkv/stats");
     EXPECT_TRUE(table.admitted(stats, "Bearer s3cret"));
     EXPECT_TRUE(table.admitted(stats, "bearer   s3cret "));
+    EXPECT_TRUE(table.admitted(stats, "Bearer\ts3cret"));  // as the KV API reads a token
+    EXPECT_FALSE(table.admitted(stats, "Bearers3cret"));
     EXPECT_FALSE(table.admitted(stats, ""));
     EXPECT_FALSE(table.admitted(stats, "Bearer"));
     EXPECT_FALSE(table.admitted(stats, "Bearer s3cre"));
