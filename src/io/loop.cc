@@ -183,6 +183,10 @@ io_uring_sqe* loop::sqe() {
     return entry;
 }
 
+void loop::reserve_sqes(unsigned count) {
+    if (io_uring_sq_space_left(&_ring) < count) io_uring_submit(&_ring);
+}
+
 void cancel(completion& target) {
     io_uring_sqe* entry = loop::current().sqe();
     io_uring_prep_cancel(entry, static_cast<void*>(&target), 0);

@@ -374,12 +374,15 @@ io::task<connection::next_step> connection::deliver_injected() {
     co_return next_step::keep_reading;
 }
 
+// False when the connection must close instead of answering: a forced
+// stop, or the peer hung up meanwhile (its slot is not held for the rest of
+// a delay of up to ten minutes; nobody would read the answer).
 io::task<bool> connection::pause(std::uint64_t ns) {
     if (_interrupted) co_return false;
     arm(_server._injected);
-    co_await io::sleep_ns(ns, &_pending);
+    const std::int32_t peer_left = co_await io::hangup_within(_fd, ns, &_pending);
     deadline_list::disarm(*this);
-    co_return !_interrupted;
+    co_return !_interrupted && peer_left <= 0;
 }
 
 io::task<bool> connection::dribble(std::string_view bytes, std::uint32_t bytes_per_second) {

@@ -50,6 +50,9 @@ public:
 
     // A free submission entry; submits the queue first when it is full.
     io_uring_sqe* sqe();
+    // Makes room for `count` entries that must reach the kernel in one
+    // submission (a linked pair): submits the queue first if it lacks them.
+    void reserve_sqes(unsigned count);
 
     // Runs message.run() on `target`; FIFO per (this core, target) pair. A
     // full mailbox parks the message here until the target drains it.

@@ -91,6 +91,50 @@ inline auto sleep_ns(std::uint64_t ns, completion** slot = nullptr) {
     return operation<decltype(prepare)>{prepare, slot};
 }
 
+// Until the peer closes (or errs) or `ns` nanoseconds pass, whichever is
+// first: a poll for POLLRDHUP linked to a timeout. It polls without reading,
+// so bytes a pipelining client sent meanwhile stay in the socket. The result
+// is the poll's event mask (> 0) when the peer went away, -ECANCELED when the
+// time ran out or cancel() cut it short.
+class [[nodiscard]] hangup_within final : public completion {
+public:
+    hangup_within(int fd, std::uint64_t ns, completion** slot = nullptr) : _fd(fd), _slot(slot) {
+        _span.tv_sec = static_cast<long long>(ns / 1'000'000'000);
+        _span.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
+    }
+    hangup_within(const hangup_within&) = delete;
+    hangup_within& operator=(const hangup_within&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> waiter) {
+        _waiter = waiter;
+        loop& here = loop::current();
+        here.reserve_sqes(2);  // a link split across two submissions would lose its timeout
+        io_uring_sqe* poll = here.sqe();
+        io_uring_prep_poll_add(poll, _fd, POLLRDHUP);
+        poll->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data(poll, static_cast<completion*>(this));
+        io_uring_sqe* timeout = here.sqe();
+        io_uring_prep_link_timeout(timeout, &_span, 0);
+        io_uring_sqe_set_data64(timeout, 0);  // no callback: the poll's result says it all
+        if (_slot != nullptr) *_slot = this;
+    }
+    std::int32_t await_resume() const noexcept { return _result; }
+
+    void complete(std::int32_t result, std::uint32_t) override {
+        if (_slot != nullptr) *_slot = nullptr;
+        _result = result;
+        _waiter.resume();
+    }
+
+private:
+    int _fd;
+    completion** _slot;
+    __kernel_timespec _span{};  // read by the kernel at submission: lives in the awaiting frame
+    std::coroutine_handle<> _waiter;
+    std::int32_t _result = 0;
+};
+
 inline auto shutdown(int fd, int how) {
     auto prepare = [fd, how](io_uring_sqe* e) { io_uring_prep_shutdown(e, fd, how); };
     return operation<decltype(prepare)>{prepare};
