@@ -8,6 +8,7 @@
 #include <ringkv/io/loop.hh>
 #include <ringkv/net/http/error_response.hh>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -140,12 +141,17 @@ io::task<> rules_route(request& r, response_writer& writer) {
     co_await write_rules(writer, m == method::post ? 201 : 200);
 }
 
-void write_clock(response_writer& writer) {
-    const io::loop& loop = io::loop::current();
+// ringkv's wall clock: the machine's plus the virtual clock's lead.
+std::uint64_t virtual_wall_ms() {
     timespec real{};
     clock_gettime(CLOCK_REALTIME, &real);
-    const std::uint64_t now_ms = std::uint64_t(real.tv_sec) * 1000 + std::uint64_t(real.tv_nsec / 1'000'000) +
-                                 loop.clock_offset_ms();
+    return std::uint64_t(real.tv_sec) * 1000 + std::uint64_t(real.tv_nsec / 1'000'000) +
+           io::loop::current().clock_offset_ms();
+}
+
+void write_clock(response_writer& writer) {
+    const io::loop& loop = io::loop::current();
+    const std::uint64_t now_ms = virtual_wall_ms();
     const std::time_t seconds = std::time_t(now_ms / 1000);
     std::tm parts{};
     gmtime_r(&seconds, &parts);
@@ -185,6 +191,13 @@ io::task<> clock_route(request& r, response_writer& writer) {
         co_return;
     }
     const std::uint64_t step = std::uint64_t(*ms);
+    if (virtual_wall_ms() + step >= clock_end_ms) {
+        write_bad_field(writer, {"/advance_ms", "would take the clock to 2106-01-01 or later (timestamps are 32-bit "
+                                                "seconds); the clock can move " +
+                                                    std::to_string(clock_end_ms - std::min(clock_end_ms, virtual_wall_ms())) +
+                                                    " ms further at most"});
+        co_return;
+    }
     co_await on_every_core([step] { io::loop::current().advance_clock(step); });
     write_clock(writer);
 }

@@ -22,6 +22,10 @@ namespace ringkv::control {
 
 // The advance one POST /_ringkv/clock may make: a hundred years.
 inline constexpr std::uint64_t clock_advance_ms_max = 100ull * 366 * 24 * 3600 * 1000;
+// No advance (counting all before it) may take ringkv's clock to 2106-01-01
+// or later: timestamps are kept as 32-bit seconds (io::loop::wall_s()),
+// which wrap early in 2106.
+inline constexpr std::uint64_t clock_end_ms = 4'291'747'200'000;
 // A --rules file is read whole; no larger than a request body may be.
 inline constexpr std::size_t rules_file_bytes_max = 1024 * 1024;
 
