@@ -6,6 +6,7 @@
 #include "routes.hh"
 #include "text.hh"
 
+#include <ringkv/base/assert.hh>
 #include <ringkv/base/limits.hh>
 #include <ringkv/io/cross_core.hh>
 #include <ringkv/io/loop.hh>
@@ -297,20 +298,22 @@ head_verdict service::steered_head(const net::http::request_head& head, net::htt
         p.checks_deferred = true;
         return body_verdict(head);
     }
-    if (p.steer.fault != control::fault_kind::none && !p.steer.fault_after) {
+    // Injected before anything is written, so Server-Timing shows the delay.
+    writer.inject(injection_of(p));
+    if (fault_in_force(p) && !p.steer.fault_after) {
         write_fault(p, writer);  // before: the operation does not run
-        writer.inject(injection_of(p));
         return head_verdict::answered();
     }
     const head_verdict verdict = checked_head(head, writer, p);
     if (verdict.what == head_verdict::action::answered) {
         // The answer of a check is the operation's answer: an "after" fault
         // replaces it as it would the operation's.
-        if (p.steer.fault == control::fault_kind::status) {
+        if (p.steer.fault == control::fault_kind::status && fault_in_force(p)) {
             writer.discard();
             write_fault(p, writer);
         }
-        writer.inject(injection_of(p));
+    } else {
+        writer.inject({});  // on_request injects it again with the body
     }
     return verdict;
 }
@@ -336,16 +339,21 @@ net::http::injection service::injection_of(const plan& p) const {
     return what;
 }
 
+bool service::fault_in_force(const plan& p) const {
+    if (p.steer.fault == control::fault_kind::status) return _steering.rule(p.steer) != nullptr;
+    return p.steer.fault != control::fault_kind::none;
+}
+
 void service::write_fault(const plan& p, net::http::response_writer& writer) {
-    if (p.steer.fault != control::fault_kind::status) {
+    const control::rule_spec* rule = _steering.rule(p.steer);
+    if (p.steer.fault != control::fault_kind::status || rule == nullptr) {
+        RINGKV_DEBUG_ASSERT(p.steer.fault != control::fault_kind::status);  // callers ask fault_in_force() first
         writer.write_nothing();  // the connection resets, closes or hangs instead
         return;
     }
-    const control::rule_spec* rule = _steering.rule(p.steer);
-    const int status = rule != nullptr ? rule->fault.status : 500;
-    const std::uint32_t code = rule != nullptr && rule->fault.code != 0 ? rule->fault.code : fault_code_of(status);
-    const std::string_view detail =
-        rule != nullptr && !rule->fault.detail.empty() ? rule->fault.detail : net::http::reason_phrase(status);
+    const int status = rule->fault.status;
+    const std::uint32_t code = rule->fault.code != 0 ? rule->fault.code : fault_code_of(status);
+    const std::string_view detail = !rule->fault.detail.empty() ? rule->fault.detail : net::http::reason_phrase(status);
     net::http::write_error(writer, {status, error_code(code), detail});
 }
 
@@ -381,14 +389,14 @@ io::task<> service::steered_request(net::http::request& request, net::http::resp
     writer.inject(injection_of(p));
     if (p.steer.rate_limited) {
         if (!co_await admit(p, writer)) co_return;
-        if (p.steer.fault != control::fault_kind::none && !p.steer.fault_after) {
+        if (fault_in_force(p) && !p.steer.fault_after) {
             write_fault(p, writer);
             co_return;
         }
         if (p.checks_deferred) {
             if (auto e = later_checks(_options, request.head, p)) {
                 net::http::write_error(writer, *e);
-                if (p.steer.fault == control::fault_kind::status) {
+                if (p.steer.fault == control::fault_kind::status && fault_in_force(p)) {
                     writer.discard();
                     write_fault(p, writer);
                 }
@@ -397,7 +405,7 @@ io::task<> service::steered_request(net::http::request& request, net::http::resp
         }
     }
     co_await route_request(request, writer, p);
-    if (p.steer.fault == control::fault_kind::status && p.steer.fault_after) {
+    if (p.steer.fault == control::fault_kind::status && p.steer.fault_after && fault_in_force(p)) {
         writer.discard();  // after: the operation ran; its answer is lost
         write_fault(p, writer);
     }

@@ -111,6 +111,11 @@ private:
     io::task<bool> admit(plan& p, net::http::response_writer& writer);
     // The fault's answer in place of the operation's (a status fault) or
     // none at all (the connection resets, closes or hangs instead).
+    // Whether the decision's fault still applies: a status fault needs its
+    // rule, and the list may have been replaced since the request's head
+    // (its rules and their answers gone); then the operation answers itself.
+    bool fault_in_force(const plan& p) const;
+    // Only when fault_in_force(p), with no suspension between the two.
     void write_fault(const plan& p, net::http::response_writer& writer);
     net::http::injection injection_of(const plan& p) const;
 
