@@ -1,6 +1,7 @@
 #include <ringkv/control/steering.hh>
 
 #include <ringkv/base/assert.hh>
+#include <ringkv/metrics/core_metrics.hh>
 
 #include <xxhash.h>
 
@@ -106,7 +107,10 @@ admission steering::admit(std::uint32_t generation, std::uint16_t rule, const ra
     token_buckets& buckets = _buckets[rule];
     auto found = buckets.find(token);
     if (found == buckets.end()) {
-        if (_bucket_count >= buckets_max) make_room(now_ms);
+        if (_bucket_count >= buckets_max && now_ms >= _next_scan_ms) {
+            make_room(now_ms);
+            _next_scan_ms = now_ms + bucket_scan_interval_ms;
+        }
         if (_bucket_count >= buckets_max) {
             ++_counts.rate_table_full;
             a.remaining = limit.burst;
@@ -131,6 +135,24 @@ admission steering::admit(std::uint32_t generation, std::uint16_t rule, const ra
     a.remaining = std::uint64_t(b.tokens);
     a.reset_s = ceil_div_ms_to_s((double(limit.burst) - b.tokens) / per_ms);
     return a;
+}
+
+void add_injected_collector(metrics::core_metrics& metrics, const steering& core_steering) {
+    metrics.add_collector([&core_steering](metrics::sample_sink& out) {
+        const injected_counters& seen = core_steering.counts();
+        out.counter("ringkv_injected_delays_total", "Responses held back by a rule's latency.", seen.delays);
+        for (std::size_t kind = 1; kind < fault_kinds; ++kind) {  // 0 is none
+            out.counter("ringkv_injected_faults_total", "Faults injected by rules, by kind.", seen.faults[kind],
+                        metrics::label("kind", fault_name(fault_kind(kind))));
+        }
+        out.counter("ringkv_rate_limited_requests_total", "Requests answered 429 by a rule's rate limit.",
+                    seen.rate_limited);
+        out.counter("ringkv_rate_admitted_requests_total", "Requests a rule's rate limit let through.",
+                    seen.rate_admitted);
+        out.counter("ringkv_rate_table_full_total",
+                    "Requests of a new token let through uncounted: this core's bucket table was full.",
+                    seen.rate_table_full);
+    });
 }
 
 }  // namespace ringkv::control

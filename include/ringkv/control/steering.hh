@@ -17,6 +17,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace ringkv::metrics {
+class core_metrics;
+}
+
 namespace ringkv::control {
 
 // Buckets one core holds (one per limited token and rule). At the bound,
@@ -25,6 +29,10 @@ namespace ringkv::control {
 // (counted in injected_counters::rate_table_full): the mock never refuses a
 // tenant for want of room.
 inline constexpr std::size_t buckets_max = 65'536;
+// Looking for refilled buckets walks the whole table (buckets_max entries),
+// so a core at the bound does it at most once per this many ms; in between,
+// new tokens are admitted uncounted (rate_table_full) without a walk.
+inline constexpr std::uint64_t bucket_scan_interval_ms = 100;
 
 // What this core injected (for /metrics), kept across rule changes.
 struct injected_counters {
@@ -134,6 +142,13 @@ private:
     injected_counters _counts;
     std::vector<token_buckets> _buckets;  // by rule index, this generation
     std::size_t _bucket_count = 0;
+    std::uint64_t _next_scan_ms = 0;  // make_room() waits until then (bucket_scan_interval_ms)
 };
+
+// At start-up, on the steering's own core: reports its injected_counters
+// at every scrape (ringkv_injected_delays_total,
+// ringkv_injected_faults_total{kind}, ringkv_rate_limited_requests_total,
+// ringkv_rate_admitted_requests_total, ringkv_rate_table_full_total).
+void add_injected_collector(metrics::core_metrics& metrics, const steering& core_steering);
 
 }  // namespace ringkv::control
