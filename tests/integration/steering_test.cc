@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace ringkv::testing {
@@ -105,6 +107,88 @@ TEST_F(steering_test, a_delay_holds_the_response_and_pipelined_answers_keep_thei
     // The same connection goes on serving.
     c.send(request("GET", key_path(id, "fast1")));
     ASSERT_TRUE(c.read_response());
+}
+
+// The sum over the cores of one series (`name{core="..."` then more labels).
+double sum_over_cores(const std::string& metrics, const std::string& name, const std::string& more_labels = "") {
+    std::istringstream in(metrics);
+    double total = 0;
+    const std::string prefix = name + "{core=\"";
+    for (std::string line; std::getline(in, line);) {
+        if (line.compare(0, prefix.size(), prefix) != 0) continue;
+        if (!more_labels.empty() && line.find(more_labels) == std::string::npos) continue;
+        total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return total;
+}
+
+TEST_F(steering_test, a_client_that_leaves_during_a_delay_frees_its_connection_at_once) {
+    const std::string id = create("leavers");
+    ASSERT_EQ(call("PUT", key_path(id, "slow"), "org-one", "v").status, 201);
+    ASSERT_EQ(rules("PUT", R"([{"match":{"route":"get_key"},"latency":{"distribution":"fixed","ms":600000}}])").status, 200);
+    {
+        client leaver(server.port());
+        // A pipelined request waits behind the delayed one; the peer then goes.
+        leaver.send(request("GET", key_path(id, "slow")) + request("GET", key_path(id, "slow")));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const auto start = clock_type::now();
+    double open = -1;
+    while (elapsed_ms(start) < 3000) {
+        open = sum_over_cores(call("GET", "/metrics", "").body, "ringkv_connections_open");
+        if (open == 1) break;  // the scrape's own
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(open, 1) << "the delayed connection still holds its slot";
+    // A client that stays still gets its delayed answer (a short delay here).
+    ASSERT_EQ(rules("PUT", R"([{"match":{"route":"get_key"},"latency":{"distribution":"fixed","ms":50}}])").status, 200);
+    client stayer(server.port());
+    stayer.send(request("GET", key_path(id, "slow")) + request("GET", key_path(id, "slow")));
+    for (int i = 0; i < 2; ++i) {
+        auto r = stayer.read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "v");
+    }
+}
+
+TEST(steering, injections_are_counted_in_metrics_and_shown_in_server_timing) {
+    server_process timed{{"--threads", "2", "--provision-delay", "0", "--server-timing"}};
+    const auto on = [&](const std::string& method, const std::string& path, const std::optional<std::string>& body,
+                        const std::string& token = "org-one") {
+        client c(timed.port());
+        c.send(request(method, path, token, body));
+        return c.read_response().value_or(response{});
+    };
+    response made = on("POST", "/v2/storage/kvs", R"({"name":"counted"})");
+    ASSERT_EQ(made.status, 201);
+    const std::string id = json_string(made.body, "id");
+    ASSERT_EQ(on("PUT", "/_ringkv/rules", R"([{"match":{"route":"get_key"},"latency":{"distribution":"fixed","ms":20}},
+        {"match":{"route":"delete_key"},"latency":{"distribution":"fixed","ms":5},"fault":{"kind":"status","status":503}},
+        {"match":{"route":"list_keys"},"rate_limit":{"requests":1,"per_ms":60000,"burst":1}}])", "").status, 200);
+    // A delayed answer, and a fault answered at the head: both name the delay.
+    response slow = on("GET", "/v2/storage/kvs/" + id + "/keys/missing", std::nullopt);
+    EXPECT_EQ(slow.status, 404);
+    EXPECT_NE(slow.header("server-timing").find(", inject;dur=20.000"), std::string::npos) << slow.header("server-timing");
+    response faulted = on("DELETE", "/v2/storage/kvs/" + id + "/keys/k", std::nullopt);
+    EXPECT_EQ(faulted.status, 503);
+    EXPECT_NE(faulted.header("server-timing").find(", inject;dur=5.000"), std::string::npos)
+        << faulted.header("server-timing");
+    EXPECT_EQ(on("GET", "/v2/storage/kvs/" + id + "/keys", std::nullopt).status, 200);
+    EXPECT_EQ(on("GET", "/v2/storage/kvs/" + id + "/keys", std::nullopt).status, 429);
+    const std::string text = on("GET", "/metrics", std::nullopt, "").body;
+    EXPECT_EQ(sum_over_cores(text, "ringkv_injected_delays_total"), 2) << text;
+    EXPECT_EQ(sum_over_cores(text, "ringkv_injected_faults_total", R"(kind="status")"), 1);
+    EXPECT_EQ(sum_over_cores(text, "ringkv_injected_faults_total", R"(kind="reset")"), 0);
+    EXPECT_EQ(sum_over_cores(text, "ringkv_rate_limited_requests_total"), 1);
+    EXPECT_EQ(sum_over_cores(text, "ringkv_rate_admitted_requests_total"), 1);
+    EXPECT_EQ(sum_over_cores(text, "ringkv_rate_table_full_total"), 0);
+    const std::string path = ::testing::TempDir() + "ringkv-steering-metrics.txt";
+    std::ofstream(path) << text;
+    const int status = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+    std::ifstream out(path + ".out");
+    std::stringstream verdict;
+    verdict << out.rdbuf();
+    EXPECT_EQ(status, 0) << verdict.str();
 }
 
 TEST_F(steering_test, status_faults_before_and_after_the_operation) {
@@ -260,6 +344,16 @@ TEST_F(steering_test, the_virtual_clock_moves_expiry_delays_and_timestamps_forwa
     EXPECT_EQ(on("POST", "/_ringkv/clock", R"({"advance_ms":-5})", "").status, 422);
     EXPECT_EQ(on("POST", "/_ringkv/clock", R"({"advance":5})", "").status, 422);
     EXPECT_EQ(on("POST", "/_ringkv/clock", R"({"advance_ms":)", "").status, 400);
+    // Timestamps are 32-bit seconds: the clock stops short of 2106, counting
+    // every advance, not one at a time.
+    constexpr std::uint64_t forty_years_ms = 40ull * 365 * 24 * 3600 * 1000;
+    EXPECT_EQ(on("POST", "/_ringkv/clock", R"({"advance_ms":)" + std::to_string(forty_years_ms) + "}", "").status, 200);
+    response too_far = on("POST", "/_ringkv/clock", R"({"advance_ms":)" + std::to_string(forty_years_ms) + "}", "");
+    EXPECT_EQ(too_far.status, 422) << too_far.body;
+    EXPECT_NE(too_far.body.find(R"("pointer":"/advance_ms")"), std::string::npos) << too_far.body;
+    clock = on("GET", "/_ringkv/clock", {}, "");
+    EXPECT_NE(clock.body.find(R"("offset_ms":)" + std::to_string(7'200'000 + forty_years_ms)), std::string::npos) << clock.body;
+    EXPECT_EQ(on("POST", "/_ringkv/clock", R"({"advance_ms":3153600000000})", "").status, 422);  // a century at once
     // Deletion delays pass with the clock too.
     EXPECT_EQ(on("DELETE", "/v2/storage/kvs/" + id).status, 200);
     EXPECT_EQ(on("GET", "/v2/storage/kvs/" + id).status, 200);  // deleting

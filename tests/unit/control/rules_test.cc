@@ -265,5 +265,24 @@ TEST(steering, token_bucket_admits_burst_then_rate) {
     EXPECT_TRUE(s.admit(9, 0, limit, "tok", 7000).admitted);
 }
 
+TEST(steering, a_full_bucket_table_is_walked_at_most_once_per_interval) {
+    steering s(7);
+    s.install(1, rules_of(R"([{"rate_limit":{"requests":1,"per_ms":50,"burst":1}}])"));
+    const rate_limit_spec limit = s.table()->rules()[0].rate_limit;
+    for (std::size_t i = 0; i < buckets_max; ++i) ASSERT_TRUE(s.admit(1, 0, limit, "t" + std::to_string(i), 1000).admitted);
+    // Full, and no bucket has refilled: the walk frees nothing.
+    EXPECT_TRUE(s.admit(1, 0, limit, "new-a", 1000).admitted);
+    EXPECT_EQ(s.counts().rate_table_full, 1u);
+    // At 1050 every bucket has refilled, but the last walk was too recent:
+    // the new token passes uncounted, without a walk.
+    EXPECT_TRUE(s.admit(1, 0, limit, "new-b", 1000 + bucket_scan_interval_ms / 2).admitted);
+    EXPECT_EQ(s.counts().rate_table_full, 2u);
+    // An interval later the walk runs and frees the refilled buckets: counted again.
+    const std::uint64_t later_ms = 1000 + bucket_scan_interval_ms;
+    EXPECT_TRUE(s.admit(1, 0, limit, "new-c", later_ms).admitted);
+    EXPECT_EQ(s.counts().rate_table_full, 2u);
+    EXPECT_FALSE(s.admit(1, 0, limit, "new-c", later_ms).admitted);  // its bucket is real: one per 50 ms
+}
+
 }  // namespace
 }  // namespace ringkv::control
