@@ -71,6 +71,7 @@ public:
         _keep_alive = keep_alive;
         _version_minor = version_minor;
         _written = false;
+        _status = 0;  // a fault that sends nothing (write_nothing) reports no status
         _injection = {};
         _sticky_bytes = 0;
     }
