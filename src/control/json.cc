@@ -1,5 +1,7 @@
 #include "json.hh"
 
+#include <ringkv/net/http/error_response.hh>
+
 #include <charconv>
 #include <cmath>
 
@@ -278,23 +280,6 @@ parsed parse(std::string_view text) {
     return result;
 }
 
-void append_string(std::string& out, std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
-        } else if (byte < 0x20 || byte == 0x7f) {
-            out.append("\\u00");
-            out.push_back(hex[byte >> 4]);
-            out.push_back(hex[byte & 0xf]);
-        } else {
-            out.push_back(c);
-        }
-    }
-    out.push_back('"');
-}
+void append_string(std::string& out, std::string_view text) { net::http::append_json_string(out, text); }
 
 }  // namespace ringkv::control::json

@@ -21,6 +21,8 @@ std::string_view title_of(error_code code) {
     return "Unexpected error";
 }
 
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
@@ -29,7 +31,7 @@ void append_json_string(std::string& out, std::string_view text) {
         if (c == '"' || c == '\\') {
             out.push_back('\\');
             out.push_back(c);
-        } else if (byte < 0x20) {
+        } else if (byte < 0x20 || byte == 0x7f) {
             out.append("\\u00");
             out.push_back(hex[byte >> 4]);
             out.push_back(hex[byte & 0xf]);
@@ -39,8 +41,6 @@ void append_json_string(std::string& out, std::string_view text) {
     }
     out.push_back('"');
 }
-
-}  // namespace
 
 void write_error(response_writer& writer, const error& e, std::string_view extra_headers) {
     // One buffer per thread, reused for every error body: errors allocate

@@ -5,6 +5,7 @@
 
 #include <ringkv/net/http/response.hh>
 
+#include <string>
 #include <string_view>
 
 namespace ringkv::net::http {
@@ -37,6 +38,10 @@ struct error {
     std::string_view detail;
     error_source source = {};
 };
+
+// Appends `text` as a JSON string: quotes, and escapes for '"', '\\' and
+// control bytes (DEL too). Shared by every JSON body ringkv writes.
+void append_json_string(std::string& out, std::string_view text);
 
 // Writes the whole response (status, JSON body). extra_headers as in write().
 void write_error(response_writer& writer, const error& e, std::string_view extra_headers = {});
