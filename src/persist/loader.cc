@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -31,19 +32,6 @@ struct directory_listing {
     std::uint64_t generation_max = 0;
 };
 
-// Names are ours to parse: anything else in the directory is left alone.
-bool parse_name(const char* name, const char* prefix, const char* suffix, bool with_core, found_file& out) {
-    unsigned long long generation = 0;
-    unsigned core = 0;
-    int consumed = 0;
-    const std::string pattern = std::string(prefix) + "%16llx" + (with_core ? "-%3u" : "") + "%n";
-    const int fields = with_core ? std::sscanf(name, pattern.c_str(), &generation, &core, &consumed)
-                                 : std::sscanf(name, pattern.c_str(), &generation, &consumed);
-    if (fields != (with_core ? 2 : 1) || std::strcmp(name + consumed, suffix) != 0) return false;
-    out = {name, generation, core};
-    return true;
-}
-
 bool list_directory(const std::string& dir, directory_listing& out, std::string& error) {
     DIR* d = opendir(dir.c_str());
     if (d == nullptr) {
@@ -51,15 +39,15 @@ bool list_directory(const std::string& dir, directory_listing& out, std::string&
         return false;
     }
     while (const dirent* entry = readdir(d)) {
-        found_file f;
-        if (parse_name(entry->d_name, "snapshot-", ".rkv", false, f)) {
-            out.snapshots[f.generation] = f;
-        } else if (parse_name(entry->d_name, "log-", ".rkv", true, f)) {
-            out.logs[f.generation].push_back(f);
-        } else if (!parse_name(entry->d_name, "snapshot-", ".part", true, f)) {
-            continue;
-        }
-        out.generation_max = std::max(out.generation_max, f.generation);
+        const std::optional<file_name> name = parse_file_name(entry->d_name);
+        if (!name) continue;  // not ours: left alone
+        // Every name of ours counts, temporaries too: this run's files never
+        // take a name a file in the directory has.
+        out.generation_max = std::max(out.generation_max, name->generation);
+        if (name->temporary) continue;
+        const found_file f{entry->d_name, name->generation, name->core};
+        if (name->role == file_role::snapshot) out.snapshots[f.generation] = f;
+        if (name->role == file_role::log) out.logs[f.generation].push_back(f);
     }
     closedir(d);
     return true;
@@ -300,6 +288,69 @@ std::string log_name(std::uint64_t generation, unsigned core) {
     char name[64];
     std::snprintf(name, sizeof(name), "log-%016" PRIx64 "-%03u.rkv", generation, core);
     return name;
+}
+
+namespace {
+
+// "0123456789abcdef" (exactly 16 hex digits) at the front of `text`.
+std::optional<std::uint64_t> take_generation(std::string_view& text) {
+    constexpr std::size_t digits = 16;
+    std::uint64_t generation = 0;
+    if (text.size() < digits) return std::nullopt;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + digits, generation, 16);
+    if (error != std::errc() || end != text.data() + digits) return std::nullopt;
+    text.remove_prefix(digits);
+    return generation;
+}
+
+// "-007" (a dash and decimal digits) at the front of `text`.
+std::optional<unsigned> take_core(std::string_view& text) {
+    if (!text.starts_with('-')) return std::nullopt;
+    text.remove_prefix(1);
+    unsigned core = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), core, 10);
+    if (error != std::errc() || end == text.data()) return std::nullopt;
+    text.remove_prefix(std::size_t(end - text.data()));
+    return core;
+}
+
+}  // namespace
+
+std::optional<file_name> parse_file_name(std::string_view name) {
+    const std::string_view whole = name;
+    file_name parsed;
+    parsed.temporary = name.ends_with(".tmp");
+    if (parsed.temporary) name.remove_suffix(4);
+    const bool log = name.starts_with("log-");
+    if (!log && !name.starts_with("snapshot-")) return std::nullopt;
+    name.remove_prefix(log ? 4 : 9);
+    const std::optional<std::uint64_t> generation = take_generation(name);
+    if (!generation) return std::nullopt;
+    parsed.generation = *generation;
+    std::optional<unsigned> core;
+    if (!name.starts_with('.')) {
+        core = take_core(name);
+        if (!core) return std::nullopt;
+        parsed.core = *core;
+    }
+    std::string canonical;
+    if (log && core && name == ".rkv") {
+        parsed.role = file_role::log;
+        canonical = log_name(parsed.generation, parsed.core);
+    } else if (!log && core && name == ".part") {
+        parsed.role = file_role::part;
+        canonical = part_name(parsed.generation, parsed.core);
+    } else if (!log && !core && name == ".rkv") {
+        parsed.role = file_role::snapshot;
+        canonical = snapshot_name(parsed.generation);
+    } else {
+        return std::nullopt;
+    }
+    // One spelling per file: no upper-case hex, no extra zeros, no sign.
+    if (parsed.temporary) canonical += ".tmp";
+    if (canonical != whole) return std::nullopt;
+    if (parsed.temporary && parsed.role == file_role::log) return std::nullopt;  // logs are never temporaries
+    return parsed;
 }
 
 std::uint64_t wall_ms() {

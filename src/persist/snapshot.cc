@@ -71,24 +71,16 @@ io::task<int> write_file(std::string directory, std::string path, const std::vec
     co_return result < 0 ? result : 0;
 }
 
-// The generation a file name carries, when it is one of ours.
-bool generation_of(const char* name, std::uint64_t& generation) {
-    unsigned long long g = 0;
-    if (std::sscanf(name, "snapshot-%16llx", &g) == 1 || std::sscanf(name, "log-%16llx", &g) == 1) {
-        generation = g;
-        return true;
-    }
-    return false;
-}
-
 // Removes every file of a generation before `generation` (snapshots, their
 // parts, logs, temporary files a crash left).
 io::task<> remove_before(std::string directory, std::uint64_t generation) {
     std::vector<std::string> doomed;
     if (DIR* d = opendir(directory.c_str())) {  // a few dozen entries: read at once
         while (const dirent* entry = readdir(d)) {
-            std::uint64_t g = 0;
-            if (generation_of(entry->d_name, g) && g < generation) doomed.push_back(directory + "/" + entry->d_name);
+            // Only names ringkv writes (the loader's own parser): anything
+            // else a person left in the directory is not ours to remove.
+            const std::optional<file_name> name = parse_file_name(entry->d_name);
+            if (name && name->generation < generation) doomed.push_back(directory + "/" + entry->d_name);
         }
         closedir(d);
     }

@@ -184,6 +184,29 @@ TEST(persist, sigterm_writes_a_snapshot_and_removes_what_it_replaces) {
     EXPECT_EQ(call(server.port(), "GET", key_path(id, "19")).body, "v");
 }
 
+// Cleanup after a snapshot removes only the names ringkv writes, exactly:
+// files a person left in the directory stay, whatever they resemble.
+TEST(persist, a_snapshot_removes_only_its_own_old_files_never_a_persons) {
+    temp_dir dir;
+    const std::vector<std::string> theirs = {
+        "snapshot-1.bak", "snapshot-0000000000000001.tmp.old", "snapshot-0000000000000001.rkv.bak",
+        "log-0000000000000001-000.rkv.orig", "log-1-000.rkv", "snapshot-00000000000000001.rkv~", "notes.txt"};
+    for (const std::string& name : theirs) dir.write(name, "a person's file");
+    {
+        server_process server(with_dir(dir, {"--threads", "2"}));
+        const std::string id = create(server.port(), "kept");
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "k"), "v").status, 201);
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        EXPECT_EQ(server.stop(), 0);
+    }
+    for (const std::string& name : theirs) EXPECT_EQ(dir.read(name), "a person's file") << name;
+    // ringkv's own older generations did go.
+    std::size_t ours = 0;
+    for (const std::string& name : dir.files("snapshot-")) ours += persist::parse_file_name(name) ? 1 : 0;
+    EXPECT_EQ(ours, 3u);  // the shutdown snapshot and its two parts
+}
+
 TEST(persist, a_torn_log_tail_is_cut_and_the_rest_kept) {
     temp_dir dir;
     std::string id;

@@ -26,7 +26,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringkv::persist {
@@ -35,6 +37,21 @@ namespace ringkv::persist {
 std::string snapshot_name(std::uint64_t generation);
 std::string part_name(std::uint64_t generation, unsigned core);
 std::string log_name(std::uint64_t generation, unsigned core);
+
+// What a name in the directory says, when it is exactly one that ringkv
+// writes (one of the names above, or one of them with ".tmp" after it: a
+// file being written). The one parser of names: the loader reads only
+// what it accepts and the cleanup after a snapshot removes only what it
+// accepts, so a file a person left beside them (`snapshot-1.bak`,
+// `log-...rkv.orig`) is never read and never removed.
+enum class file_role { snapshot, part, log };
+struct file_name {
+    file_role role = file_role::snapshot;
+    std::uint64_t generation = 0;
+    unsigned core = 0;       // of a part or a log
+    bool temporary = false;  // ".tmp": being written, never read
+};
+std::optional<file_name> parse_file_name(std::string_view name);
 
 // A put or erase for one core to apply, in order; body points into the
 // loaded files' bytes.

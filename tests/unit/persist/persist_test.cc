@@ -142,6 +142,49 @@ TEST(PersistFormat, ImpossibleLengthsAreDamageNotAllocations) {
     EXPECT_EQ(reader.next(), record_reader::status::damaged);
 }
 
+TEST(PersistNames, OnlyTheExactNamesRingkvWritesAreParsed) {
+    const auto snapshot = parse_file_name(snapshot_name(0x1f));
+    ASSERT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->role, file_role::snapshot);
+    EXPECT_EQ(snapshot->generation, 0x1fu);
+    EXPECT_FALSE(snapshot->temporary);
+    const auto part = parse_file_name(part_name(7, 12));
+    ASSERT_TRUE(part);
+    EXPECT_EQ(part->role, file_role::part);
+    EXPECT_EQ(part->core, 12u);
+    const auto log = parse_file_name(log_name(UINT64_MAX, 255));
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->role, file_role::log);
+    EXPECT_EQ(log->generation, UINT64_MAX);
+    EXPECT_EQ(log->core, 255u);
+    const auto being_written = parse_file_name(snapshot_name(3) + ".tmp");
+    ASSERT_TRUE(being_written);
+    EXPECT_TRUE(being_written->temporary);
+    EXPECT_EQ(being_written->generation, 3u);
+    const auto part_being_written = parse_file_name(part_name(3, 1) + ".tmp");
+    ASSERT_TRUE(part_being_written);
+    EXPECT_TRUE(part_being_written->temporary);
+    EXPECT_EQ(part_being_written->role, file_role::part);
+    // What a person may leave beside them, and near misses of every field.
+    for (const char* other : {"snapshot-1.bak", "snapshot-1.rkv", "snapshot-0000000000000001.tmp.old",
+                              "snapshot-0000000000000001.rkv.bak", "snapshot-0000000000000001.rkv~",
+                              "snapshot-00000000000000001.rkv", "snapshot-000000000000001.rkv",
+                              "snapshot-000000000000001F.rkv", "snapshot-+000000000000001.rkv",
+                              "snapshot-0x00000000000001.rkv", "snapshot- 000000000000001.rkv",
+                              "snapshot-0000000000000001-000.rkv", "snapshot-0000000000000001.part",
+                              "snapshot-0000000000000001-1.part", "snapshot-0000000000000001-0001.part",
+                              "snapshot-0000000000000001--01.part", "snapshot-0000000000000001-000.part.orig",
+                              "log-0000000000000001.rkv", "log-0000000000000001-000.part",
+                              "log-0000000000000001-000.rkv.tmp", "log-0000000000000001-000.rkv.orig",
+                              "log-1-000.rkv", "log-0000000000000001-00.rkv", "log-0000000000000001-000.RKV",
+                              "Log-0000000000000001-000.rkv", ".tmp", "snapshot-.rkv", "log-", "", "LOCK",
+                              ".write-test"}) {
+        EXPECT_FALSE(parse_file_name(other)) << other;
+    }
+    // Core numbers past three digits are written in full.
+    EXPECT_TRUE(parse_file_name(log_name(1, 1000)));
+}
+
 // A temporary directory, removed with its files.
 class temp_dir {
 public:
