@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace ringkv::app {
@@ -109,6 +110,14 @@ persistence::persistence(const config::config& settings, unsigned cores) : _core
     _options.dir = settings.persist.data_dir;
     _options.log = mode_of(settings.persist.log);
     _options.snapshot_every_s = settings.persist.snapshot_every_s;
+    // For tests of a failing disk (docs/persistence.md): "N" or "N-M", the
+    // log fsyncs of each core that fail with EIO.
+    if (const char* failing = std::getenv("RINGKV_TEST_FAIL_LOG_FSYNC")) {
+        unsigned long long from = 0, to = 0;
+        const int fields = std::sscanf(failing, "%llu-%llu", &from, &to);
+        _options.fail_log_fsync_from = fields >= 1 ? from : 0;
+        _options.fail_log_fsync_to = fields == 2 ? to : _options.fail_log_fsync_from;
+    }
 }
 
 persistence::~persistence() {
@@ -174,8 +183,8 @@ core_persistence::~core_persistence() {
         const persist::journal::counters& seen = _journal->stats();
         std::fprintf(stderr,
                      "ringkv: core %u: log: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64 " fsyncs, %" PRIu64
-                     " write errors\n",
-                     _loop.core(), seen.records, seen.log_bytes, seen.fsyncs, seen.write_errors);
+                     " write errors, %" PRIu64 " fsync errors\n",
+                     _loop.core(), seen.records, seen.log_bytes, seen.fsyncs, seen.write_errors, seen.fsync_errors);
         persist::journal::set_local(nullptr);
         _state.changes = nullptr;
     }

@@ -5,6 +5,7 @@
 #include <ringkv/base/assert.hh>
 #include <ringkv/persist/format.hh>
 #include <ringkv/persist/loader.hh>
+#include <ringkv/persist/snapshot.hh>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -80,7 +81,7 @@ void journal::start() {
     _last_sync_ms = _loop.now_ms();
     _loop.on_iteration([this] { kick(); });
     _loop.on_tick([this] {
-        if (_options.log == log_mode::everysec && _written_unsynced > _durable &&
+        if (_options.log == log_mode::everysec && _written_unsynced > _durable && !_fd_distrusted &&
             _loop.now_ms() - _last_sync_ms >= everysec_ms) {
             _sync_due = true;
         }
@@ -90,7 +91,7 @@ void journal::start() {
     // fsync'd before the loop may exit (flush_once holds it).
     _loop.on_stop([this](bool forced) {
         if (!forced) {
-            if (_written_unsynced > _durable) _sync_due = true;
+            if (_written_unsynced > _durable && !_fd_distrusted) _sync_due = true;
             kick();
             return;
         }
@@ -119,6 +120,7 @@ std::vector<char>& journal::open_batch() {
 }
 
 journal::ticket journal::appended(std::size_t bytes) {
+    RINGKV_DEBUG_ASSERT(!_fd_distrusted);  // callers ask accepting() first
     _file_offset += bytes;
     _pending_bytes += bytes;
     _stats.log_bytes += bytes;
@@ -133,7 +135,7 @@ journal::ticket journal::answer(ticket t) const {
     return _options.log == log_mode::always || held ? t : 0;
 }
 
-bool journal::accepting() const { return !_failed && _pending_bytes < log_buffer_bytes_max; }
+bool journal::accepting() const { return !_failed && !_distrusted && _pending_bytes < log_buffer_bytes_max; }
 
 std::int64_t journal::wall_offset_ms() const { return std::int64_t(wall_ms()) - std::int64_t(_loop.now_ms()); }
 
@@ -189,6 +191,7 @@ journal::ticket journal::namespace_changed(const store::namespace_record& record
 
 bool journal::acknowledged(ticket t) const {
     if (_held_from != 0 && t >= _held_from) return false;
+    if (lost(t)) return false;
     return _options.log != log_mode::always || t <= _durable;
 }
 
@@ -207,12 +210,14 @@ bool journal::wait(ticket t, waiter& w) {
     return true;
 }
 
+// Answers the waiters at the front whose fate is known: acknowledged, or
+// lost with a distrusted log (507).
 void journal::notify_waiters() {
-    while (_waiting_head != nullptr && acknowledged(_waiting_head->awaited)) {
+    while (_waiting_head != nullptr && (acknowledged(_waiting_head->awaited) || lost(_waiting_head->awaited))) {
         waiter* w = _waiting_head;
         _waiting_head = w->next_waiting;
         if (_waiting_head == nullptr) _waiting_tail = nullptr;
-        w->ready(true);
+        w->ready(!lost(w->awaited));
     }
 }
 
@@ -225,7 +230,9 @@ bool journal::has_work() const {
 }
 
 void journal::kick() {
-    if (_waiting_head != nullptr && acknowledged(_waiting_head->awaited)) notify_waiters();
+    if (_waiting_head != nullptr && (acknowledged(_waiting_head->awaited) || lost(_waiting_head->awaited))) {
+        notify_waiters();
+    }
     if (has_work()) io::spawn(flush_once());
 }
 
@@ -243,10 +250,9 @@ io::task<> journal::flush_once() {
     } else if (_sync_due) {
         _sync_due = false;
         const ticket covered = _written_unsynced;
-        const int result = co_await sync_data(_fd);
-        ++_stats.fsyncs;
+        const int result = co_await sync_log(_fd);
         if (result < 0) {
-            fail(-result);
+            distrust(_fd, -result);
         } else {
             _durable = std::max(_durable, covered);
             _last_sync_ms = _loop.now_ms();
@@ -267,17 +273,17 @@ io::task<bool> journal::write_out(batch& b) {
         b.written += std::size_t(result);
     }
     if (_options.log == log_mode::always || b.seal) {
-        const int result = co_await sync_data(b.fd);
-        ++_stats.fsyncs;
+        const int result = co_await sync_log(b.fd);
         if (result < 0) {
-            fail(-result);
+            distrust(b.fd, -result);
             co_return false;
         }
     }
     if (b.sync_directory) {
         const int result = co_await sync_all(_directory_fd);
-        if (result < 0) {
-            fail(-result);
+        if (result < 0) {  // the file's name may not survive a crash: the same as its data
+            ++_stats.fsync_errors;
+            distrust(b.fd, -result);
             co_return false;
         }
         b.sync_directory = false;
@@ -323,6 +329,87 @@ void journal::fail(int error) {
     _waiting_tail = nullptr;
 }
 
+// One fdatasync of a log file; 0 or -errno. Counted, and failed on purpose
+// where a test asks (persist_options::fail_log_fsync_from).
+io::task<int> journal::sync_log(int fd) {
+    int result = co_await sync_data(fd);
+    ++_stats.fsyncs;
+    if (_options.fail_log_fsync_from != 0 && _stats.fsyncs >= _options.fail_log_fsync_from &&
+        _stats.fsyncs <= _options.fail_log_fsync_to) {
+        result = -EIO;
+    }
+    if (result < 0) ++_stats.fsync_errors;
+    co_return result;
+}
+
+// An fsync of `fd` (a log file, or the directory entry of a new one)
+// failed. The kernel may have dropped the pages it was to write, and a
+// later fsync that succeeds would not say so: nothing written to that file
+// since its last good fsync can be counted on, and it is never written
+// again. Its batches are dropped; every record not yet acknowledged is
+// lost (its writer is answered 507, though the change stays in memory and
+// reaches the next snapshot, like a write that timed out); writes are
+// refused until a snapshot of a later generation is durable (recover()).
+// From the called flush only: the front batch (if any is in flight) is
+// the failed one, and nothing touches it after this.
+void journal::distrust(int fd, int error) {
+    if (!_distrusted) {
+        std::fprintf(stderr,
+                     "ringkv: core %u: an fsync of the log failed (%s); the log file is not trusted again: writes get "
+                     "507 until a snapshot is durable\n",
+                     _core, describe(error).c_str());
+        _lost_after = _durable;
+    }
+    _distrusted = true;
+    _distrusted_generation = _generation;
+    _lost_through = _appended;
+    if (fd == _fd) _fd_distrusted = true;
+    for (auto it = _batches.begin(); it != _batches.end();) {
+        if (it->fd != fd) {
+            ++it;
+            continue;
+        }
+        if (it->seal && it->fd != _fd) ::close(it->fd);
+        _pending_bytes -= it->bytes.size();
+        it = _batches.erase(it);
+    }
+    if (_batches.empty()) _failed = false;  // nothing left to retry
+    _sync_due = false;
+    while (_waiting_head != nullptr) {
+        waiter* w = _waiting_head;
+        _waiting_head = w->next_waiting;
+        w->ready(false);
+    }
+    _waiting_tail = nullptr;
+    if (!_recovering) io::spawn(recover());
+}
+
+// Takes snapshots until one of a later generation than the distrusted log
+// is durable (snapshot_durable() clears it), or the server stops (its last
+// snapshot is taken on the way out anyway).
+io::task<> journal::recover() {
+    _recovering = true;
+    _loop.hold();
+    __kernel_timespec pause{recovery_retry_ms / 1000, (recovery_retry_ms % 1000) * 1'000'000};
+    while (_distrusted && !_loop.stopping()) {
+        const snapshot_outcome done = co_await take_snapshot(_options);
+        if (!done.ok && !done.busy) {
+            std::fprintf(stderr, "ringkv: core %u: the snapshot after the failed fsync failed: %s; trying again\n", _core,
+                         done.error.c_str());
+        }
+        if (_distrusted && !_loop.stopping()) co_await sleep_for(&pause);
+    }
+    _loop.release();
+    _recovering = false;
+}
+
+void journal::snapshot_durable(std::uint64_t generation) {
+    if (!_distrusted || generation <= _distrusted_generation) return;
+    _distrusted = false;
+    std::fprintf(stderr, "ringkv: core %u: snapshot %" PRIu64 " is durable; writes are accepted again\n", _core,
+                 generation);
+}
+
 // --- snapshots ---------------------------------------------------------
 
 std::optional<std::uint64_t> journal::claim_snapshot() {
@@ -335,6 +422,17 @@ void journal::end_snapshot() { _snapshot_claimed = false; }
 
 std::string journal::rotate(std::uint64_t generation) {
     const int old_fd = _fd;
+    if (_fd_distrusted) {
+        // Nothing of it is pending (distrust() dropped it) and nothing more
+        // goes to it: closed once the new file is open.
+        if (std::string error = open_log(generation); !error.empty()) {
+            _fd = old_fd;
+            return error;
+        }
+        ::close(old_fd);
+        _fd_distrusted = false;
+        return {};
+    }
     if (!_batches.empty() && _batches.back().fd == old_fd && !_batches.back().in_flight) {
         _batches.back().seal = true;
     } else {

@@ -146,6 +146,9 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
     }
     if (outcome.error.empty()) {
         // Durable: what came before it is no longer needed.
+        for (const unsigned core : cut_cores) {
+            co_await io::submit_to(core, [generation] { journal::local().snapshot_durable(generation); });
+        }
         co_await remove_before(options.dir, generation);
         outcome.ok = true;
         outcome.path = path;

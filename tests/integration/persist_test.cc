@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -345,6 +346,92 @@ TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_ackno
     server_process server(with_dir(dir, {"--threads", "2"}));
     for (const std::string& key : acknowledged) {
         EXPECT_EQ(call(server.port(), "GET", key_path(id, key)).body, std::string(1000, 'v')) << key;
+    }
+}
+
+// Starts a server whose log fsyncs number `from` to `to` on each core fail
+// with EIO (RINGKV_TEST_FAIL_LOG_FSYNC, docs/persistence.md).
+std::unique_ptr<server_process> start_with_failing_fsyncs(const std::vector<std::string>& args, int from, int to) {
+    const std::string failing = std::to_string(from) + "-" + std::to_string(to);
+    ::setenv("RINGKV_TEST_FAIL_LOG_FSYNC", failing.c_str(), 1);
+    auto server = std::make_unique<server_process>(args);
+    ::unsetenv("RINGKV_TEST_FAIL_LOG_FSYNC");
+    return server;
+}
+
+// After a failed fsync the kernel may have dropped the pages, and a later
+// fsync of the same file that succeeds proves nothing: the write waiting on
+// it is answered 507, writes stay 507 (reads work) until a snapshot of a
+// later generation is durable, and the distrusted log is never used again.
+// Here fsyncs 4-6 fail: the write's, then the new logs' of the first two
+// recovery snapshots; the third recovers.
+TEST(persist, after_a_failed_fsync_writes_get_507_until_a_snapshot_replaces_the_log) {
+    temp_dir dir;
+    std::string id;
+    std::set<std::string> acknowledged;
+    {
+        auto server = start_with_failing_fsyncs(with_dir(dir, {"--threads", "1", "--log", "always"}), 4, 6);
+        const std::uint16_t port = server->port();
+        id = create(port, "fsync");
+        client c(port);  // one connection throughout
+        const auto put = [&c, &id](const std::string& key) {
+            c.send(request("PUT", key_path(id, key), auth, "value-of-" + key));
+            return c.read_response(10'000).value_or(response{});
+        };
+        std::string failed_key;
+        for (int i = 0; i < 20 && failed_key.empty(); ++i) {
+            const std::string key = "before-" + std::to_string(i);
+            const response r = put(key);
+            if (r.status == 201) {
+                acknowledged.insert(key);
+            } else {
+                EXPECT_EQ(r.status, 507) << r.body;
+                EXPECT_NE(r.body.find("\"errors\""), std::string::npos) << r.body;  // the JSON error shape
+                failed_key = key;
+            }
+        }
+        ASSERT_FALSE(failed_key.empty()) << "no write met the failed fsync";
+        ASSERT_FALSE(acknowledged.empty());
+        const std::vector<std::string> first_logs = dir.files("log-");
+        // Distrusted: writes are refused, reads work, well past the 1 s
+        // after which a write error would be retried.
+        const auto refused_since = std::chrono::steady_clock::now();
+        int refused = 0;
+        std::string after_key;
+        for (int i = 0; i < 300 && after_key.empty(); ++i) {
+            const std::string key = "after-" + std::to_string(i);
+            const response r = put(key);
+            if (r.status == 201) {
+                acknowledged.insert(key);
+                after_key = key;
+                break;
+            }
+            EXPECT_EQ(r.status, 507) << r.body;
+            ++refused;
+            c.send(request("GET", key_path(id, *acknowledged.begin())));
+            EXPECT_EQ(c.read_response()->status, 200);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        ASSERT_FALSE(after_key.empty()) << "writes were never accepted again";
+        EXPECT_GE(std::chrono::steady_clock::now() - refused_since, std::chrono::milliseconds(1500));
+        EXPECT_GT(refused, 5);
+        // Accepted again only once a snapshot had replaced the distrusted
+        // log: the log writes met first is gone, a snapshot is in its place.
+        EXPECT_FALSE(dir.files("snapshot-").empty());
+        const std::vector<std::string> logs_now = dir.files("log-");
+        for (const std::string& log : first_logs) {
+            EXPECT_EQ(std::count(logs_now.begin(), logs_now.end(), log), 0) << log << ": the distrusted log was kept";
+        }
+        for (int i = 0; i < 5; ++i) {
+            const std::string key = "later-" + std::to_string(i);
+            ASSERT_EQ(put(key).status, 201);
+            acknowledged.insert(key);
+        }
+        kill_hard(*server);
+    }
+    server_process server(with_dir(dir, {"--threads", "1"}));
+    for (const std::string& key : acknowledged) {
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, key)).body, "value-of-" + key) << key;
     }
 }
 

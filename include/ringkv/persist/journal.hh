@@ -14,8 +14,17 @@
 //
 // Bound: the batches hold at most log_buffer_bytes_max; past it, or while
 // the disk refuses writes (ENOSPC, EFBIG, EIO), accepting() is false and the
-// API answers writes 507 before they change anything. A failed batch is
+// API answers writes 507 before they change anything. A failed write is
 // kept and retried every retry_ms; acknowledged records are never dropped.
+//
+// A failed fsync is different: Linux may have dropped the dirty pages it
+// was to write and reports the error once, so a later fsync that succeeds
+// proves nothing ("fsyncgate"). The log file is not trusted again: its
+// unwritten batches are dropped, the writes waiting on it are answered 507,
+// writes are refused (507) and a snapshot is taken (retried each
+// recovery_retry_ms) to make the state, held whole in memory, durable in a
+// new generation. Once a snapshot of a later generation is durable, writes
+// are accepted again.
 //
 // A snapshot's cut, on this core: the log moves to the new generation's
 // file, the shard is frozen (its items at this instant, shard::freeze), and
@@ -50,6 +59,10 @@ struct persist_options {
     log_mode log = log_mode::everysec;
     std::uint32_t snapshot_every_s = 0;  // 0: no timer
     std::uint64_t first_generation = 1;  // this run's logs; later than any file found
+    // For tests: the Nth through Mth fsyncs of each core's log (counted from
+    // 1) fail with EIO as if the disk had refused them; 0: none.
+    std::uint64_t fail_log_fsync_from = 0;
+    std::uint64_t fail_log_fsync_to = 0;
 };
 
 class journal final : public store::change_log {
@@ -61,6 +74,9 @@ public:
     // A failed log write is tried again after this long.
     static constexpr std::uint64_t retry_ms = 1000;
     static constexpr std::uint64_t everysec_ms = 1000;
+    // After a failed fsync, a snapshot that cannot be written is tried
+    // again after this long.
+    static constexpr std::uint64_t recovery_retry_ms = 1000;
 
     // keys, namespaces and next_namespace_number are this core's and
     // outlive the journal.
@@ -110,6 +126,10 @@ public:
     };
     part_state part() const { return _part_state; }
     void forget_part() { _part_state = {}; }
+    // Snapshot `generation` is durable: the state up to its cut no longer
+    // depends on the logs before it (a log distrusted after a failed fsync
+    // among them).
+    void snapshot_durable(std::uint64_t generation);
 
     // Loop hooks, registered by start(): flushes once per iteration, the
     // everysec fsync and retries on the tick, a last fsync on stop.
@@ -120,6 +140,7 @@ public:
         std::uint64_t log_bytes = 0;
         std::uint64_t fsyncs = 0;
         std::uint64_t write_errors = 0;
+        std::uint64_t fsync_errors = 0;
     };
     const counters& stats() const { return _stats; }
 
@@ -146,6 +167,10 @@ private:
     io::task<bool> write_out(batch& b);
     void batch_done();
     void fail(int error);
+    io::task<int> sync_log(int fd);
+    void distrust(int fd, int error);
+    bool lost(ticket t) const { return t > _lost_after && t <= _lost_through; }
+    io::task<> recover();
     void notify_waiters();
     std::int64_t wall_offset_ms() const;
     io::task<> write_part(std::uint64_t generation, int fd, std::string temporary, std::string final_path);
@@ -177,6 +202,16 @@ private:
     std::uint64_t _last_sync_ms = 0;
     bool _failed = false;
     std::uint64_t _retry_at_ms = 0;
+    // After a failed fsync (see the top): writes are refused until a
+    // snapshot later than _distrusted_generation is durable.
+    bool _distrusted = false;
+    bool _fd_distrusted = false;  // _fd is the file whose fsync failed: never written again
+    bool _recovering = false;     // recover() is running
+    std::uint64_t _distrusted_generation = 0;
+    // Tickets whose records were dropped with a distrusted log: never
+    // acknowledged, whatever later fsyncs cover.
+    ticket _lost_after = 0;
+    ticket _lost_through = 0;
 
     bool _snapshot_claimed = false;  // core 0
     std::uint64_t _next_generation = 0;  // core 0
