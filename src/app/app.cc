@@ -256,6 +256,7 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     net::server server(*loop, listen_fd, service, server_options);
     control::add_core_collectors(observer.metrics(), {server, state.keys, state.namespaces, *loop});
     control::add_injected_collector(observer.metrics(), steering);
+    journal.add_collector(observer.metrics());
     server.start();
     loop->run();
     api::core_state::set_local(nullptr);

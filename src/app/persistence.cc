@@ -190,6 +190,32 @@ core_persistence::~core_persistence() {
     }
 }
 
+void core_persistence::add_collector(metrics::core_metrics& metrics) const {
+    if (!_journal) return;
+    const persist::journal& log = *_journal;
+    const bool snapshots = _loop.core() == 0;
+    metrics.add_collector([&log, snapshots](metrics::sample_sink& out) {
+        const persist::journal::counters& seen = log.stats();
+        out.counter("ringkv_log_records_total", "Records appended to this core's log (--data-dir).", seen.records);
+        out.counter("ringkv_log_bytes_total", "Bytes appended to this core's log.", seen.log_bytes);
+        out.counter("ringkv_log_fsyncs_total", "fdatasync calls on this core's log.", seen.fsyncs);
+        out.counter("ringkv_log_fsync_errors_total",
+                    "Failed fsyncs of this core's log or its directory entry (the log is replaced by a snapshot).",
+                    seen.fsync_errors);
+        out.counter("ringkv_log_write_errors_total", "Log writes the disk refused (full disk: writes get 507).",
+                    seen.write_errors);
+        out.gauge("ringkv_log_accepting", "1 while this core's log takes writes, 0 while they get 507.",
+                  log.accepting() ? 1 : 0);
+        if (!snapshots) return;
+        out.counter("ringkv_snapshots_total", "Snapshots written and made durable.", seen.snapshots);
+        out.counter("ringkv_snapshot_failures_total", "Snapshots that could not be written.", seen.snapshot_failures);
+        out.gauge("ringkv_snapshot_last_duration_seconds", "How long the last durable snapshot took.",
+                  seen.last_snapshot_ms / 1000);
+        out.gauge("ringkv_snapshot_last_bytes", "The size of the last durable snapshot (its file and parts).",
+                  double(seen.last_snapshot_bytes));
+    });
+}
+
 std::string core_persistence::start() {
     if (!_shared.enabled()) return {};
     _journal = std::make_unique<persist::journal>(_shared.options(), _loop, _state.keys, _state.namespaces,

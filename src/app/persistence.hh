@@ -7,6 +7,7 @@
 #include <ringkv/config/config.hh>
 #include <ringkv/control/admin.hh>
 #include <ringkv/io/loop.hh>
+#include <ringkv/metrics/core_metrics.hh>
 #include <ringkv/persist/journal.hh>
 #include <ringkv/persist/loader.hh>
 
@@ -56,6 +57,8 @@ public:
     ~core_persistence();
     // Opens the log and registers the loop hooks; "" or the error.
     std::string start();
+    // The log's counters (and on core 0 the snapshots') in /metrics.
+    void add_collector(metrics::core_metrics& metrics) const;
 
 private:
     const persistence& _shared;

@@ -418,7 +418,16 @@ std::optional<std::uint64_t> journal::claim_snapshot() {
     return _next_generation++;
 }
 
-void journal::end_snapshot() { _snapshot_claimed = false; }
+void journal::end_snapshot(bool ok, double ms, std::uint64_t bytes) {
+    _snapshot_claimed = false;
+    if (!ok) {
+        ++_stats.snapshot_failures;
+        return;
+    }
+    ++_stats.snapshots;
+    _stats.last_snapshot_ms = ms;
+    _stats.last_snapshot_bytes = bytes;
+}
 
 std::string journal::rotate(std::uint64_t generation) {
     const int old_fd = _fd;

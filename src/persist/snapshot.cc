@@ -158,8 +158,10 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
             co_await unlink_at(part.c_str());
         }
     }
-    co_await io::submit_to(0, [] { journal::local().end_snapshot(); });
     outcome.ms = double(base::monotonic_ns() - start_ns) / 1e6;
+    co_await io::submit_to(0, [ok = outcome.ok, ms = outcome.ms, bytes = outcome.bytes] {
+        journal::local().end_snapshot(ok, ms, bytes);
+    });
     co_return outcome;
 }
 

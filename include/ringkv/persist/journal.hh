@@ -106,7 +106,9 @@ public:
     // On core 0 only: the generation of a new snapshot, or nullopt while
     // one is being written.
     std::optional<std::uint64_t> claim_snapshot();
-    void end_snapshot();
+    // ok: the snapshot is durable; ms and bytes: what it took (counted
+    // for the metrics).
+    void end_snapshot(bool ok, double ms, std::uint64_t bytes);
 
     // What core 0 hands the coordinator at its cut.
     struct cut_capture {
@@ -141,6 +143,11 @@ public:
         std::uint64_t fsyncs = 0;
         std::uint64_t write_errors = 0;
         std::uint64_t fsync_errors = 0;
+        // Snapshots, counted on core 0 (which hands out their generations).
+        std::uint64_t snapshots = 0;
+        std::uint64_t snapshot_failures = 0;
+        double last_snapshot_ms = 0;
+        std::uint64_t last_snapshot_bytes = 0;
     };
     const counters& stats() const { return _stats; }
 
