@@ -149,6 +149,10 @@ void add_core_collectors(metrics::core_metrics& metrics, const core_sources& sou
                     sources.keys.expired_total());
         out.counter("ringkv_cross_core_messages_total", "Messages sent to other cores (calls and replies).",
                     sources.loop.messages_sent());
+        out.counter("ringkv_cross_core_wakes_total",
+                    "Doorbells rung to wake another core (IORING_OP_MSG_RING): at most one per target per "
+                    "loop iteration, however many messages it carries.",
+                    sources.loop.wakes_sent());
         if (sources.loop.core() == 0) {
             out.gauge("ringkv_namespaces", "Namespaces held (live and being deleted).",
                       double(sources.namespaces.size()));

@@ -198,7 +198,9 @@ void loop::send(unsigned target, message& m) {
     parked_list& parked = _parked[target];
     ++_messages_sent;
     _doorbell_pending[target] = true;
-    if (parked.head == nullptr && _peers.mailbox(_core, target).try_push(&m)) return;
+    // Staged, not yet visible: ring_doorbells() publishes each target's
+    // batch once per iteration.
+    if (parked.head == nullptr && _peers.mailbox(_core, target).try_stage(&m)) return;
     // Full (or others already wait): park, keeping the pair's FIFO order.
     m.next_parked = nullptr;
     if (parked.tail != nullptr) parked.tail->next_parked = &m; else parked.head = &m;
@@ -214,7 +216,7 @@ bool loop::retry_parked() {
             // Read the link first: once pushed, the message belongs to the
             // target, which may reuse next_parked at once.
             message* const following = parked.head->next_parked;
-            if (!_peers.mailbox(_core, target).try_push(parked.head)) break;
+            if (!_peers.mailbox(_core, target).try_stage(parked.head)) break;
             parked.head = following;
             _doorbell_pending[target] = true;
             pushed = true;
@@ -254,13 +256,23 @@ bool loop::mailboxes_empty() const {
 }
 
 void loop::wake(unsigned target) {
+    ++_wakes_sent;
     io_uring_sqe* entry = sqe();
     io_uring_prep_msg_ring(entry, _peers.ring_fd(target).load(std::memory_order_relaxed), 0, no_callback, 0);
     io_uring_sqe_set_data64(entry, no_callback);
     entry->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
+void loop::publish_mailboxes() {
+    for (unsigned target = 0; target < _doorbell_pending.size(); ++target) {
+        if (_doorbell_pending[target]) _peers.mailbox(_core, target).publish();
+    }
+}
+
 void loop::ring_doorbells() {
+    // Each target gets what this iteration sent it as one batch (one
+    // release store), and at most one doorbell.
+    publish_mailboxes();
     // A target that is awake will drain its mailboxes anyway; only a
     // sleeping one needs a doorbell (pairs with the store in run()).
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -315,6 +327,7 @@ void loop::run(const std::function<void()>& start) {
     if (_signals != nullptr) _signals->arm();
     if (start) start();
     while (!_exit) {
+        ++_iterations;
         drain_mailboxes();
         retry_parked();
         if (_stopping) check_drained();
@@ -412,6 +425,7 @@ void loop::check_drained() {
     // since a peer's connection may still be waiting on a call to this core.
     if (_counted_drained && _peers.drained_cores().load(std::memory_order_acquire) == core_count()) {
         _exit = true;
+        publish_mailboxes();  // nothing this core sent is left staged
         io_uring_submit(&_ring);  // send the last doorbells
     }
 }

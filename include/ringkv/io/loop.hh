@@ -3,7 +3,8 @@
 //
 // The loop reaches the kernel through a few verbs (sqe(), the awaitables of
 // ops.hh) and reaches other cores only through bounded mailboxes (send()).
-// Each iteration: run messages from other cores, ring their doorbells, sleep
+// Each iteration: run messages from other cores, publish what this core
+// sent each of them as one batch and ring their doorbells, sleep
 // in io_uring_enter until a completion arrives, then reap a batch of
 // completions and run their callbacks (collect first, run after, so a
 // callback that submits more work never races the completion ring).
@@ -54,12 +55,20 @@ public:
     // submission (a linked pair): submits the queue first if it lacks them.
     void reserve_sqes(unsigned count);
 
-    // Runs message.run() on `target`; FIFO per (this core, target) pair. A
-    // full mailbox parks the message here until the target drains it.
+    // Runs message.run() on `target`; FIFO per (this core, target) pair.
+    // What an iteration sends one target leaves as one batch at the end of
+    // it (published together, at most one doorbell). A full mailbox
+    // (limits::mailbox_entries, staged messages included) parks the
+    // message here until the target drains it: back-pressure, never a drop.
     void send(unsigned target, message& m);
     // Messages this core has sent to others (a call and its reply are two,
     // one sent by each side), for the metrics.
     std::uint64_t messages_sent() const { return _messages_sent; }
+    // Doorbells (IORING_OP_MSG_RING) this core has rung: at most one per
+    // target per iteration, and only to a target that was going to sleep.
+    std::uint64_t wakes_sent() const { return _wakes_sent; }
+    // Loop iterations run so far (for tests: doorbells per iteration).
+    std::uint64_t iterations() const { return _iterations; }
 
     // ringkv's clock in milliseconds, read once per loop iteration ("one
     // now"): the monotonic clock plus the virtual clock's offset, which
@@ -136,6 +145,7 @@ private:
     void drain_mailboxes();
     bool retry_parked();  // true when it moved a parked message into a mailbox
     bool mailboxes_empty() const;
+    void publish_mailboxes();  // makes this iteration's batches visible
     void ring_doorbells();
     void wake(unsigned target);
     bool reap();
@@ -169,6 +179,8 @@ private:
     std::vector<bool> _doorbell_pending;  // targets sent to since the last sleep
 
     std::uint64_t _messages_sent = 0;
+    std::uint64_t _wakes_sent = 0;
+    std::uint64_t _iterations = 0;
     std::uint64_t _holds = 0;
     std::uint64_t _calls_awaiting_reply = 0;
     bool _background_pending = false;

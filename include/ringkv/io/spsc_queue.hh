@@ -4,6 +4,11 @@
 // cores. The producer and consumer each keep a private copy of the other
 // side's index, so the shared cache lines are touched only when the cached
 // view says full or empty.
+//
+// The producer may stage items and publish them together: a batch costs the
+// consumer one acquire of the tail and the producer one release store,
+// however many items it holds. Staged items count against the capacity, so
+// the bound holds for staged and published items together.
 
 #include <ringkv/base/assert.hh>
 
@@ -29,15 +34,30 @@ public:
 
     std::size_t capacity() const { return _mask + 1; }
 
-    // Producer side. Returns false when full; nothing is written then.
-    bool try_push(T item) {
-        const std::size_t tail = _producer.tail.load(std::memory_order_relaxed);
+    // Producer side: writes the item where the consumer cannot see it yet.
+    // Returns false when full (staged items included); nothing is written then.
+    bool try_stage(T item) {
+        const std::size_t tail = _producer.staged_tail;
         if (tail - _producer.head_cached > _mask) {
             _producer.head_cached = _consumer.head.load(std::memory_order_acquire);
             if (tail - _producer.head_cached > _mask) return false;
         }
         _slots[tail & _mask] = item;
-        _producer.tail.store(tail + 1, std::memory_order_release);
+        _producer.staged_tail = tail + 1;
+        return true;
+    }
+    // Producer side: every staged item becomes visible to the consumer.
+    void publish() {
+        if (!has_staged()) return;
+        _producer.tail.store(_producer.staged_tail, std::memory_order_release);
+    }
+    // Producer side: items staged and not yet published.
+    bool has_staged() const { return _producer.staged_tail != _producer.tail.load(std::memory_order_relaxed); }
+
+    // Producer side: stage and publish one item (and any staged before it).
+    bool try_push(T item) {
+        if (!try_stage(item)) return false;
+        publish();
         return true;
     }
 
@@ -53,7 +73,8 @@ public:
         return true;
     }
 
-    // Either side: a snapshot, exact only when the other side is idle.
+    // Either side: a snapshot of the published items, exact only when the
+    // other side is idle.
     bool empty() const {
         return _consumer.head.load(std::memory_order_acquire) ==
                _producer.tail.load(std::memory_order_acquire);
@@ -62,7 +83,8 @@ public:
 private:
     static constexpr std::size_t line = 64;  // x86-64 and most arm64 cache lines
     struct alignas(line) producer_side {
-        std::atomic<std::size_t> tail{0};
+        std::atomic<std::size_t> tail{0};  // published
+        std::size_t staged_tail = 0;       // >= tail; the producer's own
         std::size_t head_cached = 0;
     };
     struct alignas(line) consumer_side {

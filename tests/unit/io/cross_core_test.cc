@@ -30,6 +30,10 @@ struct shared_state {
     // Written only by the core of the same index (checked on every call).
     std::array<std::uint64_t, cores> calls_served{};
     std::array<bool, cores> wrong_thread{};
+    // Each loop's own counts, read after it exits.
+    std::array<std::uint64_t, cores> iterations{};
+    std::array<std::uint64_t, cores> wakes{};
+    std::array<std::uint64_t, cores> messages{};
 };
 
 // One caller: `calls` sequential calls to other cores, each checking that
@@ -75,7 +79,14 @@ void run_core(cluster& peers, shared_state& state, unsigned core, unsigned calle
             spawn(caller(state, id, calls));
         }
     });
+    state.iterations[core] = l.iterations();
+    state.wakes[core] = l.wakes_sent();
+    state.messages[core] = l.messages_sent();
 }
+
+// Whether no sender can ever park: every caller of every core has at most
+// one call and one reply in a pair's mailbox.
+bool roomy(std::size_t mailbox_entries, unsigned callers) { return mailbox_entries >= 2u * cores * callers; }
 
 void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls, bool every_core_stops = false) {
     cluster peers(cores, mailbox_entries);
@@ -95,6 +106,14 @@ void run_cluster(std::size_t mailbox_entries, unsigned callers, unsigned calls, 
         served += state.calls_served[core];
     }
     EXPECT_EQ(served, std::uint64_t(cores) * callers * calls);
+    // Doorbells are per target per iteration, never per message: one for
+    // each peer an iteration sent to, one for a peer whose parked sender
+    // it made room for, and the last wake-up at exit.
+    const std::uint64_t per_iteration = roomy(mailbox_entries, callers) ? 1 : 2;
+    for (unsigned core = 0; core < cores; ++core) {
+        EXPECT_LE(state.wakes[core], (state.iterations[core] + 1) * per_iteration * (cores - 1)) << "core " << core;
+        EXPECT_GE(state.messages[core], std::uint64_t(callers) * calls);  // its calls, and replies to others
+    }
 }
 
 TEST(cross_core, many_callers_with_roomy_mailboxes) { run_cluster(4096, 64, 200); }
