@@ -13,13 +13,6 @@
 namespace ringkv::testing {
 namespace {
 
-std::string request(const std::string& method, const std::string& path, const std::string& token,
-                    const std::optional<std::string>& body = std::nullopt, const std::string& headers = "") {
-    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + token + "\r\n" + headers;
-    if (body) r += "Content-Length: " + std::to_string(body->size()) + "\r\n";
-    return r + "\r\n" + body.value_or("");
-}
-
 // Every "key":"..." of a key listing, in order.
 std::vector<std::string> listed_keys(const std::string& json) {
     std::vector<std::string> keys;
@@ -40,7 +33,7 @@ public:
 
     response call(const std::string& method, const std::string& path, const std::string& token,
                   const std::optional<std::string>& body = std::nullopt, const std::string& headers = "") {
-        _client.send(request(method, path, token, body, headers));
+        _client.send(request(method, path, bearer(token) + headers, body));
         auto r = _client.read_response(10'000, method == "HEAD");
         EXPECT_TRUE(r) << method << " " << path.substr(0, 200);
         return r.value_or(response{});
@@ -173,8 +166,9 @@ TEST(api_hostile, a_content_type_flood_does_not_stop_another_tenants_put) {
     for (int sent = 0; sent < types; sent += batch) {  // pipelined, in batches
         std::string burst;
         for (int i = sent; i < sent + batch; ++i) {
-            burst += request("PUT", kvs(flood_ns, "/keys/k"), "flooder", std::string("v"),
-                             "Content-Type: application/x-flood-" + std::to_string(i) + "\r\n");
+            burst += request("PUT", kvs(flood_ns, "/keys/k"),
+                             bearer("flooder") + "Content-Type: application/x-flood-" + std::to_string(i) + "\r\n",
+                             std::string("v"));
         }
         s.raw().send(burst);
         for (int i = 0; i < batch; ++i) {
@@ -281,7 +275,7 @@ TEST(api_hostile, keys_sharing_a_prefix_and_many_keys_in_one_namespace_list_corr
         for (int i = sent; i < sent + batch; ++i) {
             const std::string key = "user/" + std::to_string(i);
             expected.insert(key);
-            burst += request("PUT", kvs(id, "/keys/" + key), "org", std::string("v"));
+            burst += request("PUT", kvs(id, "/keys/" + key), bearer("org"), std::string("v"));
         }
         s.raw().send(burst);
         for (int i = 0; i < batch; ++i) ASSERT_EQ(s.raw().read_response()->status, 201);

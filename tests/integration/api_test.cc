@@ -17,38 +17,18 @@ namespace {
 const std::string auth = "Authorization: Bearer org-one\r\n";
 const std::string other_auth = "Authorization: Bearer org-two\r\n";
 
-std::string request(const std::string& method, const std::string& path, const std::string& headers = auth,
-                    const std::optional<std::string>& body = std::nullopt) {
-    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\n" + headers;
-    if (body) r += "Content-Length: " + std::to_string(body->size()) + "\r\n";
-    return r + "\r\n" + body.value_or("");
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
-
 class api_test : public ::testing::Test {
 protected:
     server_process server{{"--threads", "2"}};
 
     response call(const std::string& method, const std::string& path, const std::string& headers = auth,
                   const std::optional<std::string>& body = std::nullopt) {
-        client c(server.port());
-        c.send(request(method, path, headers, body));
-        auto r = c.read_response(5000, method == "HEAD");
-        EXPECT_TRUE(r) << method << " " << path;
-        return r.value_or(response{});
+        return testing::call(server.port(), method, path, headers, body);
     }
     std::string create(const std::string& name, const std::string& headers = auth, const std::string& extra = "") {
         response r = call("POST", "/v2/storage/kvs", headers, R"({"name":")" + name + "\"" + extra + "}");
         EXPECT_EQ(r.status, 201) << r.body;
         return json_string(r.body, "id");
-    }
-    static std::string key_path(const std::string& id, const std::string& key) {
-        return "/v2/storage/kvs/" + id + "/keys/" + key;
     }
     void expect_error(const response& r, int status, const std::string& code, const std::string& source = "") {
         EXPECT_EQ(r.status, status) << r.body;
@@ -384,9 +364,7 @@ TEST_F(api_test, expect_continue_only_for_acceptable_puts) {
 TEST(api_lifecycle, provisioning_and_deletion_delays) {
     server_process server({"--threads", "2", "--provision-delay", "300", "--delete-delay", "300"});
     const auto call = [&](const std::string& method, const std::string& path, std::optional<std::string> body = std::nullopt) {
-        client c(server.port());
-        c.send(request(method, path, auth, body));
-        return c.read_response().value_or(response{});
+        return testing::call(server.port(), method, path, auth, body);
     };
     response created = call("POST", "/v2/storage/kvs", R"({"name":"slow"})");
     const std::string id = json_string(created.body, "id");

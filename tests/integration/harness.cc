@@ -1,7 +1,12 @@
 #include "harness.hh"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace ringkv::testing {
@@ -217,6 +222,69 @@ std::optional<response> exchange(std::uint16_t port, const std::string& request)
 
 std::string get(const std::string& path, const std::string& extra_headers) {
     return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
+}
+
+std::string bearer(const std::string& token) { return token.empty() ? "" : "Authorization: Bearer " + token + "\r\n"; }
+
+std::string request(const std::string& method, const std::string& path, const std::string& headers,
+                    const std::optional<std::string>& body) {
+    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\n" + headers;
+    if (body) r += "Content-Length: " + std::to_string(body->size()) + "\r\n";
+    return r + "\r\n" + body.value_or("");
+}
+
+response call(std::uint16_t port, const std::string& method, const std::string& path, const std::string& headers,
+              const std::optional<std::string>& body) {
+    client c(port);
+    c.send(request(method, path, headers, body));
+    std::optional<response> r = c.read_response(10'000, method == "HEAD");
+    if (!r) ADD_FAILURE() << "no answer to " << method << " " << path.substr(0, 200);
+    return r.value_or(response{});
+}
+
+std::string create_namespace(std::uint16_t port, const std::string& name, const std::string& headers) {
+    const response r = call(port, "POST", "/v2/storage/kvs", headers, R"({"name":")" + name + "\"}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json_string(r.body, "id");
+}
+
+std::string key_path(const std::string& namespace_id, const std::string& key) {
+    return "/v2/storage/kvs/" + namespace_id + "/keys/" + key;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+double sum_over_cores(const std::string& metrics, const std::string& name, const std::string& more_labels) {
+    std::istringstream in(metrics);
+    double total = 0;
+    const std::string prefix = name + "{core=\"";
+    for (std::string line; std::getline(in, line);) {
+        if (line.compare(0, prefix.size(), prefix) != 0) continue;
+        if (!more_labels.empty() && line.find(more_labels) == std::string::npos) continue;
+        total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return total;
+}
+
+std::string promtool_complaints(const std::string& metrics) {
+    char pattern[] = "/tmp/ringkv-metrics-XXXXXX";
+    const int fd = mkstemp(pattern);
+    if (fd < 0) return std::string("mkstemp: ") + std::strerror(errno);
+    ::close(fd);
+    const std::string path = pattern;
+    std::ofstream(path) << metrics;
+    const int status = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+    std::ifstream out(path + ".out");
+    std::stringstream verdict;
+    verdict << out.rdbuf();
+    std::remove(path.c_str());
+    std::remove((path + ".out").c_str());
+    if (status == 0) return "";
+    return "promtool check metrics (exit status " + std::to_string(status) + "): " + verdict.str();
 }
 
 std::string json_string(const std::string& json, const std::string& name) {

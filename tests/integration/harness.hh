@@ -89,6 +89,34 @@ private:
 // One request on a fresh connection.
 std::optional<response> exchange(std::uint16_t port, const std::string& request);
 
+// The Authorization header line for `token`; none for an empty token.
+std::string bearer(const std::string& token);
+// The organization the tests act as unless they say otherwise.
+inline const std::string org_one_auth = "Authorization: Bearer org-one\r\n";
+
+// A request's bytes: `headers` are whole lines ("Name: value\r\n"); a body,
+// when given, comes with its Content-Length.
+std::string request(const std::string& method, const std::string& path, const std::string& headers = org_one_auth,
+                    const std::optional<std::string>& body = std::nullopt);
+// One request on a fresh connection, answered within 10 s; no answer fails
+// the test and returns an empty response (status 0).
+response call(std::uint16_t port, const std::string& method, const std::string& path,
+              const std::string& headers = org_one_auth, const std::optional<std::string>& body = std::nullopt);
+// Creates a namespace called `name` and returns its id ("" and a failed
+// test if it is not 201).
+std::string create_namespace(std::uint16_t port, const std::string& name, const std::string& headers = org_one_auth);
+std::string key_path(const std::string& namespace_id, const std::string& key);
+
+// How many times `what` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& what);
+// The sum over the cores of a per-core family's series in a /metrics text
+// (`name{core="..."`, then, when given, lines holding `more_labels` only).
+double sum_over_cores(const std::string& metrics, const std::string& name, const std::string& more_labels = "");
+// promtool's verdict on a /metrics text: "" when it passes, else what it
+// said. scripts/install-deps installs promtool (Debian package prometheus);
+// without it the check fails rather than passing unchecked.
+std::string promtool_complaints(const std::string& metrics);
+
 std::string get(const std::string& path, const std::string& extra_headers = "");
 
 // The value of "name":"..." (first occurrence) in a JSON text; empty if absent.

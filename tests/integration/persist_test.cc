@@ -26,30 +26,6 @@
 namespace ringkv::testing {
 namespace {
 
-const std::string auth = "Authorization: Bearer org-one\r\n";
-
-std::string request(const std::string& method, const std::string& path, const std::string& headers = auth,
-                    const std::optional<std::string>& body = std::nullopt) {
-    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\n" + headers;
-    if (body) r += "Content-Length: " + std::to_string(body->size()) + "\r\n";
-    return r + "\r\n" + body.value_or("");
-}
-
-response call(std::uint16_t port, const std::string& method, const std::string& path,
-              const std::optional<std::string>& body = std::nullopt, const std::string& headers = auth) {
-    client c(port);
-    c.send(request(method, path, headers, body));
-    return c.read_response(10'000).value_or(response{});
-}
-
-std::string key_path(const std::string& id, const std::string& key) { return "/v2/storage/kvs/" + id + "/keys/" + key; }
-
-std::string create(std::uint16_t port, const std::string& name) {
-    const response r = call(port, "POST", "/v2/storage/kvs", R"({"name":")" + name + "\"}");
-    EXPECT_EQ(r.status, 201) << r.body;
-    return json_string(r.body, "id");
-}
-
 class temp_dir {
 public:
     temp_dir() {
@@ -99,17 +75,17 @@ TEST(persist, a_restart_restores_namespaces_keys_types_ttls_and_times_exactly) {
         // (everysec would lose the last second, as it says).
         server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
         const std::uint16_t port = server.port();
-        ids[0] = create(port, "first");
-        ids[2] = create(port, "doomed");
+        ids[0] = create_namespace(port, "first");
+        ids[2] = create_namespace(port, "doomed");
         for (int i = 0; i < 50; ++i) {
             const std::string key = "key-" + std::to_string(i);
             const std::string type = i % 2 == 0 ? "Content-Type: application/json\r\n"
                                                 : "Content-Type: x/custom; v=" + std::to_string(i) + "\r\n";
-            ASSERT_EQ(call(port, "PUT", key_path(ids[0], key), "value " + key, auth + type).status, 201);
-            ASSERT_EQ(call(port, "PUT", key_path(ids[2], key), "gone", auth).status, 201);
+            ASSERT_EQ(call(port, "PUT", key_path(ids[0], key), org_one_auth + type, "value " + key).status, 201);
+            ASSERT_EQ(call(port, "PUT", key_path(ids[2], key), org_one_auth, "gone").status, 201);
         }
-        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "ttl?ttl_secs=3600"), "lives").status, 201);
-        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "short?ttl_secs=1"), "dies").status, 201);
+        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "ttl?ttl_secs=3600"), org_one_auth, "lives").status, 201);
+        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "short?ttl_secs=1"), org_one_auth, "dies").status, 201);
         ASSERT_EQ(call(port, "DELETE", key_path(ids[0], "key-7")).status, 204);
         // Part in a snapshot, part in the log after it.
         const response snapshot = call(port, "POST", "/_ringkv/snapshot");
@@ -124,9 +100,10 @@ TEST(persist, a_restart_restores_namespaces_keys_types_ttls_and_times_exactly) {
         server_process server(with_dir(dir, {"--threads", "2", "--log", "always", "--provision-delay", "600000",
                                                  "--delete-delay", "600000"}));
         const std::uint16_t port = server.port();
-        ids[1] = create(port, "second");
+        ids[1] = create_namespace(port, "second");
         ASSERT_EQ(call(port, "DELETE", "/v2/storage/kvs/" + ids[2]).status, 200);
-        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "after"), "logged", auth + "Content-Type: text/csv\r\n").status, 201);
+        ASSERT_EQ(call(port, "PUT", key_path(ids[0], "after"), org_one_auth + "Content-Type: text/csv\r\n", "logged").status,
+                  201);
         listing_before = call(port, "GET", "/v2/storage/kvs/" + ids[0] + "/keys").body;
         pending_before = call(port, "GET", "/v2/storage/kvs/" + ids[1]).body;
         deleting_before = call(port, "GET", "/v2/storage/kvs/" + ids[2]).body;
@@ -159,7 +136,7 @@ TEST(persist, a_restart_restores_namespaces_keys_types_ttls_and_times_exactly) {
     EXPECT_EQ(after.body, "logged");
     EXPECT_EQ(after.header("content-type"), "text/csv");
     // Numbers are not reused: a new namespace lists after the old ones.
-    const std::string fresh = create(port, "fresh");
+    const std::string fresh = create_namespace(port, "fresh");
     const std::string listing = call(port, "GET", "/v2/storage/kvs").body;
     EXPECT_LT(listing.find(ids[1]), listing.find(fresh));
 }
@@ -169,10 +146,12 @@ TEST(persist, sigterm_writes_a_snapshot_and_removes_what_it_replaces) {
     std::string id;
     {
         server_process server(with_dir(dir, {"--threads", "2"}));
-        id = create(server.port(), "kept");
-        for (int i = 0; i < 20; ++i) ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), "v").status, 201);
+        id = create_namespace(server.port(), "kept");
+        for (int i = 0; i < 20; ++i) {
+            ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), org_one_auth, "v").status, 201);
+        }
         ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "late"), "v").status, 201);
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "late"), org_one_auth, "v").status, 201);
         EXPECT_EQ(server.stop(), 0);
     }
     // One snapshot (the one at shutdown), its two parts, and the logs after it.
@@ -195,8 +174,8 @@ TEST(persist, a_snapshot_removes_only_its_own_old_files_never_a_persons) {
     for (const std::string& name : theirs) dir.write(name, "a person's file");
     {
         server_process server(with_dir(dir, {"--threads", "2"}));
-        const std::string id = create(server.port(), "kept");
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "k"), "v").status, 201);
+        const std::string id = create_namespace(server.port(), "kept");
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "k"), org_one_auth, "v").status, 201);
         ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
         ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
         EXPECT_EQ(server.stop(), 0);
@@ -213,8 +192,8 @@ TEST(persist, a_torn_log_tail_is_cut_and_the_rest_kept) {
     std::string id;
     {
         server_process server(with_dir(dir, {"--threads", "1", "--log", "always"}));
-        id = create(server.port(), "torn");
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "whole"), "kept").status, 201);
+        id = create_namespace(server.port(), "torn");
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "whole"), org_one_auth, "kept").status, 201);
         kill_hard(server);
     }
     const std::vector<std::string> logs = dir.files("log-");
@@ -236,8 +215,10 @@ TEST(persist, a_flipped_byte_stops_the_start_naming_the_file_and_offset) {
     temp_dir dir;
     {
         server_process server(with_dir(dir, {"--threads", "1", "--log", "always"}));
-        const std::string id = create(server.port(), "flipped");
-        for (int i = 0; i < 5; ++i) ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), "value").status, 201);
+        const std::string id = create_namespace(server.port(), "flipped");
+        for (int i = 0; i < 5; ++i) {
+            ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), org_one_auth, "value").status, 201);
+        }
         kill_hard(server);
     }
     const std::string log = dir.files("log-").at(0);
@@ -308,13 +289,13 @@ TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_ackno
         // the checks below need the one that owns every key to have met it.
         auto server = start_with_file_limit(with_dir(dir, {"--threads", "1", "--log", "always"}), 48 * 1024);
         const std::uint16_t port = server->port();
-        id = create(port, "full");
+        id = create_namespace(port, "full");
         const std::string value(1000, 'v');
         int refused = 0;
         client c(port);  // one connection throughout
         for (int i = 0; i < 200 && refused < 5; ++i) {
             const std::string key = "k" + std::to_string(i);
-            c.send(request("PUT", key_path(id, key), auth, value));
+            c.send(request("PUT", key_path(id, key), org_one_auth, value));
             const std::optional<response> r = c.read_response(10'000);
             ASSERT_TRUE(r);
             if (r->status == 201) {
@@ -379,10 +360,10 @@ TEST(persist, after_a_failed_fsync_writes_get_507_until_a_snapshot_replaces_the_
     {
         auto server = start_with_failing_fsyncs(with_dir(dir, {"--threads", "1", "--log", "always"}), 4, 6);
         const std::uint16_t port = server->port();
-        id = create(port, "fsync");
+        id = create_namespace(port, "fsync");
         client c(port);  // one connection throughout
         const auto put = [&c, &id](const std::string& key) {
-            c.send(request("PUT", key_path(id, key), auth, "value-of-" + key));
+            c.send(request("PUT", key_path(id, key), org_one_auth, "value-of-" + key));
             return c.read_response(10'000).value_or(response{});
         };
         std::string failed_key;
@@ -494,7 +475,7 @@ TEST(persist, kill_9_under_put_load_with_log_always_loses_no_acknowledged_write)
     constexpr int clients = 8;
     for (int round = 0; round < rounds; ++round) {
         server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
-        if (round == 0) id = create(server.port(), "load");
+        if (round == 0) id = create_namespace(server.port(), "load");
         std::mutex lock;
         std::atomic<bool> go{true};
         std::vector<std::thread> load;
@@ -503,7 +484,7 @@ TEST(persist, kill_9_under_put_load_with_log_always_loses_no_acknowledged_write)
                 client connection(server.port());
                 for (int i = 0; go; ++i) {
                     const std::string key = "r" + std::to_string(round) + "-c" + std::to_string(c) + "-" + std::to_string(i);
-                    connection.send(request("PUT", key_path(id, key), auth, "value-of-" + key));
+                    connection.send(request("PUT", key_path(id, key), org_one_auth, "value-of-" + key));
                     const std::optional<response> r = connection.read_response(2000);
                     if (!r) return;  // killed
                     if (r->status != 201) {

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace ringkv::testing {
@@ -20,13 +19,14 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string request(const std::string& method, const std::string& path, const std::string& token = "org-one",
-                    const std::optional<std::string>& body = std::nullopt) {
-    std::string r = method + " " + path + " HTTP/1.1\r\nHost: t\r\n";
-    if (!token.empty()) r += "Authorization: Bearer " + token + "\r\n";
-    if (body) r += "Content-Length: " + std::to_string(body->size()) + "\r\n";
-    return r + "\r\n" + body.value_or("");
+// One request as `token` ("" for none) on a fresh connection.
+response call_as(std::uint16_t port, const std::string& method, const std::string& path,
+                 const std::string& token = "org-one", const std::optional<std::string>& body = std::nullopt) {
+    return call(port, method, path, bearer(token), body);
 }
+
+// Replaces the rule list (PUT /_ringkv/rules; no admin token is set).
+response put_rules(std::uint16_t port, const std::string& list) { return call(port, "PUT", "/_ringkv/rules", "", list); }
 
 long elapsed_ms(clock_type::time_point since) {
     return long(std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count());
@@ -38,20 +38,13 @@ protected:
 
     response call(const std::string& method, const std::string& path, const std::string& token = "org-one",
                   const std::optional<std::string>& body = std::nullopt) {
-        client c(server.port());
-        c.send(request(method, path, token, body));
-        auto r = c.read_response(5000, method == "HEAD");
-        EXPECT_TRUE(r) << method << " " << path;
-        return r.value_or(response{});
+        return call_as(server.port(), method, path, token, body);
     }
-    response rules(const std::string& method, const std::string& body) { return call(method, "/_ringkv/rules", "", body); }
+    response rules(const std::string& method, const std::string& body) {
+        return testing::call(server.port(), method, "/_ringkv/rules", "", body);
+    }
     std::string create(const std::string& name, const std::string& token = "org-one") {
-        response r = call("POST", "/v2/storage/kvs", token, R"({"name":")" + name + "\"}");
-        EXPECT_EQ(r.status, 201) << r.body;
-        return json_string(r.body, "id");
-    }
-    static std::string key_path(const std::string& id, const std::string& key) {
-        return "/v2/storage/kvs/" + id + "/keys/" + key;
+        return create_namespace(server.port(), name, bearer(token));
     }
 };
 
@@ -109,19 +102,6 @@ TEST_F(steering_test, a_delay_holds_the_response_and_pipelined_answers_keep_thei
     ASSERT_TRUE(c.read_response());
 }
 
-// The sum over the cores of one series (`name{core="..."` then more labels).
-double sum_over_cores(const std::string& metrics, const std::string& name, const std::string& more_labels = "") {
-    std::istringstream in(metrics);
-    double total = 0;
-    const std::string prefix = name + "{core=\"";
-    for (std::string line; std::getline(in, line);) {
-        if (line.compare(0, prefix.size(), prefix) != 0) continue;
-        if (!more_labels.empty() && line.find(more_labels) == std::string::npos) continue;
-        total += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return total;
-}
-
 TEST_F(steering_test, a_client_that_leaves_during_a_delay_frees_its_connection_at_once) {
     const std::string id = create("leavers");
     ASSERT_EQ(call("PUT", key_path(id, "slow"), "org-one", "v").status, 201);
@@ -154,17 +134,13 @@ TEST_F(steering_test, a_client_that_leaves_during_a_delay_frees_its_connection_a
 TEST(steering, injections_are_counted_in_metrics_and_shown_in_server_timing) {
     server_process timed{{"--threads", "2", "--provision-delay", "0", "--server-timing"}};
     const auto on = [&](const std::string& method, const std::string& path, const std::optional<std::string>& body,
-                        const std::string& token = "org-one") {
-        client c(timed.port());
-        c.send(request(method, path, token, body));
-        return c.read_response().value_or(response{});
-    };
+                        const std::string& token = "org-one") { return call_as(timed.port(), method, path, token, body); };
     response made = on("POST", "/v2/storage/kvs", R"({"name":"counted"})");
     ASSERT_EQ(made.status, 201);
     const std::string id = json_string(made.body, "id");
-    ASSERT_EQ(on("PUT", "/_ringkv/rules", R"([{"match":{"route":"get_key"},"latency":{"distribution":"fixed","ms":20}},
+    ASSERT_EQ(put_rules(timed.port(), R"([{"match":{"route":"get_key"},"latency":{"distribution":"fixed","ms":20}},
         {"match":{"route":"delete_key"},"latency":{"distribution":"fixed","ms":5},"fault":{"kind":"status","status":503}},
-        {"match":{"route":"list_keys"},"rate_limit":{"requests":1,"per_ms":60000,"burst":1}}])", "").status, 200);
+        {"match":{"route":"list_keys"},"rate_limit":{"requests":1,"per_ms":60000,"burst":1}}])").status, 200);
     // A delayed answer, and a fault answered at the head: both name the delay.
     response slow = on("GET", "/v2/storage/kvs/" + id + "/keys/missing", std::nullopt);
     EXPECT_EQ(slow.status, 404);
@@ -182,13 +158,7 @@ TEST(steering, injections_are_counted_in_metrics_and_shown_in_server_timing) {
     EXPECT_EQ(sum_over_cores(text, "ringkv_rate_limited_requests_total"), 1);
     EXPECT_EQ(sum_over_cores(text, "ringkv_rate_admitted_requests_total"), 1);
     EXPECT_EQ(sum_over_cores(text, "ringkv_rate_table_full_total"), 0);
-    const std::string path = ::testing::TempDir() + "ringkv-steering-metrics.txt";
-    std::ofstream(path) << text;
-    const int status = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
-    std::ifstream out(path + ".out");
-    std::stringstream verdict;
-    verdict << out.rdbuf();
-    EXPECT_EQ(status, 0) << verdict.str();
+    EXPECT_EQ(promtool_complaints(text), "");
 }
 
 TEST_F(steering_test, status_faults_before_and_after_the_operation) {
@@ -215,7 +185,7 @@ TEST_F(steering_test, transport_faults_on_the_wire) {
                               {"match":{"token":"slow"},"fault":{"kind":"dribble","bytes_per_second":400}}])").status, 200);
     {
         client c(server.port());
-        c.send(request("GET", "/v2/storage/kvs", "rst"));
+        c.send(request("GET", "/v2/storage/kvs", bearer("rst")));
         pollfd p{c.fd(), POLLIN, 0};
         ASSERT_EQ(poll(&p, 1, 5000), 1);
         char byte;
@@ -224,19 +194,19 @@ TEST_F(steering_test, transport_faults_on_the_wire) {
     }
     {
         client c(server.port());
-        c.send(request("GET", "/v2/storage/kvs", "fin"));
+        c.send(request("GET", "/v2/storage/kvs", bearer("fin")));
         EXPECT_EQ(c.read_raw(1, 5000), "");
         EXPECT_TRUE(c.closed_by_server(1000));
     }
     {
         client c(server.port());
-        c.send(request("GET", "/v2/storage/kvs", "hang"));
+        c.send(request("GET", "/v2/storage/kvs", bearer("hang")));
         EXPECT_EQ(c.read_raw(1, 500), "");  // nothing, and still open
         EXPECT_FALSE(c.closed_by_server(100));
     }
     {
         client c(server.port());
-        c.send(request("GET", "/v2/storage/kvs", "cut"));
+        c.send(request("GET", "/v2/storage/kvs", bearer("cut")));
         const std::string raw = c.read_raw(100000, 5000);
         const std::size_t head_end = raw.find("\r\n\r\n");
         ASSERT_NE(head_end, std::string::npos) << raw;
@@ -249,7 +219,7 @@ TEST_F(steering_test, transport_faults_on_the_wire) {
     {
         client c(server.port());
         const auto start = clock_type::now();
-        c.send(request("GET", "/v2/storage/kvs", "slow"));
+        c.send(request("GET", "/v2/storage/kvs", bearer("slow")));
         auto r = c.read_response(5000);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 200);
@@ -290,7 +260,7 @@ TEST_F(steering_test, a_rate_limit_counts_every_connection_and_answers_429_with_
     for (int i = 0; i < 10; ++i) {
         client c(server.port());
         for (int j = 0; j < 2; ++j) {
-            c.send(request("GET", "/v2/storage/kvs", "limited"));
+            c.send(request("GET", "/v2/storage/kvs", bearer("limited")));
             auto r = c.read_response();
             ASSERT_TRUE(r);
             EXPECT_EQ(r->header("x-ratelimit-limit"), "1");
@@ -320,11 +290,7 @@ TEST_F(steering_test, a_rate_limit_counts_every_connection_and_answers_429_with_
 TEST_F(steering_test, the_virtual_clock_moves_expiry_delays_and_timestamps_forward) {
     server_process slow{{"--threads", "2", "--provision-delay", "3600000", "--delete-delay", "3600000"}};
     const auto on = [&](const std::string& method, const std::string& path, const std::optional<std::string>& body = {},
-                        const std::string& token = "org-one") {
-        client c(slow.port());
-        c.send(request(method, path, token, body));
-        return c.read_response().value_or(response{});
-    };
+                        const std::string& token = "org-one") { return call_as(slow.port(), method, path, token, body); };
     response made = on("POST", "/v2/storage/kvs", R"({"name":"hour"})");
     ASSERT_EQ(made.status, 201);
     const std::string id = json_string(made.body, "id");
@@ -390,7 +356,7 @@ TEST_F(steering_test, a_reset_during_load_loses_nothing_it_should_keep) {
         client c(server.port());
         for (int i = 0; !stop && i < 100000; ++i) {
             const std::string key = "k" + std::to_string(i);
-            c.send(request("PUT", key_path(kept, key), "org-keep", key));
+            c.send(request("PUT", key_path(kept, key), bearer("org-keep"), key));
             auto r = c.read_response();
             if (!r) break;
             if (r->status == 201) stored.push_back(key);
@@ -407,7 +373,7 @@ TEST_F(steering_test, a_reset_during_load_loses_nothing_it_should_keep) {
     ASSERT_GT(stored.size(), 20u);
     client c(server.port());
     for (const std::string& key : stored) {
-        c.send(request("GET", key_path(kept, key), "org-keep"));
+        c.send(request("GET", key_path(kept, key), bearer("org-keep")));
         auto r = c.read_response();
         ASSERT_TRUE(r);
         ASSERT_EQ(r->body, key);
