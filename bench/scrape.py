@@ -9,25 +9,15 @@ import socket
 import sys
 import time
 
+from http_response import read_response
 
-def read_response(sock, buffer):
-    while b"\r\n\r\n" not in buffer:
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            raise SystemExit("connection closed")
-        buffer += chunk
-    head, buffer = buffer.split(b"\r\n\r\n", 1)
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(buffer) < length:
-        buffer += sock.recv(1 << 20)
+
+def read_ok(sock, buffer):
+    """Reads one response, which must be a 200; returns (body, leftover)."""
+    status, body, buffer = read_response(sock, buffer)
     if status != 200:
-        raise SystemExit(f"HTTP {status}: {buffer[:200]!r}")
-    return buffer[:length], buffer[length:]
+        raise SystemExit(f"HTTP {status}: {body[:200]!r}")
+    return body, buffer
 
 
 def main():
@@ -40,7 +30,7 @@ def main():
     for _ in range(count):
         start = time.perf_counter()
         sock.sendall(request)
-        body, leftover = read_response(sock, leftover)
+        body, leftover = read_ok(sock, leftover)
         times.append((time.perf_counter() - start) * 1000)
         if pause:
             time.sleep(pause)

@@ -12,26 +12,14 @@ import socket
 import sys
 import time
 
+from http_response import read_response
+
 
 def read_responses(sock, count, buffer=b""):
     """Reads `count` responses; returns (last body, leftover). Fails on a non-2xx."""
     body = b""
     for _ in range(count):
-        while b"\r\n\r\n" not in buffer:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                raise SystemExit("connection closed")
-            buffer += chunk
-        head, buffer = buffer.split(b"\r\n\r\n", 1)
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(buffer) < length:
-            buffer += sock.recv(1 << 20)
-        body, buffer = buffer[:length], buffer[length:]
+        status, body, buffer = read_response(sock, buffer)
         if status >= 300:
             raise SystemExit(f"HTTP {status}: {body[:200]!r}")
     return body, buffer
