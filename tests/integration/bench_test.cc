@@ -71,16 +71,34 @@ TEST(ringkv_bench, closed_loop_run_writes_a_consistent_histogram) {
     EXPECT_EQ(server.stop(), 0);  // the run deleted its namespace and left the server healthy
 }
 
-TEST(ringkv_bench, open_loop_holds_its_rate_and_counts_requests) {
+// Only what does not depend on the machine's load is asserted: exact
+// counts, and the open-loop schedule as a floor (request i of a connection
+// is never sent before its due time, so the run cannot finish sooner than
+// the schedule's last due time: it never runs faster than --rate). How close the
+// generator keeps to its rate is measured in bench/, not here.
+TEST(ringkv_bench, open_loop_keeps_to_its_schedule_and_counts_requests) {
     server_process server({"--threads", "2"});
     const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
     const std::string json = ::testing::TempDir() + "bench-open.json";
-    auto run = bench({"--url", url, "--connections", "10", "--rate", "2000", "--duration", "2", "--warmup", "0.5",
-                      "--json", json, "--quiet"});
+    // 1000 requests at 2000/s over 10 connections: each connection sends
+    // 100, one every 5 ms, connection c starting c * 0.5 ms in; the last is
+    // due 99 * 5 + 4.5 = 499.5 ms after the start.
+    auto run = bench({"--url", url, "--connections", "10", "--rate", "2000", "--requests", "1000", "--warmup", "0",
+                      "--json", json, "--quiet"}, 120'000);
     ASSERT_EQ(run.exit_status, 0) << run.err;
-    const std::string text = read_file(json);
-    EXPECT_NEAR(json_number(text, "throughput_rps"), 2000, 100);
-    EXPECT_NEAR(json_number(text, "requests"), 4000, 40);
+    std::string text = read_file(json);
+    EXPECT_EQ(json_number(text, "requests"), 1000) << text;
+    EXPECT_EQ(json_number(text, "errors"), 0) << text;
+    EXPECT_GE(json_number(text, "seconds"), 0.4995) << "sent ahead of the open-loop schedule: " << text;
+    // A timed run never sends more than its schedule holds: at most
+    // rate * duration, plus one per connection for the turn at the edge.
+    run = bench({"--url", url, "--connections", "10", "--rate", "2000", "--duration", "1", "--warmup", "0",
+                 "--json", json, "--quiet"}, 120'000);
+    ASSERT_EQ(run.exit_status, 0) << run.err;
+    text = read_file(json);
+    EXPECT_GT(json_number(text, "requests"), 0) << text;
+    EXPECT_LE(json_number(text, "requests"), 2000 + 10) << text;
+    EXPECT_EQ(json_number(text, "errors"), 0) << text;
     auto counted = bench({"--url", url, "--connections", "7", "--requests", "1000", "--mix", "put=1", "--quiet"});
     ASSERT_EQ(counted.exit_status, 0) << counted.err;
     EXPECT_NE(counted.out.find("requests             1000 "), std::string::npos) << counted.out;
