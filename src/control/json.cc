@@ -2,6 +2,7 @@
 
 #include <ringkv/net/http/error_response.hh>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -135,13 +136,45 @@ private:
         out.text.assign(_text.substr(start, _at - start));
         const auto [end, error] = std::from_chars(_text.data() + start, _text.data() + _at, out.number);
         (void)end;
-        // Out of range: a number too large for a double is infinite, which
-        // the decoders refuse like any other value out of bounds.
-        if (error == std::errc::result_out_of_range) {
-            const bool tiny = out.text.find("e-") != std::string::npos || out.text.find("E-") != std::string::npos;
-            out.number = tiny ? 0.0 : (out.text[0] == '-' ? -HUGE_VAL : HUGE_VAL);
-        }
+        if (error == std::errc::result_out_of_range) out.number = beyond_a_double(out.text);
         return true;
+    }
+
+    // A number past a double's range, either way: too small, it reads as 0
+    // (the nearest double, however it is written: 1e-400, 0.000...1, or
+    // 0.0001e-330); too large, as infinity, which the decoders refuse like
+    // any value out of bounds. Which way is told by the power of ten of its
+    // first significant digit (negative: too small), since from_chars does
+    // not say. `text` is a number read_number() checked.
+    static double beyond_a_double(std::string_view text) {
+        const bool negative = text[0] == '-';
+        std::size_t i = negative ? 1 : 0;
+        // The power of ten of the first significant digit, from the digits.
+        std::int64_t power = 0;
+        bool significant = false;
+        for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+            significant |= text[i] != '0';
+            if (significant) ++power;
+        }
+        --power;  // digits before the point: 3 of them is 10^2
+        if (!significant && i < text.size() && text[i] == '.') {
+            for (++i; i < text.size() && text[i] == '0'; ++i) --power;
+            significant = i < text.size() && text[i] >= '1' && text[i] <= '9';
+        }
+        if (!significant) return 0.0;
+        while (i < text.size() && text[i] != 'e' && text[i] != 'E') ++i;
+        if (i < text.size()) {
+            ++i;
+            const bool exponent_negative = text[i] == '-';
+            if (text[i] == '-' || text[i] == '+') ++i;
+            // Saturated: past any double either way, however many digits.
+            constexpr std::int64_t saturated = 1'000'000;
+            std::int64_t exponent = 0;
+            for (; i < text.size(); ++i) exponent = std::min(saturated, exponent * 10 + (text[i] - '0'));
+            power += exponent_negative ? -exponent : exponent;
+        }
+        if (power < 0) return 0.0;
+        return negative ? -HUGE_VAL : HUGE_VAL;
     }
 
     bool hex4(unsigned& code) {

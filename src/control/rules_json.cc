@@ -87,9 +87,13 @@ public:
         }
         return out;
     }
+    // A bound as people write it: a whole number as an integer (600000, not
+    // the shortest form 6e+05), any other in its shortest form (0.5).
     static std::string format(double x) {
         char digits[32];
-        const auto end = std::to_chars(digits, digits + sizeof(digits), x).ptr;
+        const bool whole = x == std::trunc(x) && std::fabs(x) <= double(integer_max);
+        const auto end = whole ? std::to_chars(digits, digits + sizeof(digits), std::int64_t(x)).ptr
+                               : std::to_chars(digits, digits + sizeof(digits), x).ptr;
         return std::string(digits, end);
     }
 

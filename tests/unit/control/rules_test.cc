@@ -52,6 +52,44 @@ TEST(json_reader, strict_rfc8259) {
     EXPECT_EQ(a->items[6].text, "\xc3\xa9\xf0\x9f\x98\x80");
 }
 
+// Past a double's range: too small reads as 0 however it is written (an
+// exponent, a long decimal, both); too large as infinity (which the
+// decoders refuse), even with a negative exponent.
+TEST(json_reader, underflow_reads_as_zero_and_overflow_as_infinity) {
+    const auto number_of = [](const std::string& text) {
+        const json::parsed parsed = json::parse(text);
+        EXPECT_TRUE(parsed.root) << text << ": " << parsed.error;
+        return parsed.root ? parsed.root->number : std::nan("");
+    };
+    const std::string zeros(400, '0');
+    const std::vector<std::string> tiny = {"1e-400", "-1e-400", "0." + zeros + "1", "-0." + zeros + "1",
+                                           "0." + zeros + "1e3", "0.0001e-330", "1" + zeros + "e-800",
+                                           "0." + zeros + "1e+10", "1e-99999999999999999999"};
+    for (const std::string& text : tiny) EXPECT_EQ(number_of(text), 0.0) << text;
+    const std::vector<std::string> huge = {"1e400", "1" + zeros, "1" + zeros + "e-10", "0.001e312",
+                                           "9e99999999999999999999"};
+    for (const std::string& text : huge) {
+        EXPECT_EQ(number_of(text), HUGE_VAL) << text;
+        EXPECT_EQ(number_of("-" + text), -HUGE_VAL) << text;
+    }
+    EXPECT_EQ(number_of("0." + zeros + "1e400"), 1e-1);  // in range once scaled: read exactly
+    EXPECT_EQ(number_of("1e-310"), 1e-310);              // subnormal, still in range
+    // Through the decoder: a tiny delay is no delay; a huge one is refused.
+    EXPECT_EQ(rules_of(R"([{"latency":{"distribution":"fixed","ms":0.)" + zeros + "1}}]")[0].latency.ms, 0.0);
+    EXPECT_EQ(rules_of(R"([{"latency":{"distribution":"fixed","ms":1e-400}}])")[0].latency.ms, 0.0);
+    EXPECT_EQ(error_of(R"([{"latency":{"distribution":"fixed","ms":1)" + zeros + "e-10}}]").detail, "must be a number");
+}
+
+// Range messages print whole bounds as integers.
+TEST(rule_decoder, range_messages_print_integers_as_integers) {
+    const field_error too_long = error_of(R"([{"latency":{"distribution":"fixed","ms":600001}}])");
+    EXPECT_EQ(too_long.detail, "must be from 0 to " + std::to_string(delay_ms_max)) << too_long.detail;
+    EXPECT_EQ(too_long.detail.find("e+"), std::string::npos) << too_long.detail;
+    EXPECT_EQ(error_of(R"([{"probability":1.5}])").detail, "must be from 0 to 1");
+    EXPECT_EQ(error_of(R"([{"latency":{"distribution":"pareto","scale_ms":5,"shape":1001}}])").detail,
+              "must be from 0 to 1000");
+}
+
 TEST(json_reader, nesting_and_size_are_bounded) {
     std::string deep(json::depth_max, '[');
     deep += std::string(json::depth_max, ']');
