@@ -141,6 +141,8 @@ void add_injected_collector(metrics::core_metrics& metrics, const steering& core
     metrics.add_collector([&core_steering](metrics::sample_sink& out) {
         const injected_counters& seen = core_steering.counts();
         out.counter("ringkv_injected_delays_total", "Responses held back by a rule's latency.", seen.delays);
+        out.seconds_counter("ringkv_injected_delay_seconds_total",
+                            "Time responses were held back by rules' latencies, as drawn.", seen.delay_us_total);
         for (std::size_t kind = 1; kind < fault_kinds; ++kind) {  // 0 is none
             out.counter("ringkv_injected_faults_total", "Faults injected by rules, by kind.", seen.faults[kind],
                         metrics::label("kind", fault_name(fault_kind(kind))));

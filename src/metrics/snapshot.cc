@@ -29,6 +29,24 @@ void append_seconds(std::string& out, std::uint64_t ns) {
     out.append(digits, std::size_t(last + 1));
 }
 
+// Microseconds as seconds with six decimals, exactly ("1.250000").
+void append_seconds_of_us(std::string& out, std::uint64_t us) {
+    append_number(out, us / 1'000'000);
+    char digits[8] = ".000000";
+    std::uint64_t fraction = us % 1'000'000;
+    for (int i = 6; i >= 1; --i, fraction /= 10) digits[i] = char('0' + fraction % 10);
+    out.append(digits, 7);
+}
+
+// A counter's value: a count, or a seconds_counter's microseconds in seconds.
+void append_counter(std::string& out, family_type type, std::uint64_t count) {
+    if (type == family_type::seconds_counter) {
+        append_seconds_of_us(out, count);
+    } else {
+        append_number(out, count);
+    }
+}
+
 // Nanoseconds as microseconds with three decimals ("48.512").
 void append_microseconds(std::string& out, std::uint64_t ns) {
     append_number(out, ns / 1000);
@@ -285,7 +303,7 @@ std::string snapshot::prometheus() const {
             out.append(s.help);
             out.append("\n# TYPE ");
             out.append(s.name);
-            out.append(s.type == family_type::counter ? " counter\n" : " gauge\n");
+            out.append(s.type == family_type::gauge ? " gauge\n" : " counter\n");
         }
         out.append(s.name);
         out.append("{core=\"");
@@ -296,10 +314,10 @@ std::string snapshot::prometheus() const {
             out.append(s.labels);
         }
         out.append("} ");
-        if (s.type == family_type::counter) {
-            append_number(out, count);
-        } else {
+        if (s.type == family_type::gauge) {
             append_real(out, value);
+        } else {
+            append_counter(out, s.type, count);
         }
         out.push_back('\n');
     }
@@ -349,8 +367,8 @@ std::string snapshot::stats_json(std::uint64_t now_ns) const {
             if (!s.labels.empty()) key.append("{").append(s.labels).append("}");
             append_json_string(out, key);
             out.push_back(':');
-            if (s.type == family_type::counter) {
-                append_number(out, s.count);
+            if (s.type != family_type::gauge) {
+                append_counter(out, s.type, s.count);
             } else if (std::isfinite(s.value)) {
                 append_real(out, s.value);
             } else {
@@ -365,6 +383,11 @@ std::string snapshot::stats_json(std::uint64_t now_ns) const {
 
 void sample_sink::counter(std::string_view name, std::string_view help, std::uint64_t count, std::string labels) {
     _out.push_back({name, help, family_type::counter, std::move(labels), _core, count, 0});
+}
+
+void sample_sink::seconds_counter(std::string_view name, std::string_view help, std::uint64_t microseconds,
+                                  std::string labels) {
+    _out.push_back({name, help, family_type::seconds_counter, std::move(labels), _core, microseconds, 0});
 }
 
 void sample_sink::gauge(std::string_view name, std::string_view help, double value, std::string labels) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 namespace ringkv::testing {
@@ -153,6 +154,16 @@ TEST(steering, injections_are_counted_in_metrics_and_shown_in_server_timing) {
     EXPECT_EQ(on("GET", "/v2/storage/kvs/" + id + "/keys", std::nullopt).status, 429);
     const std::string text = on("GET", "/metrics", std::nullopt, "").body;
     EXPECT_EQ(sum_over_cores(text, "ringkv_injected_delays_total"), 2) << text;
+    // 20 ms and 5 ms, kept in whole microseconds, written in seconds with
+    // six decimals on every core.
+    EXPECT_NE(text.find("# TYPE ringkv_injected_delay_seconds_total counter\n"), std::string::npos);
+    const std::regex seconds_line(R"(ringkv_injected_delay_seconds_total\{core="[01]"\} 0\.0(00000|05000|20000|25000))");
+    std::smatch found;
+    std::string rest = text;
+    int lines = 0;
+    for (; std::regex_search(rest, found, seconds_line); rest = found.suffix()) ++lines;
+    EXPECT_EQ(lines, 2) << text;
+    EXPECT_EQ(sum_over_cores(text, "ringkv_injected_delay_seconds_total"), 0.025) << text;
     EXPECT_EQ(sum_over_cores(text, "ringkv_injected_faults_total", R"(kind="status")"), 1);
     EXPECT_EQ(sum_over_cores(text, "ringkv_injected_faults_total", R"(kind="reset")"), 0);
     EXPECT_EQ(sum_over_cores(text, "ringkv_rate_limited_requests_total"), 1);

@@ -28,7 +28,9 @@
 
 namespace ringkv::metrics {
 
-enum class family_type : std::uint8_t { counter, gauge };
+// seconds_counter: a counter of time kept in whole microseconds (integer
+// sums, so no drift however long it runs) and rendered in seconds.
+enum class family_type : std::uint8_t { counter, seconds_counter, gauge };
 
 // One value a collector reported.
 struct sample {
@@ -37,7 +39,7 @@ struct sample {
     family_type type = family_type::counter;
     std::string labels;     // `a="x",b="y"` (see label()), without the core
     unsigned core = 0;
-    std::uint64_t count = 0;  // counters
+    std::uint64_t count = 0;  // counters; microseconds for a seconds_counter
     double value = 0;         // gauges
 };
 
@@ -49,6 +51,10 @@ public:
     // line, a literal; labels: from label(), joined with ',' for several.
     void counter(std::string_view name, std::string_view help, std::uint64_t count, std::string labels = {});
     void gauge(std::string_view name, std::string_view help, double value, std::string labels = {});
+    // A counter of time: name ends in _seconds_total; rendered as seconds
+    // with six decimals, exactly (1250 µs is "0.001250").
+    void seconds_counter(std::string_view name, std::string_view help, std::uint64_t microseconds,
+                         std::string labels = {});
 
 private:
     unsigned _core;

@@ -212,6 +212,33 @@ TEST(snapshot, collectors_render_one_family_with_a_core_label) {
     EXPECT_NE(text.find("ringkv_connections_open{core=\"1\"} 2\n"), std::string::npos);
 }
 
+// A time counter is kept in microseconds and rendered in seconds exactly:
+// no float on the way (1 µs short of 2^53 µs prints every digit).
+TEST(snapshot, seconds_counters_render_microseconds_as_exact_seconds) {
+    core_metrics a(0, 0), b(1, 0);
+    a.add_collector([](sample_sink& out) {
+        out.seconds_counter("ringkv_injected_delay_seconds_total", "Delay injected.", 1'250);
+        out.seconds_counter("ringkv_injected_delay_seconds_total", "Delay injected.", 2'000'000);  // same series: added
+    });
+    b.add_collector([](sample_sink& out) {
+        out.seconds_counter("ringkv_injected_delay_seconds_total", "Delay injected.", (std::uint64_t(1) << 53) - 1);
+    });
+    snapshot s(snapshot::view::prometheus);
+    s.add(a);
+    s.add(b);
+    const std::string text = s.prometheus();
+    EXPECT_EQ(lines_starting(text, "# TYPE ringkv_injected_delay_seconds_total counter").size(), 1u) << text;
+    EXPECT_NE(text.find("ringkv_injected_delay_seconds_total{core=\"0\"} 2.001250\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("ringkv_injected_delay_seconds_total{core=\"1\"} 9007199254.740991\n"), std::string::npos)
+        << text;
+    core_metrics idle(2, 0);
+    idle.add_collector([](sample_sink& out) { out.seconds_counter("ringkv_idle_seconds_total", "Idle.", 0); });
+    snapshot stats(snapshot::view::stats);
+    stats.add(idle);
+    EXPECT_NE(stats.stats_json(0).find(R"("ringkv_idle_seconds_total":0.000000)"), std::string::npos)
+        << stats.stats_json(0);
+}
+
 TEST(snapshot, stats_report_percentiles_within_one_percent) {
     std::mt19937_64 random(5);
     std::lognormal_distribution<double> latency(std::log(50'000.0), 0.8);
