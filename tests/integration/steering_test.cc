@@ -188,6 +188,41 @@ TEST_F(steering_test, status_faults_before_and_after_the_operation) {
     EXPECT_EQ(call("GET", key_path(id, "after")).body, "x");  // it ran; its answer was lost
 }
 
+// A status fault is decided at the request's head; when the rule list is
+// replaced (from another connection) before the body has arrived, the
+// fault's rule is gone and it is no fault: the operation answers as if
+// nothing had matched, never an invented 500. Both ways a status fault
+// waits for the body: "when":"after", and a rate-limited rule (its bucket
+// is asked after the body). "Expect: 100-continue" shows when the head has
+// been decided, so no timing is involved.
+TEST_F(steering_test, a_status_fault_whose_rules_are_replaced_before_the_body_is_no_fault) {
+    const std::string id = create("raced");
+    const std::string value(200'000, 'v');  // more than one read's worth
+    const struct {
+        std::string key, rule;
+    } cases[] = {
+        {"after", R"([{"match":{"route":"put_key"},"fault":{"kind":"status","status":503,"when":"after"}}])"},
+        {"limited", R"([{"match":{"route":"put_key"},"rate_limit":{"requests":1000,"per_ms":1000},
+                        "fault":{"kind":"status","status":503}}])"},
+    };
+    for (const auto& c : cases) {
+        ASSERT_EQ(rules("PUT", c.rule).status, 200) << c.key;
+        ASSERT_EQ(call("PUT", key_path(id, c.key + "-before"), "org-one", value).status, 503) << c.key;  // in force
+        client writer(server.port());
+        writer.send("PUT " + key_path(id, c.key) + " HTTP/1.1\r\nHost: t\r\n" + org_one_auth +
+                    "Expect: 100-continue\r\nContent-Length: " + std::to_string(value.size()) + "\r\n\r\n" +
+                    value.substr(0, 1000));
+        const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+        ASSERT_EQ(writer.read_raw(interim.size()), interim) << c.key;  // the head is decided, under the rule
+        ASSERT_EQ(rules("PUT", "[]").status, 200);  // on every core before it answers
+        writer.send(value.substr(1000));
+        const std::optional<response> r = writer.read_response();
+        ASSERT_TRUE(r) << c.key;
+        EXPECT_EQ(r->status, 201) << c.key << ": " << r->body;
+        EXPECT_EQ(call("GET", key_path(id, c.key)).body.size(), value.size()) << c.key;
+    }
+}
+
 TEST_F(steering_test, transport_faults_on_the_wire) {
     ASSERT_EQ(rules("PUT", R"([{"match":{"token":"rst"},"fault":{"kind":"reset"}},
                               {"match":{"token":"fin"},"fault":{"kind":"close"}},
