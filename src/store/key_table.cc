@@ -27,11 +27,13 @@ bool over_load(std::size_t used, std::size_t capacity) { return used * 8 > capac
 
 // The owner is the only writer: its own loads need no ordering.
 std::uint64_t owner_load(const std::atomic<std::uint64_t>& slot) { return slot.load(std::memory_order_relaxed); }
-// Every store publishes (I2 of concurrent_read.hh): whatever the owner built
-// before it is visible to a reader whose acquire load sees the new value.
-void publish(std::atomic<std::uint64_t>& slot, std::uint64_t value) { slot.store(value, std::memory_order_release); }
 
 }  // namespace
+
+void key_table::publish(std::atomic<std::uint64_t>& slot, std::uint64_t value) {
+    slot.store(value, std::memory_order_release);
+    if (_interleaving != nullptr) _interleaving->after_publish();
+}
 
 key_table::key_table(reclaimer* retired) : _retired(retired), _now(make_table(capacity_min)), _head(_now) {
     RINGKV_ASSERT(_now != nullptr);
@@ -118,6 +120,7 @@ const item* key_table::find_concurrent(std::uint64_t hash, std::uint32_t namespa
             const item* i = item_of(slot);
             if (i->namespace_number() == namespace_number && i->key() == key) return i;
         }
+        if (_interleaving != nullptr) _interleaving->between_tables();
     }
     return nullptr;
 }

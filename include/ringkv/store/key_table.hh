@@ -81,6 +81,26 @@ public:
     // key in a table at its load limit. 0 when no growth is due.
     std::size_t growth_bytes_on_insert() const;
 
+    // A test seam: the two points where a reader and the owner interleave,
+    // so that tests can run the owner's code at exactly that moment, on one
+    // thread, and each trap of the protocol gets a deterministic test
+    // (tests/unit/store/concurrent_read_test.cc). Off (nullptr) in the
+    // server, where it costs a predictable branch per slot store and per
+    // table a find_concurrent() probes. Set it before any other thread runs.
+    class interleaving {
+    public:
+        // After each slot store of the owner: an insert, a replacement, an
+        // erase, and in growth each item placed and each old slot emptied.
+        virtual void after_publish() = 0;
+        // In find_concurrent(), after a miss in one table and before it
+        // reads whether a newer one exists.
+        virtual void between_tables() = 0;
+
+    protected:
+        ~interleaving() = default;
+    };
+    void interleave(interleaving* with) { _interleaving = with; }
+
 private:
     struct table {
         explicit table(std::size_t slot_count) : capacity(slot_count) {}
@@ -103,7 +123,10 @@ private:
     static void free_table(void* t);
     static position probe(table& t, std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
     position locate(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key) const;
-    static void place(table& t, std::uint64_t hash, item* i);
+    void place(table& t, std::uint64_t hash, item* i);
+    // Every slot store of the owner: release, so whatever it built before
+    // is visible to a reader whose acquire load sees the new value (I2).
+    void publish(std::atomic<std::uint64_t>& slot, std::uint64_t value);
     void migrate_some();
     void make_room();
 
@@ -115,6 +138,7 @@ private:
     std::atomic<const table*> _head;
     std::size_t _migrated = 0;  // slots of _old already moved
     std::size_t _size = 0;
+    interleaving* _interleaving = nullptr;
 };
 
 }  // namespace ringkv::store

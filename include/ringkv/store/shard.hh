@@ -127,6 +127,11 @@ public:
     // Unlinked but not yet freed (bytes, entries, age of the oldest).
     reclaimer::retired_stats retired(std::uint64_t now_ms) const { return _retired.retired(now_ms); }
 
+    // The key table's test seam (key_table::interleaving); off in the server.
+    void interleave(key_table::interleaving* with) { _table.interleave(with); }
+    // Whether the key table is growing (moving items to a newer table).
+    bool migrating() const { return _table.migrating(); }
+
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }
     std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes(); }

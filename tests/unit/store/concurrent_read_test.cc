@@ -81,6 +81,14 @@ void put(shared_state& s, std::uint32_t ns, const std::string& key, std::uint64_
     ASSERT_NE(result, shard::put_result::memory_full);
 }
 
+// A put on a shard without the stress test's shared state.
+void put_at(shard& owner, std::uint32_t ns, const std::string& key, std::uint64_t version, std::uint64_t ttl_ms,
+            std::uint64_t now_ms) {
+    const auto result = owner.put(key_hash(ns, key), ns, key, value_of(key, version), type_of(version), ttl_ms,
+                                  {now_ms, std::uint32_t(now_ms / 1000)});
+    ASSERT_NE(result, shard::put_result::memory_full);
+}
+
 // The owner: an "iteration" of a few dozen writes, then end_iteration().
 // The churn key space widens as it goes, so the table grows again and
 // again; erases and short TTLs leave tombstones, hence same-size rebuilds.
@@ -266,6 +274,139 @@ TEST(concurrent_read, an_expired_item_is_not_returned_before_the_wheel_reclaims_
     EXPECT_TRUE(read_concurrent(owner, key_hash(1, "t"), 1, "t", 99, states, 1));
     EXPECT_FALSE(read_concurrent(owner, key_hash(1, "t"), 1, "t", 100, states, 1));
     states.go_offline(1);
+}
+
+// The traps of the protocol, each at the one moment it matters, on one
+// thread (the key table's interleaving seam runs the owner's code, or a
+// reader's look-up, exactly there): the stress test above may or may not
+// hit that moment in a run; these fail every time one of the rules is
+// broken.
+
+// A reader's look-ups run after every single slot store of the owner, while
+// it overwrites keys (with and without a TTL), grows the table several
+// times, erases and rebuilds it: every key present throughout must be
+// found, whole and live at each of those moments. Breaks if the TTL is set
+// after the item is published (the reader sees a deadline of 0: expired),
+// if a migrated slot turns into a tombstone before the item is placed in
+// the newer table, if the new table is linked (`future`) after items start
+// leaving the old one, or if readers are sent to the new table (`head`)
+// before the old one is empty.
+class check_after_every_store final : public key_table::interleaving {
+public:
+    check_after_every_store(const shard& owner, const base::quiescent_states& states, const std::vector<std::string>& keys)
+        : _owner(owner), _states(states), _keys(keys) {}
+    void after_publish() override {
+        ++stores;
+        for (const std::string& key : _keys) {
+            const concurrent_item found =
+                read_concurrent(_owner, key_hash(stable_namespace, key), stable_namespace, key, now_ms, _states, 1);
+            if (!found) {
+                missed.push_back(key + " after store " + std::to_string(stores));
+                continue;
+            }
+            if (found->key() != key || !intact(*found)) missed.push_back(key + " torn after store " + std::to_string(stores));
+        }
+    }
+    void between_tables() override {}
+
+    std::uint64_t now_ms = 1;
+    std::uint64_t stores = 0;
+    std::vector<std::string> missed;
+
+private:
+    const shard& _owner;
+    const base::quiescent_states& _states;
+    const std::vector<std::string>& _keys;
+};
+
+TEST(concurrent_read_traps, every_present_key_is_readable_after_every_store_of_the_owner) {
+    base::quiescent_states states(2);
+    shard owner(0, shard::unbounded, &states, 0);
+    std::vector<std::string> stable;
+    for (int n = 0; n < 40; ++n) {
+        stable.push_back(stable_key(n));
+        put_at(owner, stable_namespace, stable.back(), 1'000'000 + n, n % 2 == 0 ? far_ttl_ms : 0, 1);
+    }
+    check_after_every_store check(owner, states, stable);
+    states.pass(1);  // the reader is online throughout (nothing is freed meanwhile)
+    owner.interleave(&check);
+    std::uint64_t version = 1;
+    std::size_t grown = 0;
+    for (std::uint32_t n = 0; n < 3000 && check.missed.empty(); ++n) {
+        const bool was_migrating = owner.migrating();
+        // Mostly new keys (growth), with some erased again (tombstones) and
+        // the stable keys overwritten with and without a TTL.
+        put_at(owner, churn_namespace, churn_key(n), ++version, 0, check.now_ms);
+        if (n % 3 == 0) owner.erase(key_hash(churn_namespace, churn_key(n / 2)), churn_namespace, churn_key(n / 2));
+        if (n % 5 == 0) {
+            put_at(owner, stable_namespace, stable[n % stable.size()], ++version, n % 2 == 0 ? far_ttl_ms : 0,
+                   check.now_ms);
+        }
+        grown += owner.migrating() && !was_migrating;
+        ++check.now_ms;
+    }
+    owner.interleave(nullptr);
+    states.go_offline(1);
+    EXPECT_GT(check.stores, 6000u);
+    EXPECT_GE(grown, 4u);  // several growths happened under the check
+    ASSERT_TRUE(check.missed.empty()) << check.missed.size() << " misses, the first: " << check.missed.front();
+}
+
+// rhashtable's rule, probing the oldest table first: a key the owner moves
+// from the old table to the new one between a reader's two probes is found
+// in the new one. Probing the newest table first would miss it (not there
+// yet, then a tombstone in the old one). Each key of a table in the middle
+// of its growth is looked up while the owner finishes the migration at the
+// moment the reader goes from one table to the next.
+class finish_growth_between_tables final : public key_table::interleaving {
+public:
+    explicit finish_growth_between_tables(shard& owner) : _owner(owner) {}
+    void after_publish() override {}
+    void between_tables() override {
+        if (_moving) return;
+        _moving = true;
+        // Each write moves a step of slots.
+        const std::string mover = churn_key(0);
+        while (_owner.migrating()) {
+            put_at(_owner, churn_namespace, mover, 1, 0, 1);
+            _owner.erase(key_hash(churn_namespace, mover), churn_namespace, mover);
+        }
+        _moving = false;
+        ++moved;
+    }
+    int moved = 0;
+
+private:
+    shard& _owner;
+    bool _moving = false;
+};
+
+TEST(concurrent_read_traps, a_key_moved_between_the_probes_of_two_tables_is_found_in_the_newer) {
+    // 128 slots grow when the 113th key arrives: the first 64 old slots move
+    // at once, the rest stay behind until later operations move them.
+    constexpr int keys_at_growth = 113;
+    int looked_up_mid_growth = 0;
+    for (int target = 0; target < keys_at_growth; ++target) {
+        base::quiescent_states states(2);
+        shard owner(0, shard::unbounded, &states, 0);
+        for (int n = 0; n < keys_at_growth; ++n) put_at(owner, stable_namespace, stable_key(n), 1 + n, 0, 1);
+        ASSERT_TRUE(owner.migrating());
+        finish_growth_between_tables mover(owner);
+        owner.interleave(&mover);
+        states.pass(1);
+        const std::string key = stable_key(target);
+        const concurrent_item found = read_concurrent(owner, key_hash(stable_namespace, key), stable_namespace, key,
+                                                      1, states, 1);
+        ASSERT_TRUE(found) << key << " was missed while it moved to the newer table";
+        EXPECT_EQ(found->key(), key);
+        EXPECT_TRUE(intact(*found));
+        looked_up_mid_growth += mover.moved;
+        states.go_offline(1);
+        owner.interleave(nullptr);
+    }
+    // The moment happened for the keys already moved (a tombstone in the old
+    // table sent the reader on), and the migration then finished under it.
+    EXPECT_GT(looked_up_mid_growth, 0);
 }
 
 // I5's guard: a pointer used after its core passed a quiescent state (kept
