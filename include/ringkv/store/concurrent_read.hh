@@ -36,6 +36,13 @@
 // client saw the write's answer follows the owner's release through the
 // reply mailbox, the socket and the new request, so it sees the new slot.
 //
+// Tests: tests/unit/store/concurrent_read_test.cc stresses the protocol
+// with threads (under ASan and TSan too) and runs each trap deterministically
+// at its moment, through key_table's interleaving seam: a key moved between
+// a reader's two table probes, a TTL set after publishing, an old slot
+// emptied before the item is in the newer table, the newer table linked or
+// the readers' head moved too early.
+//
 // Not done on a remote read: unlinking an expired item (readers filter on
 // the deadline; the owner's timer wheel reclaims it on time).
 
