@@ -60,21 +60,55 @@ void write_storage_full(net::http::response_writer& writer) {
 
 }  // namespace
 
-io::task<> put_key(plan& p, net::http::request& request, net::http::response_writer& writer) {
+std::string_view content_type_of(const net::http::request& request) {
+    return request.head.content_type.empty() ? default_content_type : request.head.content_type;
+}
+
+std::optional<net::http::error> put_refusal(const net::http::request& request) {
     if (request.body.empty()) {  // a chunked body with no data
-        net::http::write_error(writer, {400, error_code::missing_parameter, "request body is required"});
-        co_return;
+        return net::http::error{400, error_code::missing_parameter, "request body is required"};
     }
-    const std::string_view content_type =
-        request.head.content_type.empty() ? default_content_type : request.head.content_type;
+    const std::string_view content_type = content_type_of(request);
     if (content_type.size() > content_type_bytes_max) {
-        net::http::write_error(writer, {415, error_code::unsupported_media_type, "the Content-Type is longer than 256 bytes"});
-        co_return;
+        return net::http::error{415, error_code::unsupported_media_type, "the Content-Type is longer than 256 bytes"};
     }
     if (has_control_bytes(content_type)) {
-        net::http::write_error(writer, {415, error_code::unsupported_media_type, "the Content-Type holds control characters"});
+        return net::http::error{415, error_code::unsupported_media_type, "the Content-Type holds control characters"};
+    }
+    return std::nullopt;
+}
+
+void write_put_answer(put_outcome result, net::http::response_writer& writer) {
+    switch (result) {
+        case put_outcome::created: writer.write_empty(201); break;
+        case put_outcome::replaced: writer.write_empty(200); break;
+        case put_outcome::memory_full:
+            net::http::write_error(writer, {507, error_code::bad_request, "the server's memory limit is reached"});
+            break;
+        case put_outcome::storage_full: write_storage_full(writer); break;
+        case put_outcome::namespace_deleting:
+            net::http::write_error(writer, {409, error_code::bad_request, "the namespace is being deleted"});
+            break;
+        case put_outcome::namespace_gone:
+            net::http::write_error(writer, {404, error_code::not_found, "no namespace with this id", error_source::pointer("/id")});
+            break;
+    }
+}
+
+void write_delete_answer(bool stored, net::http::response_writer& writer) {
+    if (stored) {
+        writer.write_empty(204);
+    } else {
+        write_storage_full(writer);
+    }
+}
+
+io::task<> put_key(plan& p, net::http::request& request, net::http::response_writer& writer) {
+    if (const std::optional<net::http::error> refused = put_refusal(request)) {
+        net::http::write_error(writer, *refused);
         co_return;
     }
+    const std::string_view content_type = content_type_of(request);
     put_order order;
     order.hash = store::key_hash(p.namespace_number, p.key_view());
     order.namespace_number = p.namespace_number;
@@ -90,20 +124,7 @@ io::task<> put_key(plan& p, net::http::request& request, net::http::response_wri
         return put_on_owner(core_state::local(), order, now_here(), &ticket);
     });
     if (!co_await acknowledged(owner, ticket)) result = put_outcome::storage_full;
-    switch (result) {
-        case put_outcome::created: writer.write_empty(201); break;
-        case put_outcome::replaced: writer.write_empty(200); break;
-        case put_outcome::memory_full:
-            net::http::write_error(writer, {507, error_code::bad_request, "the server's memory limit is reached"});
-            break;
-        case put_outcome::storage_full: write_storage_full(writer); break;
-        case put_outcome::namespace_deleting:
-            net::http::write_error(writer, {409, error_code::bad_request, "the namespace is being deleted"});
-            break;
-        case put_outcome::namespace_gone:
-            net::http::write_error(writer, {404, error_code::not_found, "no namespace with this id", error_source::pointer("/id")});
-            break;
-    }
+    write_put_answer(result, writer);
 }
 
 void get_key(plan& p, net::http::response_writer& writer) {
@@ -138,17 +159,11 @@ io::task<> delete_key(plan& p, net::http::response_writer& writer) {
     const unsigned owner = owner_of(hash);
     // The ticket of the erase's record; no value: the log refused it first.
     const std::optional<store::change_log::ticket> ticket = co_await io::submit_to(owner, [&p, hash] {
-        core_state& state = core_state::local();
-        if (state.changes != nullptr && !state.changes->accepting()) return std::optional<store::change_log::ticket>();
-        const bool erased = state.keys.erase(hash, p.namespace_number, p.key_view());
-        return std::optional<store::change_log::ticket>(
-            erased && state.changes != nullptr ? state.changes->erase(p.namespace_number, p.key_view()) : 0);
+        return erase_on_owner(core_state::local(), hash, p.namespace_number, p.key_view());
     });
-    if (!ticket || !co_await acknowledged(owner, *ticket)) {
-        write_storage_full(writer);
-        co_return;
-    }
-    writer.write_empty(204);
+    bool stored = ticket.has_value();
+    if (stored) stored = co_await acknowledged(owner, *ticket);
+    write_delete_answer(stored, writer);
 }
 
 namespace {

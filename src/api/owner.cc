@@ -27,4 +27,11 @@ put_outcome put_on_owner(core_state& state, const put_order& order, store::insta
     return stored == store::shard::put_result::created ? put_outcome::created : put_outcome::replaced;
 }
 
+std::optional<store::change_log::ticket> erase_on_owner(core_state& state, std::uint64_t hash,
+                                                        std::uint32_t namespace_number, std::string_view key) {
+    if (state.changes != nullptr && !state.changes->accepting()) return std::nullopt;
+    const bool erased = state.keys.erase(hash, namespace_number, key);
+    return erased && state.changes != nullptr ? state.changes->erase(namespace_number, key) : 0;
+}
+
 }  // namespace ringkv::api

@@ -7,6 +7,7 @@
 #include <ringkv/store/shard.hh>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace ringkv::api {
@@ -31,5 +32,11 @@ enum class put_outcome { created, replaced, memory_full, storage_full, namespace
 // storage_full: the log cannot be written, nothing changed.
 put_outcome put_on_owner(core_state& state, const put_order& order, store::instant now,
                          store::change_log::ticket* ticket = nullptr);
+
+// Erases the key on its owner. No value: the change log refuses writes
+// (disk full), nothing changed; otherwise the ticket to wait for before
+// answering (0: nothing), erased or not (a DELETE of a missing key is 204).
+std::optional<store::change_log::ticket> erase_on_owner(core_state& state, std::uint64_t hash,
+                                                        std::uint32_t namespace_number, std::string_view key);
 
 }  // namespace ringkv::api

@@ -5,6 +5,7 @@
 #include "plan.hh"
 #include "routes.hh"
 #include "text.hh"
+#include "write_batch.hh"
 
 #include <ringkv/base/assert.hh>
 #include <ringkv/base/limits.hh>
@@ -496,5 +497,65 @@ void service::on_answered(const net::http::request_head* head, const net::http::
 }
 
 void service::on_complete(const net::http::exchange& done) { _observer.on_complete(done); }
+
+service::service(const api_options& options, const control::admin_table& admin, control::steering& steering,
+                 control::observer& observer)
+    : _options(options), _admin(admin), _steering(steering), _observer(observer) {}
+
+service::~service() = default;
+
+namespace {
+
+bool is_key_write(method m) { return m == method::put || m == method::delete_; }
+
+write_batch* batch_in(net::http::request_scratch& scratch) { return static_cast<write_batch*>(scratch.deferred); }
+
+}  // namespace
+
+bool service::may_defer(const net::http::request_head& head) const {
+    if (!is_key_write(head.method) || head.expect_continue || _steering.active()) return false;
+    return !_admin.owns(head.path) && match(head.path).which == route::one_key;
+}
+
+bool service::defer(net::http::request& request, net::http::request_scratch& scratch, bool more_buffered) {
+    const plan& p = plan_in(scratch);
+    if (p.which != route::one_key || !is_key_write(request.head.method) || request.head.expect_continue) return false;
+    // A rule list in force (even one that did not match this request) keeps
+    // every request on its own: faults and limits stay per request.
+    if (p.steer.matched() || _steering.active()) return false;
+    write_batch* batch = batch_in(scratch);
+    if (batch == nullptr) {
+        if (!more_buffered) return false;  // nothing behind it to batch with
+        if (_spare_batches.empty()) {
+            batch = new write_batch();
+        } else {
+            batch = _spare_batches.back().release();
+            _spare_batches.pop_back();
+        }
+        scratch.deferred = batch;
+    }
+    const bool taken = batch->add(p, request);
+    RINGKV_DEBUG_ASSERT(taken || batch->size() > 0);  // an empty batch takes any write
+    return taken;
+}
+
+io::task<> service::run_deferred(net::http::request_scratch& scratch) {
+    write_batch* batch = batch_in(scratch);
+    RINGKV_ASSERT(batch != nullptr);
+    co_await batch->run();
+}
+
+void service::write_deferred(std::size_t index, net::http::response_writer& writer,
+                             net::http::request_scratch& scratch) {
+    write_batch* batch = batch_in(scratch);
+    RINGKV_ASSERT(batch != nullptr);
+    batch->answer(index, writer);
+    if (index + 1 < batch->size()) return;
+    // The last answer: the batch goes back for the next connection.
+    batch->clear();
+    scratch.deferred = nullptr;
+    std::unique_ptr<write_batch> spare(batch);
+    if (_spare_batches.size() < spare_batches_max) _spare_batches.push_back(std::move(spare));
+}
 
 }  // namespace ringkv::api

@@ -112,6 +112,9 @@ void journal::sent(std::uint64_t note, const net::http::exchange& done) {
     journal_entry& e = _entries[note % _entries.size()];
     if (e.sequence != note) return;  // overwritten since
     e.duration_ns = done.duration_ns;
+    // A deferred answer (a pipelined batch) was noted before it was written.
+    e.status = done.status;
+    e.bytes_out = done.bytes_out;
     e.sent = true;
 }
 

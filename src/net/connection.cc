@@ -62,12 +62,20 @@ io::task<> connection::serve() {
     for (;;) {
         const request_parser::event event = _parser.next();
         if (event == request_parser::event::need_more) {
+            if (deferring()) co_await settle();  // nothing more to batch: answer before waiting
             if (!co_await flush()) break;
             if (!co_await receive()) break;
         } else if (event == request_parser::event::head_ready) {
+            // A request that cannot join the deferred answers comes after them.
+            if (deferring() && !_server._handler.may_defer(_parser.head())) co_await settle();
             // Room for this request's answer among those not yet sent.
-            if (unsent_full() && !co_await flush()) break;
+            if (unsent_full()) {
+                if (deferring()) co_await settle();
+                if (!co_await flush()) break;
+            }
             const next_step step = on_head();
+            // Answered at head time (a check failed): after the deferred ones.
+            if (deferring() && _writer.written()) co_await settle();
             // An answer given at head time leaves at the next flush, so a
             // delay or fault injected into it is carried out now.
             if (_answered_at_head && _writer.injected().any() && co_await deliver_injected() == next_step::close) break;
@@ -75,11 +83,13 @@ io::task<> connection::serve() {
         } else if (event == request_parser::event::message_ready) {
             if (co_await on_message() == next_step::close) break;
         } else {
+            if (deferring()) co_await settle();
             if (unsent_full()) co_await flush();
             on_parse_failure();
             break;
         }
     }
+    if (deferring()) co_await settle();  // a request that closed the connection may follow deferred ones
     const bool delivered = _out.empty() || co_await flush();
     // Answers that send nothing (an injected reset, close or hang) end here.
     if (_unsent_count != 0) report_sent();
@@ -283,6 +293,13 @@ io::task<connection::next_step> connection::on_message() {
     _answered_at_head = false;
     if (!answered) {
         http::request request{_parser.head(), _parser.body()};
+        if (try_defer(request)) co_return next_step::keep_reading;
+        if (deferring()) {
+            // It could not join this batch (full, or its key is in it):
+            // the batch goes first, and the request may start the next.
+            co_await settle();
+            if (try_defer(request)) co_return next_step::keep_reading;
+        }
         const std::size_t out_before = _out.size();
         co_await _server._handler.on_request(request, _writer, _scratch);
         RINGKV_ASSERT(_writer.written());
@@ -407,6 +424,47 @@ io::task<> connection::hang() {
         if (received <= 0) break;
     }
     deadline_list::disarm(*this);
+}
+
+bool connection::try_defer(http::request& request) {
+    // Only answers that keep the connection open: one that closes it ends
+    // the batch with itself.
+    if (!_writer.keep_alive() || _deferred_count == _deferred.size()) return false;
+    if (!_server._handler.defer(request, _scratch, _parser.has_unparsed())) return false;
+    if (_deferred_count == 0) _deferred_out_offset = _out.size();
+    deferred_answer& d = _deferred[_deferred_count++];
+    d.started_ns = _started_ns;
+    d.version_minor = request.head.version_minor;
+    d.unsent_index = _unsent_count;
+    note_answer(&request.head, _out.size());  // its status and size are filled in at settle()
+    return true;
+}
+
+io::task<> connection::settle() {
+    // The request in progress (begun, or answered at head time) keeps its
+    // writer state; its answer, if written, moves behind the deferred ones.
+    http::response_writer::request_state current = _writer.save();
+    _behind.assign(_out, _deferred_out_offset);
+    _out.resize(_deferred_out_offset);
+    co_await _server._handler.run_deferred(_scratch);
+    for (std::size_t i = 0; i < _deferred_count; ++i) {
+        const deferred_answer& d = _deferred[i];
+        _writer.begin(false, true, d.version_minor);
+        _writer.start_request(d.started_ns);
+        const std::size_t out_before = _out.size();
+        _server._handler.write_deferred(i, _writer, _scratch);
+        RINGKV_ASSERT(_writer.written());
+        if (_observe) {
+            http::exchange& done = _unsent[d.unsent_index];
+            done.status = std::uint16_t(_writer.status());
+            done.bytes_out = std::uint32_t(_out.size() - out_before);
+        }
+    }
+    _deferred_count = 0;
+    if (current.response_offset >= _deferred_out_offset) current.response_offset += _out.size() - _deferred_out_offset;
+    _out.append(_behind);
+    _behind.clear();
+    _writer.restore(current);
 }
 
 void connection::start_request() {

@@ -70,6 +70,14 @@ private:
     // Observing (server_options::observe): a request's clock starts at its
     // head (or failure); its response, once written, waits in _unsent until
     // the flush that hands it to the kernel reports it to the handler.
+    // Deferred answers (net/http/handler.hh): offers the request to the
+    // handler's batch; true when it was taken (its answer comes later).
+    bool try_defer(http::request& request);
+    // Runs the deferred requests' operations and writes their answers, in
+    // order, ahead of anything written since they were taken. Callers ask
+    // deferring() first (no coroutine frame per request when nothing waits).
+    bool deferring() const { return _deferred_count != 0; }
+    io::task<> settle();
     void start_request();
     void note_answer(const http::request_head* head, std::size_t out_before, std::size_t external_bytes = 0);
     void report_sent();
@@ -98,6 +106,17 @@ private:
     std::uint64_t _started_ns = 0;
     std::array<http::exchange, limits::answers_unsent_max> _unsent;
     std::size_t _unsent_count = 0;
+    // Requests taken by the handler whose answers are not written yet:
+    // what their answers need from the connection.
+    struct deferred_answer {
+        std::uint64_t started_ns = 0;
+        std::size_t unsent_index = 0;  // their note in _unsent, when observing
+        std::uint8_t version_minor = 1;
+    };
+    std::array<deferred_answer, limits::deferred_answers_max> _deferred;
+    std::size_t _deferred_count = 0;
+    std::size_t _deferred_out_offset = 0;  // where their answers go in _out
+    std::string _behind;  // answers written after them, moved behind them
 };
 
 }  // namespace ringkv::net

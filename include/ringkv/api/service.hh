@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -73,7 +74,8 @@ struct reset_outcome {
 };
 io::task<reset_outcome> reset_state(std::optional<std::string> organization);
 
-struct plan;  // src/api/plan.hh
+struct plan;         // src/api/plan.hh
+class write_batch;   // src/api/write_batch.hh
 
 class service final : public net::http::handler {
 public:
@@ -82,8 +84,10 @@ public:
     // is asked once per request, the observer told of every request the
     // server observes.
     service(const api_options& options, const control::admin_table& admin, control::steering& steering,
-            control::observer& observer)
-        : _options(options), _admin(admin), _steering(steering), _observer(observer) {}
+            control::observer& observer);
+    ~service() override;
+    service(const service&) = delete;
+    service& operator=(const service&) = delete;
 
     net::http::head_verdict on_head(const net::http::request_head& head, net::http::response_writer& writer,
                                     net::http::request_scratch& scratch) override;
@@ -92,6 +96,14 @@ public:
     void on_answered(const net::http::request_head* head, const net::http::request_scratch& scratch,
                      net::http::exchange& done) override;
     void on_complete(const net::http::exchange& done) override;
+
+    // Pipelined PUTs and DELETEs of distinct keys, taken as one batch per
+    // connection (src/api/write_batch.hh says which requests join).
+    bool may_defer(const net::http::request_head& head) const override;
+    bool defer(net::http::request& request, net::http::request_scratch& scratch, bool more_buffered) override;
+    io::task<> run_deferred(net::http::request_scratch& scratch) override;
+    void write_deferred(std::size_t index, net::http::response_writer& writer,
+                        net::http::request_scratch& scratch) override;
 
 private:
     net::http::head_verdict admin_head(const net::http::request_head& head, net::http::response_writer& writer,
@@ -123,6 +135,10 @@ private:
     const control::admin_table& _admin;
     control::steering& _steering;
     control::observer& _observer;
+    // Batches given back by connections, kept for the next (at most
+    // spare_batches_max; a batch is ~6 KiB plus its value buffers).
+    static constexpr std::size_t spare_batches_max = 16;
+    std::vector<std::unique_ptr<write_batch>> _spare_batches;
 };
 
 }  // namespace ringkv::api

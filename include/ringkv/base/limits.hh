@@ -60,6 +60,12 @@ inline constexpr std::size_t retained_output_bytes_max = 2 * output_flush_bytes;
 // flushes first. 32 covers the benchmarks' 16-deep pipelining with room for
 // a read that catches one and a half batches; 40 bytes each.
 inline constexpr std::size_t answers_unsent_max = 32;
+// Pipelined writes one connection may hold for one batch (net/http/handler.hh,
+// deferred answers): the benchmarks' 16-deep pipelining in one message per
+// owner core. Below answers_unsent_max, so a batch's answers fit among
+// those not yet sent.
+inline constexpr std::size_t deferred_answers_max = 16;
+static_assert(deferred_answers_max < answers_unsent_max);
 
 // After a response that closes the connection, unread input is drained for at
 // most this long so the client sees the response rather than a reset.

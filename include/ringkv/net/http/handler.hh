@@ -9,6 +9,23 @@
 // became of each response:
 //  3. on_answered, once the response is written to the output buffer;
 //  4. on_complete, once it has been handed to the kernel.
+//
+// Deferred answers (pipelining; optional, the defaults defer nothing). A
+// handler may take consecutive requests of one connection as a batch, run
+// their operations together (one cross-core message per owner core instead
+// of a round trip each) and answer them later, in request order:
+//  - defer() is offered a request instead of on_request; true means the
+//    handler took it (copied what it needs; it may swap the body out) and
+//    writes nothing now. on_answered is called at once, with status 0; the
+//    status and size are filled in when the answer is written.
+//  - while answers are deferred, may_defer() is asked before on_head: false
+//    means this request cannot join them (its answer or its operation must
+//    follow theirs), so the connection settles them first.
+//  - settling: run_deferred() runs their operations, then write_deferred()
+//    writes each answer, oldest first. The connection settles before it
+//    writes any other answer, flushes, or waits for input, so answers
+//    leave in request order and a client never waits on a deferred one.
+// Bound: at most limits::deferred_answers_max requests per batch.
 
 #include <ringkv/base/limits.hh>
 #include <ringkv/io/task.hh>
@@ -31,6 +48,10 @@ struct alignas(16) request_scratch {
     // connection (0 for the first), for choices that must repeat with the
     // request sequence (seeded fault injection).
     std::uint64_t connection_request = 0;
+    // The handler's own, kept across requests (its deferred batch, or
+    // null); the connection never touches it. The handler must have given
+    // back whatever it points to when its last deferred answer is written.
+    void* deferred = nullptr;
 };
 
 struct head_verdict {
@@ -87,6 +108,25 @@ public:
     // peer left): `done` is complete. Called once per on_answered, in
     // order. Must not suspend.
     virtual void on_complete(const exchange& done) { (void)done; }
+
+    // Deferred answers (see the top of this file). None of these suspends
+    // but run_deferred. more_buffered: the client has sent more behind this
+    // request already (a batch is worth starting).
+    virtual bool may_defer(const request_head& head) const {
+        (void)head;
+        return false;
+    }
+    virtual bool defer(request& request, request_scratch& scratch, bool more_buffered) {
+        (void)request, (void)scratch, (void)more_buffered;
+        return false;
+    }
+    virtual io::task<> run_deferred(request_scratch& scratch) {
+        (void)scratch;
+        co_return;
+    }
+    virtual void write_deferred(std::size_t index, response_writer& writer, request_scratch& scratch) {
+        (void)index, (void)writer, (void)scratch;
+    }
 };
 
 }  // namespace ringkv::net::http

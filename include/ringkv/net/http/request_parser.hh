@@ -84,6 +84,9 @@ public:
     bool in_message() const { return _phase != phase::idle || _started; }
     // True once a request line has begun (not only blank lines).
     bool request_begun() const { return _phase != phase::idle; }
+    // True when bytes after those parsed are buffered already: at
+    // message_ready, the client has pipelined more behind this message.
+    bool has_unparsed() const { return _parsed < _end; }
 
 private:
     struct span {

@@ -76,6 +76,35 @@ public:
         _sticky_bytes = 0;
     }
 
+    // What begin() and a written answer set, for a connection that writes
+    // other answers (deferred ones) between a request's begin() and its
+    // own answer, or after it: save(), write those, restore(). Sticky
+    // headers and an external body are not kept (only a request that
+    // never coexists with deferred answers has them).
+    struct request_state {
+        bool head_only = false;
+        bool keep_alive = true;
+        bool written = false;
+        std::uint8_t version_minor = 1;
+        int status = 0;
+        std::uint64_t started_ns = 0;
+        std::size_t response_offset = 0;
+        injection injected;
+    };
+    request_state save() const {
+        return {_head_only, _keep_alive, _written, _version_minor, _status, _started_ns, _response_offset, _injection};
+    }
+    void restore(const request_state& state) {
+        _head_only = state.head_only;
+        _keep_alive = state.keep_alive;
+        _written = state.written;
+        _version_minor = state.version_minor;
+        _status = state.status;
+        _started_ns = state.started_ns;
+        _response_offset = state.response_offset;
+        _injection = state.injected;
+    }
+
     // extra_headers: whole header lines, each ending in CRLF.
     void write(int status, std::string_view content_type, std::string_view body,
                std::string_view extra_headers = {});
