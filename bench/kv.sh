@@ -6,7 +6,8 @@
 #   GET of a 64-byte value (and of ringkv's /healthz, the same request
 #   with no key, and with Zipfian keys), PUT of a 1 KiB value, a 90/10
 #   GET/PUT mix, and GET pipelined 16 deep (64 connections) against
-#   nginx's pipelined 200.
+#   nginx's pipelined 200, and PUT of 1 KiB pipelined 16 deep (ringkv and
+#   webdis + Redis).
 # Prints requests/s and server CPU microseconds per request (user+sys of
 # the servers' threads from /proc; webdis and redis counted together).
 # Usage: bench/kv.sh [SECONDS]   (default 10 per run)
@@ -70,6 +71,8 @@ run webdis-mix-90-10 http://127.0.0.1:$webdis_port $plain -s bench/kv.lua -- web
 piped="-t2 -c64 -d${seconds}s"
 run nginx-static-pipeline16 http://127.0.0.1:$nginx_port/healthz $piped -s bench/pipeline.lua @ $(nginx_pids $nginx_master)
 run ringkv-get-pipeline16 http://127.0.0.1:$ringkv_port $piped -s bench/kv.lua -- ringkv get $keys 64 16 $namespace @ $ringkv_pid
+run ringkv-put-pipeline16 http://127.0.0.1:$ringkv_port $piped -s bench/kv.lua -- ringkv put $keys 1024 16 $namespace @ $ringkv_pid
+run webdis-put-pipeline16 http://127.0.0.1:$webdis_port $piped -s bench/kv.lua -- webdis put $keys 1024 16 @ $webdis_pid $redis_pid
 
 field() { for r in "${results[@]}"; do read -r n rps cpu <<<"$r"; [[ $n == "$1" ]] && { [[ $2 == rps ]] && echo "$rps" || echo "$cpu"; }; done; }
 echo
@@ -80,3 +83,5 @@ echo "GET 64 B: ringkv / webdis+redis requests/s = $(ratio "$(field ringkv-get-6
 echo "PUT 1 KiB: ringkv / webdis+redis requests/s = $(ratio "$(field ringkv-put-1KiB rps)" "$(field webdis-put-1KiB rps)")"
 echo "90/10 mix: ringkv / webdis+redis requests/s = $(ratio "$(field ringkv-mix-90-10 rps)" "$(field webdis-mix-90-10 rps)")"
 echo "pipelined 16: ringkv GET / nginx static requests/s = $(ratio "$(field ringkv-get-pipeline16 rps)" "$(field nginx-static-pipeline16 rps)")"
+echo "pipelined 16: ringkv PUT 1 KiB / webdis+redis requests/s = $(ratio "$(field ringkv-put-pipeline16 rps)" "$(field webdis-put-pipeline16 rps)")"
+echo "pipelined 16: ringkv PUT 1 KiB / nginx static requests/s = $(ratio "$(field ringkv-put-pipeline16 rps)" "$(field nginx-static-pipeline16 rps)")"
