@@ -22,22 +22,32 @@ bool write_batch::add(const plan& p, net::http::request& request) {
             return false;
         }
     }
+    const bool is_put = request.head.method == net::http::method::put;
+    std::optional<net::http::error> refusal = is_put ? put_refusal(request) : std::nullopt;
+    // A refused write changes nothing, so it waits on this core with no
+    // owner; any other write must have the batch's one owner.
+    const unsigned here = io::loop::current().core();
+    const unsigned owner = refusal ? here : store::shard_of(hash, io::loop::current().core_count());
+    if (!refusal) {
+        if (_owner && *_owner != owner) return false;
+        _owner = owner;
+    }
     write& w = _writes[_count++];
     w.hash = hash;
     w.namespace_number = p.namespace_number;
-    w.owner = store::shard_of(hash, io::loop::current().core_count());
+    w.owner = owner;
     w.key_bytes = p.key_bytes;
     std::copy_n(p.key, p.key_bytes, w.key);
     w.ttl_ms = p.ttl_ms;
     w.ticket = 0;
     w.durable = true;
-    if (request.head.method != net::http::method::put) {
+    if (!is_put) {
         w.what = write::kind::erase;
         return true;
     }
-    w.refusal = put_refusal(request);
-    if (w.refusal) {
+    if (refusal) {
         w.what = write::kind::refused;
+        w.refusal = refusal;
         return true;
     }
     w.what = write::kind::put;
@@ -81,7 +91,7 @@ void write_batch::leg::run() {
         io::loop::current().send(home, *this);
     } else {  // back home
         io::loop::current().reply_received();
-        if (--batch->_pending == 0) batch->_waiter.resume();
+        batch->_waiter.resume();
     }
 }
 
@@ -95,26 +105,19 @@ struct write_batch::dispatch {
 bool write_batch::dispatch_all(std::coroutine_handle<> waiter) {
     io::loop& here = io::loop::current();
     _waiter = waiter;
-    _pending = 0;
-    // One leg per other owner, all sent before this core runs its own
-    // writes: the owners work at the same time.
-    for (std::size_t i = 0; i < _count; ++i) {
-        const unsigned owner = _writes[i].owner;
-        if (owner == here.core()) continue;
-        const bool sent = std::any_of(_legs.begin(), _legs.begin() + _pending,
-                                      [owner](const leg& l) { return l.target == owner; });
-        if (sent) continue;
-        leg& l = _legs[_pending++];
-        l.batch = this;
-        l.target = owner;
-        l.home = here.core();
-        l.answered = false;
-        here.call_sent();
-        here.send(owner, l);
+    // The writes that change anything all have one owner (add()). Refused
+    // writes wait on this core and run nothing.
+    if (!_owner || *_owner == here.core()) {
+        run_on(here.core());
+        return false;
     }
-    const unsigned legs = _pending;
-    run_on(here.core());  // replies cannot run before this returns: same thread
-    return legs > 0;
+    _leg.batch = this;
+    _leg.target = *_owner;
+    _leg.home = here.core();
+    _leg.answered = false;
+    here.call_sent();
+    here.send(*_owner, _leg);
+    return true;
 }
 
 io::task<> write_batch::await_durable(unsigned owner) {
@@ -136,12 +139,7 @@ io::task<> write_batch::run() {
     if (_ran) co_return;
     _ran = true;
     co_await dispatch{*this};
-    for (std::size_t i = 0; i < _count; ++i) {
-        const unsigned owner = _writes[i].owner;
-        bool first = true;
-        for (std::size_t j = 0; j < i; ++j) first = first && _writes[j].owner != owner;
-        if (first) co_await await_durable(owner);
-    }
+    if (_owner) co_await await_durable(*_owner);
 }
 
 void write_batch::answer(std::size_t index, net::http::response_writer& writer) const {
@@ -166,6 +164,7 @@ void write_batch::clear() {
     }
     _count = 0;
     _ran = false;
+    _owner.reset();
 }
 
 }  // namespace ringkv::api

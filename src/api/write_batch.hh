@@ -1,24 +1,32 @@
 #pragma once
 // Pipelined writes of one connection taken together (net/http/handler.hh,
-// "deferred answers"): their operations run with one message per owner core
-// (the coordinator's own keys inline), and their answers are written later,
-// in request order.
+// "deferred answers"): consecutive writes for ONE owner core run with one
+// message to it (none when it is the coordinator itself), and their answers
+// are written later, in request order.
 //
 // Which requests join, precisely (service::may_defer and service::defer):
 // a PUT or DELETE of one key (route one_key), with no steering rule list in
 // force on this core (fault injection and rate limits stay per request), a
-// response that keeps the connection open, no "Expect: 100-continue", and a
+// response that keeps the connection open, no "Expect: 100-continue", a
 // key (namespace number and key bytes) that no earlier request of the batch
-// names. Anything else ends the batch before it runs or is answered: a GET
-// or HEAD (it must see the writes before it: reads go to the shard in place,
-// not through the owner's queue), a listing, a namespace or control route,
-// a write to a key already in the batch, a 17th write.
+// names, and a key owned by the same core as the batch's other writes. A
+// PUT the checks refuse (answered with its error, no effect) joins whatever
+// its key's owner. Anything else ends the batch before it runs or is
+// answered: a GET or HEAD (it must see the writes before it: reads go to
+// the shard in place, not through the owner's queue), a listing, a
+// namespace or control route, a write to a key already in the batch, a
+// write for another owner core, a 17th write.
 //
-// Why this is safe: the batch's keys are distinct, so the order in which
-// their owners apply them cannot be observed by this connection; each
-// owner applies its own in request order. Every answer waits for its
-// record to be durable as before (--log always): one wait per owner for
-// the batch's last ticket there, each ticket after a failure.
+// Why this is safe (RFC 9112 section 9.3.2: only safe methods may be
+// processed in parallel): the writes of a batch are applied by one core,
+// one after another in request order, each published by a release store
+// (store/concurrent_read.hh, I2), so no client on any core can see a write
+// without every earlier one of the batch. The connection settles a batch
+// (its writes applied, and durable) before it reads on or starts the next
+// (net/connection.cc, settle), so writes of different batches, and thus to
+// different owners, become visible in request order too. Every answer
+// waits for its record to be durable as before (--log always): one wait
+// for the batch's last ticket, each ticket after a failure.
 
 #include "owner.hh"
 #include "plan.hh"
@@ -78,7 +86,7 @@ private:
         bool durable = true;  // false: the record could not be written
         std::string_view key_view() const { return {key, key_bytes}; }
     };
-    // A message to one owner core: it runs that core's writes there and
+    // The message to the batch's owner core: it runs the writes there and
     // comes home.
     struct leg final : io::message {
         write_batch* batch = nullptr;
@@ -87,7 +95,7 @@ private:
         bool answered = false;
         void run() override;
     };
-    struct dispatch;  // the awaitable that sends the legs
+    struct dispatch;  // the awaitable that sends the leg
 
     bool dispatch_all(std::coroutine_handle<> waiter);  // false: nothing left to wait for
     void run_on(unsigned core);  // this core's writes, in request order
@@ -95,9 +103,9 @@ private:
 
     std::array<write, writes_max> _writes;
     std::size_t _count = 0;
+    std::optional<unsigned> _owner;  // of every write but the refused ones
     bool _ran = false;
-    std::array<leg, writes_max> _legs;  // at most one per write
-    unsigned _pending = 0;
+    leg _leg;  // to the owner, when it is another core
     std::coroutine_handle<> _waiter;
 };
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -194,8 +195,8 @@ TEST_F(pipeline_test, a_batch_of_writes_costs_one_message_to_the_other_core) {
     const auto owned = keys_by_owner(id, 8);
     std::vector<std::string> requests;
     std::vector<expected> answers;
-    for (std::size_t i = 0; i < 8; ++i) {
-        for (unsigned core = 0; core < 2; ++core) {
+    for (unsigned core = 0; core < 2; ++core) {
+        for (std::size_t i = 0; i < 8; ++i) {
             requests.push_back(request("PUT", key_path(id, owned[core][i]), std::string("v")));
             answers.push_back({201});
         }
@@ -207,8 +208,8 @@ TEST_F(pipeline_test, a_batch_of_writes_costs_one_message_to_the_other_core) {
     client c(server.port());
     pipeline(c, requests, answers);
     const long sent = cross_core_messages() - before - metrics_cost;
-    // 8 of the 16 writes belong to the other core: one call and one reply
-    // for all of them (16 without batching).
+    // Two batches, one per owner; 8 of the 16 writes belong to the other
+    // core: one call and one reply for all of them (16 without batching).
     EXPECT_EQ(sent, 2) << "metrics cost " << metrics_cost;
 }
 
@@ -269,6 +270,64 @@ TEST_F(pipeline_test, a_flood_of_pipelined_writes_does_not_starve_another_connec
     EXPECT_EQ(answered, flood_requests) << "the flood's answers stopped or went wrong there";
     if (answered != flood_requests) ::shutdown(flooder.fd(), SHUT_RDWR);  // unblock the sender
     sender.join();
+}
+
+TEST_F(pipeline_test, other_connections_see_pipelined_writes_to_two_owners_in_request_order) {
+    const std::string id = create("order");
+    const auto owned = keys_by_owner(id, 2);
+    // Written in this order each round: a (core 0), b (core 1), c (core 0).
+    // Whichever core the writer's connection is on, one of b or c, or a
+    // or b, is the other core's: a batch spanning both would let the
+    // coordinator's own write be seen before the earlier one it sent away.
+    const std::array<std::string, 3> keys = {owned[0][0], owned[1][0], owned[0][1]};
+    for (const std::string& k : keys) EXPECT_EQ(call("PUT", key_path(id, k), std::string("0")).status, 201);
+    constexpr int rounds = 1000;
+    std::atomic<bool> writing = true;
+    std::thread writer([&] {
+        client c(server.port());
+        for (int i = 1; i <= rounds; ++i) {
+            std::string all;
+            for (const std::string& k : keys) all += request("PUT", key_path(id, k), std::to_string(i));
+            c.send(all);
+            for (std::size_t k = 0; k < keys.size(); ++k) {
+                const auto r = c.read_response();
+                if (!r || r->status != 200) {
+                    ADD_FAILURE() << "round " << i << " write " << k << ": " << (r ? r->body : "no answer");
+                    writing = false;
+                    return;
+                }
+            }
+        }
+        writing = false;
+    });
+    // Readers read in the reverse order (c, b, a): each value read must be
+    // at most the one read after it, as request order makes it.
+    std::atomic<long> reads = 0, out_of_order = 0;
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 2; ++r) {
+        readers.emplace_back([&] {
+            client c(server.port());
+            while (writing) {
+                c.send(request("GET", key_path(id, keys[2])) + request("GET", key_path(id, keys[1])) +
+                       request("GET", key_path(id, keys[0])));
+                std::array<long, 3> seen{};
+                for (std::size_t k = 3; k-- > 0;) {
+                    const auto got = c.read_response();
+                    if (!got || got->status != 200) {
+                        ADD_FAILURE() << "a read failed: " << (got ? got->body : "no answer");
+                        return;
+                    }
+                    seen[k] = std::strtol(got->body.c_str(), nullptr, 10);
+                }
+                ++reads;
+                if (seen[2] > seen[1] || seen[1] > seen[0]) ++out_of_order;
+            }
+        });
+    }
+    writer.join();
+    for (std::thread& t : readers) t.join();
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_EQ(out_of_order.load(), 0) << "of " << reads.load() << " reads";
 }
 
 class pipeline_log_test : public pipeline_test {
