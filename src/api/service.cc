@@ -510,6 +510,8 @@ bool is_key_write(method m) { return m == method::put || m == method::delete_; }
 
 write_batch* batch_in(net::http::request_scratch& scratch) { return static_cast<write_batch*>(scratch.deferred); }
 
+static_assert(sizeof(write_batch) <= write_batch::bytes_max, "the spare batches' bound (service.hh) counts on it");
+
 }  // namespace
 
 bool service::may_defer(const net::http::request_head& head) const {

@@ -53,7 +53,7 @@ bool write_batch::add(const plan& p, net::http::request& request) {
     w.what = write::kind::put;
     w.content_type.assign(content_type_of(request));
     w.value.clear();
-    w.value.swap(request.body);  // the parser gets an empty buffer back
+    w.value.swap(request.body);  // the parser gets the buffer of an earlier batch back
     return true;
 }
 
@@ -155,7 +155,7 @@ void write_batch::answer(std::size_t index, net::http::response_writer& writer) 
 void write_batch::clear() {
     for (std::size_t i = 0; i < _count; ++i) {
         write& w = _writes[i];
-        if (w.value.capacity() > limits::retained_body_bytes_max) {
+        if (w.value.capacity() > kept_value_bytes_max) {
             std::string().swap(w.value);
         } else {
             w.value.clear();

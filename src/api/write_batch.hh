@@ -50,6 +50,12 @@ namespace ringkv::api {
 class write_batch {
 public:
     static constexpr std::size_t writes_max = limits::deferred_answers_max;
+    // What one batch may take, itself (checked in service.cc)...
+    static constexpr std::size_t bytes_max = 8 * 1024;
+    // ...and the most a value buffer may keep once the batch is cleared:
+    // past it the buffer is freed. Bodies up to this size (the benchmark's
+    // 1 KiB PUTs) are read into a kept buffer with no allocation.
+    static constexpr std::size_t kept_value_bytes_max = 2 * 1024;
 
     // Takes the request (a PUT or DELETE of p's key): false when the batch
     // is full or already names the key. A PUT's body is swapped out of
@@ -64,7 +70,8 @@ public:
     io::task<> run();
     // Writes the answer of write `index` (0 = oldest), after run().
     void answer(std::size_t index, net::http::response_writer& writer) const;
-    // Empties the batch for reuse; big value buffers are given back.
+    // Empties the batch for reuse; value buffers past kept_value_bytes_max
+    // are freed.
     void clear();
 
 private:

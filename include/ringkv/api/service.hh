@@ -135,9 +135,15 @@ private:
     const control::admin_table& _admin;
     control::steering& _steering;
     control::observer& _observer;
-    // Batches given back by connections, kept for the next (at most
-    // spare_batches_max; a batch is ~6 KiB plus its value buffers).
-    static constexpr std::size_t spare_batches_max = 16;
+    // Batches given back by connections, kept for the next: a core with up
+    // to spare_batches_max connections batching at once (bench/kv.sh runs
+    // 64) takes every batch, and the value buffers a PUT's body is read
+    // into, from here and allocates none. Bound: spare_batches_max batches
+    // of at most write_batch::bytes_max (checked in service.cc) and
+    // write_batch::writes_max value buffers of at most
+    // write_batch::kept_value_bytes_max each: 64 x (8 KiB + 16 x 2 KiB),
+    // 2.5 MiB per core.
+    static constexpr std::size_t spare_batches_max = 64;
     std::vector<std::unique_ptr<write_batch>> _spare_batches;
 };
 
