@@ -498,6 +498,8 @@ void service::on_answered(const net::http::request_head* head, const net::http::
 
 void service::on_complete(const net::http::exchange& done) { _observer.on_complete(done); }
 
+void service::on_settled(const net::http::exchange& done) { _observer.on_settled(done); }
+
 service::service(const api_options& options, const control::admin_table& admin, control::steering& steering,
                  control::observer& observer)
     : _options(options), _admin(admin), _steering(steering), _observer(observer) {}

@@ -100,6 +100,7 @@ std::uint64_t journal::answered(const net::http::request_head* head, std::string
     e.status = done.status;
     e.core = std::uint16_t(_core);
     e.method = done.method;
+    e.answered = done.status != 0;
     e.sent = false;
     const std::string_view path = head != nullptr ? head->path : std::string_view();
     e.path_bytes = std::uint16_t(std::min(path.size(), journal_entry::path_bytes_max));
@@ -107,24 +108,33 @@ std::uint64_t journal::answered(const net::http::request_head* head, std::string
     return sequence;
 }
 
+void journal::settled(std::uint64_t note, const net::http::exchange& done) {
+    if (note == 0 || _entries.empty()) return;
+    journal_entry& e = _entries[note % _entries.size()];
+    if (e.sequence != note) return;  // overwritten since
+    e.status = done.status;
+    e.bytes_out = done.bytes_out;
+    e.answered = true;
+}
+
 void journal::sent(std::uint64_t note, const net::http::exchange& done) {
     if (note == 0 || _entries.empty()) return;
     journal_entry& e = _entries[note % _entries.size()];
     if (e.sequence != note) return;  // overwritten since
     e.duration_ns = done.duration_ns;
-    // A deferred answer (a pipelined batch) was noted before it was written.
-    e.status = done.status;
-    e.bytes_out = done.bytes_out;
     e.sent = true;
 }
 
 void journal::latest(std::size_t limit, std::vector<journal_entry>& out) const {
     if (_entries.empty()) return;
     const std::size_t written = std::size_t(_next_sequence - 1);
-    const std::size_t count = std::min({limit, written, _entries.size()});
-    for (std::size_t i = 0; i < count; ++i) {
-        const std::uint64_t sequence = _next_sequence - 1 - i;
-        out.push_back(_entries[sequence % _entries.size()]);
+    const std::size_t kept = std::min(written, _entries.size());
+    std::size_t listed = 0;
+    for (std::size_t i = 0; i < kept && listed < limit; ++i) {
+        const journal_entry& e = _entries[(_next_sequence - 1 - i) % _entries.size()];
+        if (!e.answered) continue;  // a deferred answer not written yet
+        out.push_back(e);
+        ++listed;
     }
 }
 

@@ -50,6 +50,10 @@ void observer::on_complete(const net::http::exchange& done) {
     if (done.note != 0) _journal.sent(done.note, done);
 }
 
+void observer::on_settled(const net::http::exchange& done) {
+    if (done.note != 0) _journal.settled(done.note, done);
+}
+
 bool observer::begin_scrape() {
     if (_scrapes >= _options.scrapes_per_core_max) return false;
     ++_scrapes;

@@ -436,7 +436,7 @@ bool connection::try_defer(http::request& request) {
     d.started_ns = _started_ns;
     d.version_minor = request.head.version_minor;
     d.unsent_index = _unsent_count;
-    note_answer(&request.head, _out.size());  // its status and size are filled in at settle()
+    note_answer(&request.head, _out.size());  // status 0: its status and size are filled in at settle()
     return true;
 }
 
@@ -458,6 +458,7 @@ io::task<> connection::settle() {
             http::exchange& done = _unsent[d.unsent_index];
             done.status = std::uint16_t(_writer.status());
             done.bytes_out = std::uint32_t(_out.size() - out_before);
+            _server._handler.on_settled(done);
         }
     }
     _deferred_count = 0;

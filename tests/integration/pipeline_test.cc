@@ -342,6 +342,7 @@ protected:
         return dir;
     }
     pipeline_log_test() : pipeline_test({"--threads", "2", "--server-timing", "--data-dir", data_dir(), "--log", "always"}) {}
+    explicit pipeline_log_test(std::vector<std::string> args) : pipeline_test(std::move(args)) {}
     ~pipeline_log_test() override { std::filesystem::remove_all(data_dir()); }
 };
 
@@ -373,6 +374,53 @@ TEST_F(pipeline_log_test, batched_writes_are_on_disk_when_answered) {
         ASSERT_TRUE(kept);
         EXPECT_EQ(kept->body, "v" + std::to_string(group * 3 + 1)) << group;
     }
+}
+
+class pipeline_journal_test : public pipeline_log_test {
+protected:
+    pipeline_journal_test()
+        : pipeline_log_test({"--threads", "2", "--server-timing", "--data-dir", data_dir(), "--log", "always",
+                             "--journal", "1000"}) {}
+};
+
+TEST_F(pipeline_journal_test, the_journal_lists_a_batched_write_only_with_its_answer) {
+    const std::string id = create("journal");
+    // Each batch waits for its records to reach the disk before it is
+    // answered: the journal is read meanwhile, again and again.
+    std::atomic<bool> stop = false;
+    std::thread writer([&] {
+        client c(server.port());
+        std::string batch;
+        for (int i = 0; i < 16; ++i) batch += request("PUT", key_path(id, "k" + std::to_string(i)), std::string("v"));
+        while (!stop) {
+            c.send(batch);
+            for (int i = 0; i < 16; ++i) {
+                const auto r = c.read_response();
+                if (!r || (r->status != 201 && r->status != 200)) {
+                    ADD_FAILURE() << "write " << i << ": " << (r ? r->body : "no answer");
+                    return;
+                }
+            }
+        }
+    });
+    int puts_listed = 0;
+    for (int poll = 0; poll < 300 && !HasFailure(); ++poll) {
+        const response listed = call("GET", "/_ringkv/requests?limit=40");
+        if (listed.status != 200) {
+            ADD_FAILURE() << "the journal: " << listed.status << " " << listed.body;
+            break;
+        }
+        for (std::size_t at = listed.body.find("\"method\":\"PUT\""); at != std::string::npos;
+             at = listed.body.find("\"method\":\"PUT\"", at + 1)) {
+            ++puts_listed;
+            const std::string entry = listed.body.substr(at, listed.body.find('}', at) - at);
+            EXPECT_EQ(entry.find("\"status\":0,"), std::string::npos) << entry;
+            EXPECT_EQ(entry.find("\"bytes_out\":0,"), std::string::npos) << entry;
+        }
+    }
+    stop = true;
+    writer.join();
+    EXPECT_GT(puts_listed, 0);
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ public:
     void on_answered(const net::http::request_head* head, const net::http::request_scratch& scratch,
                      net::http::exchange& done) override;
     void on_complete(const net::http::exchange& done) override;
+    void on_settled(const net::http::exchange& done) override;
 
     // Pipelined PUTs and DELETEs of distinct keys, taken as one batch per
     // connection (src/api/write_batch.hh says which requests join).

@@ -39,7 +39,8 @@ struct journal_entry {
     std::uint16_t core = 0;
     net::http::method method = net::http::method::other;
     bool has_token = false;
-    bool sent = false;  // the response reached the kernel: duration_ns is final
+    bool answered = false;  // the response was written: status and bytes_out are final
+    bool sent = false;      // the response reached the kernel: duration_ns is final
     char path[path_bytes_max];
 
     std::string_view path_view() const { return {path, path_bytes}; }
@@ -58,14 +59,18 @@ public:
 
     // The response to a request was written. head: null when the request
     // was not valid HTTP; token: its bearer token, or empty. Returns the
-    // note for sent().
+    // note for settled() and sent(). A deferred answer (a pipelined batch;
+    // done.status is 0) is noted now but listed only once settled().
     std::uint64_t answered(const net::http::request_head* head, std::string_view token,
                            const net::http::exchange& done, std::uint64_t wall_us);
-    // The response reached the kernel. An entry overwritten meanwhile (the
-    // ring went round) is left alone.
+    // A deferred answer was written: its status and size. An entry
+    // overwritten meanwhile (the ring went round) is left alone, here and
+    // in sent().
+    void settled(std::uint64_t note, const net::http::exchange& done);
+    // The response reached the kernel.
     void sent(std::uint64_t note, const net::http::exchange& done);
 
-    // Up to `limit` entries, newest first, appended to `out`.
+    // Up to `limit` answered entries, newest first, appended to `out`.
     void latest(std::size_t limit, std::vector<journal_entry>& out) const;
 
 private:

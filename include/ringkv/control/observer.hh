@@ -43,6 +43,9 @@ public:
     bool wants_token() const { return _journal.enabled(); }
     // It reached the kernel.
     void on_complete(const net::http::exchange& done);
+    // A deferred answer (a pipelined batch), noted by on_answered with
+    // status 0, was written: its status and size are known now.
+    void on_settled(const net::http::exchange& done);
 
     metrics::core_metrics& metrics() { return _metrics; }
     const metrics::core_metrics& metrics() const { return _metrics; }

@@ -16,8 +16,10 @@
 // of a round trip each) and answer them later, in request order:
 //  - defer() is offered a request instead of on_request; true means the
 //    handler took it (copied what it needs; it may swap the body out) and
-//    writes nothing now. on_answered is called at once, with status 0; the
-//    status and size are filled in when the answer is written.
+//    writes nothing now. on_answered is called at once, with status 0
+//    (the head and scratch are the request's only then); the status and
+//    size are filled in when the answer is written, and on_settled says
+//    so.
 //  - while answers are deferred, may_defer() is asked before on_head: false
 //    means this request cannot join them (its answer or its operation must
 //    follow theirs), so the connection settles them first.
@@ -108,6 +110,9 @@ public:
     // peer left): `done` is complete. Called once per on_answered, in
     // order. Must not suspend.
     virtual void on_complete(const exchange& done) { (void)done; }
+    // A deferred response is now in the output buffer: `done`'s status and
+    // bytes_out are final (on_answered saw status 0). Must not suspend.
+    virtual void on_settled(const exchange& done) { (void)done; }
 
     // Deferred answers (see the top of this file). None of these suspends
     // but run_deferred. more_buffered: the client has sent more behind this
