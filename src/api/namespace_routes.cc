@@ -169,13 +169,19 @@ io::task<> create_namespace(const api_options& options, plan& p, net::http::requ
     // Durable before any other core can take a key for it.
     const bool durable = co_await acknowledged(authority_core, r.ticket);
     const namespace_record& record = r.record;
-    // Every replica agrees with core 0's, whatever the disk said: the record
-    // is kept and retried, so the namespace exists after all.
-    co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) { state.namespaces.insert(n); });
     if (!durable) {
+        // The record may be lost (a failed fsync makes the log distrusted and
+        // nothing is retried), so the namespace must not take keys anywhere:
+        // core 0 makes it gone at once, no other core ever hears of it, and a
+        // restart may find it only as it was created, empty.
+        co_await io::submit_to(authority_core, [&record] {
+            const io::loop& loop = io::loop::current();
+            core_state::local().namespaces.delete_now(record.id, loop.wall_s(), loop.now_ms());
+        });
         write_storage_full(writer);
         co_return;
     }
+    co_await on_every_other_core(record, [](core_state& state, const namespace_record& n) { state.namespaces.insert(n); });
     std::string& out = reply_buffer();
     out.append(R"({"data":)");
     render_namespace(record, io::loop::current().now_ms(), out, store::namespace_status::pending);
