@@ -138,6 +138,12 @@ std::string persistence::prepare() {
     if (!loaded.error.empty()) return "cannot start from --data-dir: " + loaded.error;
     _loaded = std::move(loaded.state);
     _options.first_generation = _loaded.generation_max + 1;
+    if (_options.log != persist::log_mode::off) {
+        const persist::log_set_record logs{_cores, _loaded.log_generation};
+        if (std::string error = persist::create_logs_now(_options.dir, _options.first_generation, logs); !error.empty()) {
+            return "--data-dir: making this run's logs: " + error;
+        }
+    }
     return {};
 }
 
@@ -150,10 +156,11 @@ void persistence::add_routes(control::admin_table& table) const {
               });
 }
 
-std::string persistence::restore(unsigned core, api::core_state& state, const io::loop& loop) {
+std::string persistence::restore(unsigned core, api::core_state& state, io::loop& loop) {
     if (!enabled()) return {};
     const store::instant now{loop.now_ms(), loop.wall_s()};
-    const persist::applied done = persist::apply(_loaded, core, state.keys, state.namespaces, now, persist::wall_ms());
+    const persist::applied done = persist::apply(_loaded, core, state.keys, state.namespaces, now,
+                                                 persist::wall_ms());
     state.next_namespace_number = _loaded.next_namespace_number;
     std::vector<persist::key_change>().swap(_loaded.changes[core]);  // this core's own entry, read by no other
     _restored_keys.fetch_add(done.keys, std::memory_order_relaxed);
@@ -200,8 +207,7 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
         out.counter("ringkv_log_bytes_total", "Bytes appended to this core's log.", seen.log_bytes);
         out.counter("ringkv_log_fsyncs_total", "fdatasync calls on this core's log.", seen.fsyncs);
         out.counter("ringkv_log_fsync_errors_total",
-                    "Failed fsyncs of this core's log or its directory entry (the log is replaced by a snapshot).",
-                    seen.fsync_errors);
+                    "Failed fsyncs of this core's log (the log is replaced by a snapshot).", seen.fsync_errors);
         out.counter("ringkv_log_write_errors_total", "Log writes the disk refused (full disk: writes get 507).",
                     seen.write_errors);
         out.gauge("ringkv_log_accepting", "1 while this core's log takes writes, 0 while they get 507.",

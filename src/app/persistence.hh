@@ -29,7 +29,8 @@ public:
     bool enabled() const { return !_options.dir.empty(); }
     // Creates the directory if missing, checks it can be written (a file is
     // written, fsync'd and removed), locks it against a second ringkv,
-    // probes the io_uring file operations, and loads what it holds.
+    // probes the io_uring file operations, loads what it holds, and makes
+    // this run's logs (one per core, all before any is written).
     // "" or the error to print (exit 1).
     std::string prepare();
     void add_routes(control::admin_table& table) const;
@@ -38,7 +39,7 @@ public:
     // On each core, before its loop runs: its share of the loaded state.
     // "" or the error. The last core to finish prints the summary and frees
     // the loaded files.
-    std::string restore(unsigned core, api::core_state& state, const io::loop& loop);
+    std::string restore(unsigned core, api::core_state& state, io::loop& loop);
 
 private:
     persist::persist_options _options;

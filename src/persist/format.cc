@@ -83,7 +83,7 @@ bool all_zero(std::string_view bytes) {
     return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
-bool known_type(std::uint8_t type) { return type >= std::uint8_t(record_type::put) && type <= std::uint8_t(record_type::end); }
+bool known_type(std::uint8_t type) { return type >= std::uint8_t(record_type::put) && type <= std::uint8_t(record_type::log_set); }
 
 }  // namespace
 
@@ -266,6 +266,23 @@ std::optional<end_record> decode_end(std::string_view body) {
     end_record r;
     c.read(r.records);
     if (!c.done()) return std::nullopt;
+    return r;
+}
+
+void append(const log_set_record& r, std::vector<char>& out) {
+    const std::size_t at = begin(out, record_type::log_set);
+    put_int(out, r.cores);
+    put_int(out, r.follows);
+    finish(out, at);
+}
+
+std::optional<log_set_record> decode_log_set(std::string_view body) {
+    if (body.empty() || body[0] != char(record_type::log_set)) return std::nullopt;
+    cursor c(body.substr(1));
+    log_set_record r;
+    c.read(r.cores);
+    c.read(r.follows);
+    if (!c.done() || r.cores == 0) return std::nullopt;
     return r;
 }
 

@@ -8,6 +8,7 @@
 #include <ringkv/persist/snapshot.hh>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,14 +36,14 @@ journal::journal(const persist_options& options, io::loop& loop, store::shard& k
       _namespaces(namespaces),
       _next_namespace_number(next_namespace_number),
       _core(loop.core()),
-      _next_generation(options.first_generation + 1) {}
+      _next_generation(options.first_generation + 1),
+      _newest_logs(options.log == log_mode::off ? 0 : options.first_generation) {}
 
 journal::~journal() {
     for (batch& b : _batches) {
         if (b.seal && b.fd >= 0 && b.fd != _fd) ::close(b.fd);
     }
     if (_fd >= 0) ::close(_fd);
-    if (_directory_fd >= 0) ::close(_directory_fd);
 }
 
 journal& journal::local() {
@@ -52,28 +53,63 @@ journal& journal::local() {
 
 void journal::set_local(journal* j) { local_journal = j; }
 
+std::vector<char> log_start(std::uint64_t generation, unsigned core, const log_set_record& set) {
+    std::vector<char> out;
+    append_header({file_kind::log, format_version, core, generation}, out);
+    append(set, out);
+    return out;
+}
+
+std::string create_logs_now(const std::string& dir, std::uint64_t generation, const log_set_record& set) {
+    std::vector<int> fds;
+    std::string error;
+    const auto failed = [&error](const std::string& what) {
+        if (error.empty()) error = what + ": " + describe(errno);
+    };
+    for (unsigned core = 0; core < set.cores && error.empty(); ++core) {
+        const std::string path = dir + "/" + log_name(generation, core);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) failed(path); else fds.push_back(fd);
+    }
+    if (error.empty()) {
+        const int directory = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (directory < 0 || ::fsync(directory) != 0) failed(dir);
+        if (directory >= 0) ::close(directory);
+    }
+    for (unsigned core = 0; core < fds.size() && error.empty(); ++core) {
+        const std::vector<char> start = log_start(generation, core, set);
+        const std::string path = dir + "/" + log_name(generation, core);
+        if (::pwrite(fds[core], start.data(), start.size(), 0) != ssize_t(start.size())) {
+            if (errno == 0) errno = ENOSPC;
+            failed(path);
+        } else if (::fdatasync(fds[core]) != 0) {
+            failed(path);
+        }
+    }
+    for (const int fd : fds) ::close(fd);
+    return error;
+}
+
 std::string journal::open() {
-    _directory_fd = ::open(_options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (_directory_fd < 0) return _options.dir + ": " + describe(errno);
     if (_options.log == log_mode::off) return {};
     return open_log(_options.first_generation);
 }
 
-// Creates this core's log of `generation` and starts a batch with its
-// header; the file's directory entry is fsync'd with the first batch.
+// Opens this core's log of `generation`, made with the others of its
+// generation (create_logs_now, or the snapshot's cut), to append to it.
 std::string journal::open_log(std::uint64_t generation) {
     const std::string path = _options.dir + "/" + log_name(generation, _core);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return path + ": " + describe(errno);
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || info.st_size < off_t(file_header_bytes)) {
+        const std::string why = info.st_size < off_t(file_header_bytes) ? "shorter than its start" : describe(errno);
+        ::close(fd);
+        return path + ": " + why;
+    }
     _fd = fd;
     _generation = generation;
-    _file_offset = 0;
-    std::vector<char>& out = open_batch();
-    const std::size_t before = out.size();
-    append_header({file_kind::log, format_version, _core, generation}, out);
-    _file_offset += out.size() - before;
-    _pending_bytes += out.size() - before;
-    _batches.back().sync_directory = true;
+    _file_offset = std::uint64_t(info.st_size);
     return {};
 }
 
@@ -279,15 +315,6 @@ io::task<bool> journal::write_out(batch& b) {
             co_return false;
         }
     }
-    if (b.sync_directory) {
-        const int result = co_await sync_all(_directory_fd);
-        if (result < 0) {  // the file's name may not survive a crash: the same as its data
-            ++_stats.fsync_errors;
-            distrust(b.fd, -result);
-            co_return false;
-        }
-        b.sync_directory = false;
-    }
     co_return true;
 }
 
@@ -412,10 +439,10 @@ void journal::snapshot_durable(std::uint64_t generation) {
 
 // --- snapshots ---------------------------------------------------------
 
-std::optional<std::uint64_t> journal::claim_snapshot() {
+std::optional<journal::snapshot_claim> journal::claim_snapshot() {
     if (_snapshot_claimed) return std::nullopt;
     _snapshot_claimed = true;
-    return _next_generation++;
+    return snapshot_claim{_next_generation++, _newest_logs};
 }
 
 void journal::end_snapshot(bool ok, double ms, std::uint64_t bytes) {

@@ -1,6 +1,7 @@
 #include <ringkv/persist/loader.hh>
 
 #include <ringkv/base/clock.hh>
+#include <ringkv/base/limits.hh>
 #include <ringkv/store/sharding.hh>
 
 #include <dirent.h>
@@ -86,11 +87,13 @@ std::string at_offset(const std::string& path, std::uint64_t offset, const std::
     return path + ": " + what + " at byte offset " + std::to_string(offset);
 }
 
-std::string check_header(const std::string& path, std::string_view bytes, file_kind kind, std::uint64_t generation) {
+std::string check_header(const std::string& path, std::string_view bytes, file_kind kind, std::uint64_t generation,
+                         std::uint32_t* version = nullptr) {
     const header_result h = read_header(bytes);
     if (!h.header) return at_offset(path, 0, h.error);
     if (h.header->kind != kind) return at_offset(path, 0, "the file header names another kind of file");
     if (h.header->generation != generation) return at_offset(path, 0, "the file header names another generation");
+    if (version != nullptr) *version = h.header->version;
     return {};
 }
 
@@ -119,8 +122,10 @@ class file_loader {
 public:
     file_loader(loaded_state& state, unsigned cores) : _state(state), _cores(cores) {}
 
-    // A log: namespace states and key changes; a torn tail is cut off.
-    std::string load_log(const std::string& path, std::uint64_t generation) {
+    // A log: its log set (in `set`, when it has one), namespace states and
+    // key changes; a torn tail is cut off.
+    std::string load_log(const std::string& path, std::uint64_t generation, std::optional<log_set_record>& set,
+                         std::uint32_t& version) {
         std::string_view bytes;
         if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
         if (bytes.size() < file_header_bytes) {
@@ -129,19 +134,30 @@ public:
                          path.c_str());
             return {};
         }
-        if (std::string e = check_header(path, bytes, file_kind::log, generation); !e.empty()) return e;
+        if (std::string e = check_header(path, bytes, file_kind::log, generation, &version); !e.empty()) return e;
         record_reader reader(bytes);
-        for (;;) {
+        for (bool first = true;; first = false) {
             const record_reader::status s = reader.next();
             if (s == record_reader::status::end) return {};
             if (s == record_reader::status::torn) return truncate(path, reader.offset(), bytes.size());
             if (s == record_reader::status::damaged) return at_offset(path, reader.offset(), "a record fails its checksum");
-            if (std::string e = take(path, reader, false); !e.empty()) return e;
+            const record& r = reader.current();
+            if (r.type == record_type::log_set) {
+                set = decode_log_set(r.body);
+                if (!set || !first || set->cores > limits::cores_max || set->follows >= generation) {
+                    return at_offset(path, reader.offset(), "a bad log set record");
+                }
+            } else if (first && version >= 2) {
+                return at_offset(path, reader.offset(), "the log does not begin with its log set record");
+            } else if (std::string e = take(path, reader, false); !e.empty()) {
+                return e;
+            }
         }
     }
 
-    // The snapshot (its list of parts, its namespaces) and each part.
-    std::string load_snapshot(const std::string& dir, const found_file& f) {
+    // The snapshot (its list of parts, its namespaces, its generation's
+    // log set when it has one: `set`) and each part.
+    std::string load_snapshot(const std::string& dir, const found_file& f, std::optional<log_set_record>& set) {
         const std::string path = dir + "/" + f.name;
         std::string_view bytes;
         if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
@@ -173,6 +189,11 @@ public:
                 parts.push_back(*part);
             } else if (r.type == record_type::namespace_state) {
                 if (std::string e = take(path, reader, true); !e.empty()) return e;
+            } else if (r.type == record_type::log_set) {
+                set = decode_log_set(r.body);
+                if (!set || set->cores > limits::cores_max || set->follows >= f.generation) {
+                    return at_offset(path, reader.offset(), "a bad log set record");
+                }
             } else {
                 return at_offset(path, reader.offset(), "a record that does not belong in a snapshot");
             }
@@ -359,6 +380,40 @@ std::uint64_t wall_ms() {
     return std::uint64_t(now.tv_sec) * 1000 + std::uint64_t(now.tv_nsec) / 1'000'000;
 }
 
+namespace {
+
+std::string missing(const std::string& dir, std::uint64_t generation, unsigned core, const std::string& why) {
+    return dir + "/" + log_name(generation, core) + " is missing: " + why +
+           "; the changes it held would be lost (put it back, or remove its whole generation to start without them)";
+}
+
+// The logs found of one generation against the set they (or the snapshot)
+// name: every one of its logs, and the generation they follow.
+std::string check_log_set(const std::string& dir, std::uint64_t generation, const std::vector<found_file>& files,
+                          const log_set_record& set, const std::string& named_by, const directory_listing& listing,
+                          std::uint64_t first_log_generation) {
+    std::vector<bool> present(set.cores, false);
+    for (const found_file& f : files) {
+        if (f.core >= set.cores) {
+            return dir + "/" + f.name + ": not one of the " + std::to_string(set.cores) + " logs " + named_by + " names";
+        }
+        present[f.core] = true;
+    }
+    for (unsigned core = 0; core < set.cores; ++core) {
+        if (!present[core]) {
+            return missing(dir, generation, core,
+                           named_by + " names " + std::to_string(set.cores) +
+                               " logs of its generation, all created before any was written");
+        }
+    }
+    if (set.follows != 0 && set.follows >= first_log_generation && !listing.logs.contains(set.follows)) {
+        return missing(dir, set.follows, 0, "its generation's logs come before " + named_by + "'s");
+    }
+    return {};
+}
+
+}  // namespace
+
 load_result load(const std::string& dir, unsigned cores) {
     load_result result;
     loaded_state& state = result.state;
@@ -369,19 +424,57 @@ load_result load(const std::string& dir, unsigned cores) {
     progress shown(dir);
     file_loader loader(state, cores);
     std::uint64_t first_log_generation = 0;
+    std::optional<log_set_record> snapshot_logs;
+    std::string snapshot_path;
     if (!listing.snapshots.empty()) {
         const found_file& newest = listing.snapshots.rbegin()->second;
-        result.error = loader.load_snapshot(dir, newest);
+        result.error = loader.load_snapshot(dir, newest, snapshot_logs);
         if (!result.error.empty()) return result;
         first_log_generation = newest.generation;
+        snapshot_path = dir + "/" + newest.name;
         shown.report(state);
+        if (snapshot_logs && !listing.logs.contains(newest.generation)) {
+            result.error = missing(dir, newest.generation, 0, snapshot_path + " names the logs of its generation");
+            return result;
+        }
     }
     for (auto it = listing.logs.lower_bound(first_log_generation); it != listing.logs.end(); ++it) {
+        const std::uint64_t generation = it->first;
+        std::optional<log_set_record> set;
+        std::string named_by;
+        bool version_1 = false;
         for (const found_file& f : it->second) {
-            result.error = loader.load_log(dir + "/" + f.name, f.generation);
+            std::optional<log_set_record> named;
+            std::uint32_t version = 0;
+            const std::string path = dir + "/" + f.name;
+            result.error = loader.load_log(path, generation, named, version);
             if (!result.error.empty()) return result;
+            version_1 = version_1 || version == 1;
+            if (named && set && (named->cores != set->cores || named->follows != set->follows)) {
+                result.error = path + ": its log set record differs from that of " + named_by;
+                return result;
+            }
+            if (named && !set) {
+                set = named;
+                named_by = path;
+            }
             shown.report(state);
         }
+        if (generation == first_log_generation && snapshot_logs) {
+            if (set && set->cores != snapshot_logs->cores) {
+                result.error = named_by + ": its log set record differs from that of " + snapshot_path;
+                return result;
+            }
+            set = snapshot_logs;
+            named_by = snapshot_path;
+        }
+        if (set) {
+            result.error = check_log_set(dir, generation, it->second, *set, named_by, listing, first_log_generation);
+            if (!result.error.empty()) return result;
+        }
+        // Logs with no set record and no records (a crash cut their
+        // creation short) are not a generation the next logs follow.
+        if (set || version_1) state.log_generation = generation;
     }
     state.seconds = shown.seconds();
     return result;
@@ -404,6 +497,7 @@ std::string check_file(std::string_view bytes) {
             case record_type::snapshot_meta: if (!decode_snapshot_meta(r.body)) return "bad meta"; break;
             case record_type::part: if (!decode_part(r.body)) return "bad part"; break;
             case record_type::end: if (!decode_end(r.body)) return "bad end"; break;
+            case record_type::log_set: if (!decode_log_set(r.body)) return "bad log set"; break;
         }
     }
 }

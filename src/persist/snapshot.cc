@@ -23,7 +23,8 @@ namespace {
 constexpr long part_poll_ns = 2'000'000;
 
 std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_capture& capture,
-                                  const std::vector<journal::part_state>& parts) {
+                                  const std::vector<journal::part_state>& parts,
+                                  const std::optional<log_set_record>& logs) {
     std::vector<char> out;
     append_header({file_kind::snapshot, format_version, 0, generation}, out);
     snapshot_meta_record meta;
@@ -32,6 +33,10 @@ std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_c
     meta.parts = std::uint32_t(parts.size());
     append(meta, out);
     std::uint64_t records = 1;
+    if (logs) {
+        append(*logs, out);
+        ++records;
+    }
     for (const store::namespace_record& n : capture.namespaces) {
         append(record_of(n, capture.wall_offset_ms), out);
         ++records;
@@ -71,6 +76,38 @@ io::task<int> write_file(std::string directory, std::string path, const std::vec
     co_return result < 0 ? result : 0;
 }
 
+// The logs of a new generation, made before the cut (see create_logs_now
+// in journal.hh for the order and why); "" or the error, after which none
+// of them is left.
+io::task<std::string> create_logs(std::string directory, std::uint64_t generation, log_set_record set) {
+    std::vector<int> fds;
+    std::vector<std::string> paths;
+    std::string error;
+    for (unsigned core = 0; core < set.cores && error.empty(); ++core) {
+        paths.push_back(directory + "/" + log_name(generation, core));
+        const int fd = co_await open_at(paths.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) error = paths.back() + ": " + std::strerror(-fd); else fds.push_back(fd);
+    }
+    if (error.empty()) {
+        const int directory_fd = co_await open_at(directory.c_str(), O_RDONLY | O_DIRECTORY, 0);
+        const int result = directory_fd < 0 ? directory_fd : co_await sync_all(directory_fd);
+        if (directory_fd >= 0) co_await io::close(directory_fd);
+        if (result < 0) error = directory + ": " + std::strerror(-result);
+    }
+    for (unsigned core = 0; core < fds.size() && error.empty(); ++core) {
+        const std::vector<char> start = log_start(generation, core, set);
+        int result = co_await write_at(fds[core], start.data(), unsigned(start.size()), 0);
+        if (result >= 0 && std::size_t(result) != start.size()) result = -ENOSPC;
+        if (result >= 0) result = co_await sync_data(fds[core]);
+        if (result < 0) error = paths[core] + ": " + std::strerror(-result);
+    }
+    for (const int fd : fds) co_await io::close(fd);
+    if (!error.empty()) {
+        for (const std::string& path : paths) co_await unlink_at(path.c_str());
+    }
+    co_return error;
+}
+
 // Removes every file of a generation before `generation` (snapshots, their
 // parts, logs, temporary files a crash left).
 io::task<> remove_before(std::string directory, std::uint64_t generation) {
@@ -98,15 +135,26 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
     const std::uint64_t start_ns = base::monotonic_ns();
     const unsigned cores = io::loop::current().core_count();
     snapshot_outcome outcome;
-    const std::optional<std::uint64_t> claimed =
+    const std::optional<journal::snapshot_claim> claimed =
         co_await io::submit_to(0, [] { return journal::local().claim_snapshot(); });
     if (!claimed) {
         outcome.busy = true;
         outcome.error = "a snapshot is being written";
         co_return outcome;
     }
-    const std::uint64_t generation = *claimed;
+    const std::uint64_t generation = claimed->generation;
     outcome.generation = generation;
+    // The new generation's logs exist, all of them, before any core cuts.
+    std::optional<log_set_record> logs;
+    if (options.log != log_mode::off) {
+        logs = log_set_record{cores, claimed->logs_follow};
+        outcome.error = co_await create_logs(options.dir, generation, *logs);
+        if (outcome.error.empty()) {
+            co_await io::submit_to(0, [generation] { journal::local().logs_created(generation); });
+        } else {
+            outcome.error = "making the new logs: " + outcome.error;
+        }
+    }
     journal::cut_capture capture;
     std::vector<unsigned> cut_cores;
     // The cut, core 0 last (see snapshot.hh).
@@ -134,7 +182,7 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
     }
     const std::string path = options.dir + "/" + snapshot_name(generation);
     if (outcome.error.empty()) {
-        const std::vector<char> bytes = encode_snapshot(generation, capture, parts);
+        const std::vector<char> bytes = encode_snapshot(generation, capture, parts, logs);
         const int result = co_await write_file(options.dir, path, bytes);
         if (result < 0) outcome.error = path + ": " + std::strerror(-result);
         outcome.bytes = bytes.size();

@@ -7,20 +7,27 @@
 //     every record it accepts decodes to what re-encodes byte for byte.
 //   mode 1: the rest is the records of a log, behind a valid header: the
 //     same oracles where the header no longer stops the input early.
-//   mode 2: the rest is written as a log file (under a valid header) in a
-//     scratch directory and load() + apply() run on it for two cores: the
-//     whole start-up path, truncation of a torn tail included. Either the
-//     load refuses with a message naming the file, or every core applies
-//     its share within its memory budget.
+//   mode 2: the rest is written as a log file (under a valid header and
+//     log set record) in a scratch directory and load() + apply() run on
+//     it for two cores: the whole start-up path, truncation of a torn tail
+//     included. Either the load refuses with a message naming the file, or
+//     every core applies its share within its memory budget.
+//   mode 3: [presence 1][rest...]: a generation of two logs, the rest split
+//     between them (each under a valid header and a log set record naming
+//     both); presence leaves out one of them or neither. With one left
+//     out, the load must refuse naming it as missing, whatever the other
+//     holds; with both there, as mode 2.
 #include "common.hh"
 
 #include <ringkv/persist/format.hh>
+#include <ringkv/persist/journal.hh>
 #include <ringkv/persist/loader.hh>
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +58,10 @@ void check_reencodes(const record& r, std::string_view header_and_body) {
         case record_type::end:
             if (const auto d = decode_end(r.body)) append(*d, again); else return;
             break;
+        case record_type::log_set:
+            if (const auto d = decode_log_set(r.body)) append(*d, again); else return;
+            break;
+
     }
     RINGKV_FUZZ_CHECK(std::string_view(again.data(), again.size()) == header_and_body, "a record re-encodes differently");
 }
@@ -72,10 +83,10 @@ void walk(std::string_view bytes) {
     }
 }
 
-std::string log_with(std::string_view records) {
-    std::vector<char> header;
-    append_header({file_kind::log, format_version, 0, 1}, header);
-    return std::string(header.data(), header.size()) + std::string(records);
+// A log of generation 1 as ringkv starts one, then `records`.
+std::string log_with(std::string_view records, unsigned core = 0, unsigned cores = 1) {
+    const std::vector<char> start = log_start(1, core, {cores, 0});
+    return std::string(start.data(), start.size()) + std::string(records);
 }
 
 // A scratch directory for this process, made once.
@@ -89,15 +100,28 @@ const std::string& scratch() {
     return path;
 }
 
-void load_and_apply(const std::string& file) {
-    const std::string path = scratch() + "/" + log_name(1, 0);
+void write_log(unsigned core, const std::string& file) {
+    const std::string path = scratch() + "/" + log_name(1, core);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     RINGKV_FUZZ_CHECK(fd >= 0);
     RINGKV_FUZZ_CHECK(::write(fd, file.data(), file.size()) == ssize_t(file.size()));
     ::close(fd);
+}
+
+// Loads the scratch directory; with `missing` (a log left out of its
+// generation) the load must refuse naming it.
+void load_and_apply(std::optional<unsigned> missing = std::nullopt) {
     load_result loaded = load(scratch(), 2);
+    if (missing) {
+        RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, *missing) + " is missing") != std::string::npos ||
+                              loaded.error.find(log_name(1, 1 - *missing)) != std::string::npos,
+                          "a missing log was not noticed: " + loaded.error);
+        return;
+    }
     if (!loaded.error.empty()) {
-        RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, 0)) != std::string::npos, loaded.error);
+        RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, 0)) != std::string::npos ||
+                              loaded.error.find(log_name(1, 1)) != std::string::npos,
+                          loaded.error);
         return;
     }
     for (unsigned core = 0; core < 2; ++core) {
@@ -112,14 +136,27 @@ void load_and_apply(const std::string& file) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     input_reader in(data, size);
-    const std::size_t mode = in.choose(3);
+    const std::size_t mode = in.choose(4);
+    if (mode == 3) {
+        const std::size_t presence = in.choose(3);  // 0: both, 1: core 0's left out, 2: core 1's
+        const std::string_view rest = in.rest();
+        const std::string_view first = rest.substr(0, rest.size() / 2), second = rest.substr(rest.size() / 2);
+        ::unlink((scratch() + "/" + log_name(1, 0)).c_str());
+        ::unlink((scratch() + "/" + log_name(1, 1)).c_str());
+        if (presence != 1) write_log(0, log_with(first, 0, 2));
+        if (presence != 2) write_log(1, log_with(second, 1, 2));
+        load_and_apply(presence == 0 ? std::nullopt : std::optional<unsigned>(unsigned(presence - 1)));
+        return 0;
+    }
     const std::string_view rest = in.rest();
     if (mode == 0) {
         walk(rest);
     } else if (mode == 1) {
         walk(log_with(rest));
     } else {
-        load_and_apply(log_with(rest));
+        ::unlink((scratch() + "/" + log_name(1, 1)).c_str());
+        write_log(0, log_with(rest));
+        load_and_apply();
     }
     return 0;
 }

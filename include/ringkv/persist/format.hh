@@ -28,8 +28,9 @@
 
 namespace ringkv::persist {
 
-// Version 1: the layout above. A file of a higher version is refused.
-inline constexpr std::uint32_t format_version = 1;
+// Version 2: the layout above, with the log_set record. Version 1 files
+// (no log_set) are still read. A file of a higher version is refused.
+inline constexpr std::uint32_t format_version = 2;
 
 enum class file_kind : std::uint16_t { log = 1, snapshot_part = 2, snapshot = 3 };
 
@@ -52,6 +53,7 @@ enum class record_type : std::uint8_t {
     snapshot_meta = 4,    // first record of a snapshot: counters
     part = 5,             // a snapshot's part file, as the snapshot lists it
     end = 6,              // last record of a snapshot or part: what came before it
+    log_set = 7,          // first record of a log; in a snapshot, its generation's logs
 };
 
 // Times on disk are wall-clock milliseconds since 1970 ("_wall_ms"): the
@@ -100,6 +102,15 @@ struct end_record {
     std::uint64_t records = 0;  // records in the file before this one
 };
 
+// The logs of one generation, all created (and the directory fsync'd)
+// before any of them is written: each names them all, so a missing one is
+// known to be lost. follows: the generation of the logs written just
+// before these (0: none); they too must be there.
+struct log_set_record {
+    std::uint32_t cores = 0;  // log-G-000 to log-G-(cores-1)
+    std::uint64_t follows = 0;
+};
+
 // Encoders: append one whole record (header and body) to out.
 void append_header(const file_header& header, std::vector<char>& out);
 void append(const put_record& r, std::vector<char>& out);
@@ -108,6 +119,7 @@ void append(const namespace_state_record& r, std::vector<char>& out);
 void append(const snapshot_meta_record& r, std::vector<char>& out);
 void append(const part_record& r, std::vector<char>& out);
 void append(const end_record& r, std::vector<char>& out);
+void append(const log_set_record& r, std::vector<char>& out);
 // The bytes append(put_record) adds: what a buffer bound counts.
 std::size_t encoded_bytes(const put_record& r);
 
@@ -129,6 +141,7 @@ std::optional<namespace_state_record> decode_namespace_state(std::string_view bo
 std::optional<snapshot_meta_record> decode_snapshot_meta(std::string_view body);
 std::optional<part_record> decode_part(std::string_view body);
 std::optional<end_record> decode_end(std::string_view body);
+std::optional<log_set_record> decode_log_set(std::string_view body);
 
 // Walks the records of a file after its header.
 class record_reader {

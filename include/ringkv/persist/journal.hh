@@ -54,6 +54,18 @@ enum class log_mode { off, everysec, always };
 // wall-clock (wall ms = monotonic ms + wall_offset_ms).
 namespace_state_record record_of(const store::namespace_record& n, std::int64_t wall_offset_ms);
 
+// The logs of a generation, one per core, made before any is written
+// (docs/persistence.md, "Generations"): first every file, empty, and an
+// fsync of the directory, so that all their names are durable together;
+// then each one's header and log set record, fdatasync'd. A crash between
+// leaves logs with no log set record, which hold nothing and which the
+// loader ignores; once any has its record, every one exists, and a missing
+// one is loss. The bytes each starts with:
+std::vector<char> log_start(std::uint64_t generation, unsigned core, const log_set_record& set);
+// At start-up, before the cores run (blocking calls); "" or the error.
+// The snapshot's cut makes its own with io_uring (snapshot.cc).
+std::string create_logs_now(const std::string& dir, std::uint64_t generation, const log_set_record& set);
+
 struct persist_options {
     std::string dir;
     log_mode log = log_mode::everysec;
@@ -103,9 +115,16 @@ public:
     bool acknowledged(ticket t) const;
 
     // --- snapshots (see snapshot.hh for the whole procedure) ---
-    // On core 0 only: the generation of a new snapshot, or nullopt while
-    // one is being written.
-    std::optional<std::uint64_t> claim_snapshot();
+    // On core 0 only: the generation of a new snapshot and the generation
+    // of the newest logs (the new ones follow them), or nullopt while one is
+    // being written.
+    struct snapshot_claim {
+        std::uint64_t generation = 0;
+        std::uint64_t logs_follow = 0;
+    };
+    std::optional<snapshot_claim> claim_snapshot();
+    // On core 0: the logs of `generation` exist (the next ones follow them).
+    void logs_created(std::uint64_t generation) { _newest_logs = generation; }
     // ok: the snapshot is durable; ms and bytes: what it took (counted
     // for the metrics).
     void end_snapshot(bool ok, double ms, std::uint64_t bytes);
@@ -160,7 +179,6 @@ private:
         ticket last = 0;            // newest record in it
         bool in_flight = false;     // being written: no more appends
         bool seal = false;          // fsync and close the file after it
-        bool sync_directory = false;  // the file is new: fsync the directory too
     };
 
     std::vector<char>& open_batch();
@@ -189,8 +207,7 @@ private:
     const std::uint32_t& _next_namespace_number;
     const unsigned _core;
 
-    int _fd = -1;            // the current log file
-    int _directory_fd = -1;  // for fsyncs of new entries
+    int _fd = -1;  // the current log file
     std::uint64_t _generation = 0;
     std::uint64_t _file_offset = 0;
     std::deque<batch> _batches;
@@ -222,6 +239,7 @@ private:
 
     bool _snapshot_claimed = false;  // core 0
     std::uint64_t _next_generation = 0;  // core 0
+    std::uint64_t _newest_logs = 0;      // core 0: the generation of the newest logs made
     part_state _part_state;
     std::vector<const store::item*> _frozen;
     std::uint64_t _cut_ms = 0;

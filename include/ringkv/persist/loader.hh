@@ -70,6 +70,9 @@ struct loaded_state {
     std::uint32_t next_namespace_number = 1;
     // The newest generation any file carries; this run writes a later one.
     std::uint64_t generation_max = 0;
+    // The newest generation whose logs were loaded (0: none): the one this
+    // run's logs follow (log_set_record::follows).
+    std::uint64_t log_generation = 0;
     // Per core of this run, the key changes it owns, in the order to apply.
     std::vector<std::vector<key_change>> changes;
     std::uint64_t bytes = 0;
@@ -84,6 +87,15 @@ struct load_result {
 
 // Reads and checks everything in `dir` (which exists and is writable).
 // `cores`: this run's core count, to split the keys by owner.
+//
+// A log that should be there and is not is refused like damage, naming
+// it: every generation's logs are created together before any is written,
+// and each names how many there are (log_set_record), so a missing one was
+// lost, never just unwritten. Also refused: the logs of the snapshot's own
+// generation when the snapshot lists them, and a generation the logs after
+// it follow. Logs that hold no log set record (a crash cut their creation
+// short) hold nothing and are ignored. Version 1 logs name no set: nothing
+// can be checked for them.
 load_result load(const std::string& dir, unsigned cores);
 
 // Parses and checks one file's bytes, as load() does, without touching the

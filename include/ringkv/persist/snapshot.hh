@@ -2,8 +2,10 @@
 // Taking a snapshot, from any core (POST /_ringkv/snapshot, the
 // --snapshot-every-s timer, SIGTERM):
 //
-// 1. core 0 hands out the generation G (one snapshot at a time);
-// 2. the cut: every core in turn, core 0 last, starts its log of G, freezes
+// 1. core 0 hands out the generation G (one snapshot at a time), and every
+//    core's log of G is made (all before any is written: create_logs_now in
+//    journal.hh tells why);
+// 2. the cut: every core in turn, core 0 last, moves to its log of G, freezes
 //    its keys and starts writing its part file (journal::cut). Core 0 comes
 //    last because namespace changes start there: one made after core 0's
 //    cut reaches the other cores after theirs, and one made before it is in
@@ -13,7 +15,8 @@
 //    write after the cut before every core had cut);
 // 4. each core writes its part in bounded steps while serving requests,
 //    fsyncs it and renames it into place;
-// 5. the snapshot file (namespaces, the parts' sizes and record counts) is
+// 5. the snapshot file (namespaces, the parts' sizes and record counts, the
+//    log set of G) is
 //    written, fsync'd, renamed into place and the directory fsync'd: from
 //    here the snapshot is the one a restart loads;
 // 6. only then are older snapshots and the logs before G removed.

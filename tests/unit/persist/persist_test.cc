@@ -2,6 +2,7 @@
 // directory: round trips, every truncation point, a flipped byte anywhere,
 // a newer version, and what apply() restores (times, TTLs, namespaces).
 #include <ringkv/persist/format.hh>
+#include <ringkv/persist/journal.hh>
 #include <ringkv/persist/loader.hh>
 #include <ringkv/store/sharding.hh>
 
@@ -206,9 +207,18 @@ private:
     std::string _path;
 };
 
+// A log as ringkv starts it (header and log set record), then the records
+// of sample_log().
+std::vector<char> started_log(std::uint64_t generation, unsigned core = 0, log_set_record set = {1, 0}) {
+    std::vector<char> out = log_start(generation, core, set);
+    const std::vector<char> records = sample_log(generation);
+    out.insert(out.end(), records.begin() + file_header_bytes, records.end());
+    return out;
+}
+
 TEST(PersistLoader, ReplaysALogAndCutsItsTornTail) {
     temp_dir dir;
-    std::vector<char> log = sample_log(3);
+    std::vector<char> log = started_log(3);
     const std::size_t whole = log.size();
     append(sample_put(1, "c", "gamma"), log);
     log.resize(log.size() - 2);  // the crash
@@ -236,7 +246,7 @@ TEST(PersistLoader, ReplaysALogAndCutsItsTornTail) {
 
 TEST(PersistLoader, DamageInTheMiddleNamesTheFileAndOffset) {
     temp_dir dir;
-    std::vector<char> log = sample_log(1);
+    std::vector<char> log = started_log(1);
     log[file_header_bytes + 20] ^= 4;
     dir.write(log_name(1, 0), log);
     const load_result loaded = load(dir.path(), 1);
@@ -246,8 +256,8 @@ TEST(PersistLoader, DamageInTheMiddleNamesTheFileAndOffset) {
 
 TEST(PersistLoader, TtlsAreAbsoluteAndDeletedNamespacesKeepNoKeys) {
     temp_dir dir;
-    std::vector<char> log;
-    append_header({file_kind::log, format_version, 1, 2}, log);
+    std::vector<char> log = log_start(2, 1, {2, 0});
+    dir.write(log_name(2, 0), log_start(2, 0, {2, 0}));  // core 0 wrote nothing
     append(sample_namespace(1), log);
     append(sample_namespace(2), log);
     append(sample_put(1, "soon", "x", 1700000100000 + 5000), log);  // 5 s left at load
@@ -270,6 +280,63 @@ TEST(PersistLoader, TtlsAreAbsoluteAndDeletedNamespacesKeepNoKeys) {
         }
     }
     EXPECT_EQ(total, 1u);
+}
+
+TEST(PersistLoader, AMissingLogOfAGenerationIsRefusedNamingIt) {
+    temp_dir dir;
+    dir.write(log_name(2, 0), started_log(2, 0, {3, 0}));
+    dir.write(log_name(2, 2), log_start(2, 2, {3, 0}));  // a core that never wrote: its log is still there
+    const load_result loaded = load(dir.path(), 2);
+    EXPECT_NE(loaded.error.find(log_name(2, 1) + " is missing"), std::string::npos) << loaded.error;
+    dir.write(log_name(2, 1), log_start(2, 1, {3, 0}));
+    EXPECT_EQ(load(dir.path(), 2).error, "");
+    // A log past the set it names, and logs that disagree on their set.
+    dir.write(log_name(2, 3), log_start(2, 3, {3, 0}));
+    EXPECT_NE(load(dir.path(), 2).error.find(log_name(2, 3) + ": not one of the 3 logs"), std::string::npos);
+    dir.write(log_name(2, 3), log_start(2, 3, {4, 0}));
+    EXPECT_NE(load(dir.path(), 2).error.find("differs"), std::string::npos);
+}
+
+TEST(PersistLoader, TheGenerationALogSetFollowsMustBeThere) {
+    temp_dir dir;
+    dir.write(log_name(5, 0), started_log(5, 0, {1, 4}));
+    const load_result loaded = load(dir.path(), 1);
+    EXPECT_NE(loaded.error.find(log_name(4, 0) + " is missing"), std::string::npos) << loaded.error;
+    dir.write(log_name(4, 0), log_start(4, 0, {1, 0}));
+    const load_result whole = load(dir.path(), 1);
+    EXPECT_EQ(whole.error, "");
+    EXPECT_EQ(whole.state.log_generation, 5u);
+}
+
+TEST(PersistLoader, LogsWhoseCreationACrashCutShortHoldNothingAndAreIgnored) {
+    temp_dir dir;
+    dir.write(log_name(1, 0), started_log(1, 0, {1, 0}));
+    // Generation 2's logs: one with its header only, the other not there.
+    std::vector<char> header;
+    append_header({file_kind::log, format_version, 0, 2}, header);
+    dir.write(log_name(2, 0), header);
+    const load_result loaded = load(dir.path(), 2);
+    EXPECT_EQ(loaded.error, "");
+    EXPECT_EQ(loaded.state.log_generation, 1u);  // what the next logs follow
+    EXPECT_EQ(loaded.state.generation_max, 2u);
+    // But a version 2 log whose first record is not its set is damage.
+    std::vector<char> bare = header;
+    append(sample_put(1, "k", "v"), bare);
+    dir.write(log_name(2, 0), bare);
+    EXPECT_NE(load(dir.path(), 2).error.find("does not begin with its log set record"), std::string::npos);
+}
+
+TEST(PersistLoader, VersionOneLogsAreStillRead) {
+    temp_dir dir;
+    std::vector<char> old;
+    append_header({file_kind::log, 1, 1, 3}, old);  // core 1 of 2, and no core 0
+    append(sample_namespace(1), old);
+    append(sample_put(1, "k", "v"), old);
+    dir.write(log_name(3, 1), old);
+    const load_result loaded = load(dir.path(), 1);
+    ASSERT_EQ(loaded.error, "");
+    EXPECT_EQ(loaded.state.changes[0].size(), 1u);
+    EXPECT_EQ(loaded.state.log_generation, 3u);
 }
 
 }  // namespace
