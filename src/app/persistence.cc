@@ -158,9 +158,12 @@ void persistence::add_routes(control::admin_table& table) const {
 
 std::string persistence::restore(unsigned core, api::core_state& state, io::loop& loop) {
     if (!enabled()) return {};
+    // Every core alike, before it serves: the clock as the files left it.
+    // Times in the files are on it (the machine's wall clock plus the lead).
+    loop.advance_clock(_loaded.clock_offset_ms);
     const store::instant now{loop.now_ms(), loop.wall_s()};
     const persist::applied done = persist::apply(_loaded, core, state.keys, state.namespaces, now,
-                                                 persist::wall_ms());
+                                                 persist::wall_ms() + _loaded.clock_offset_ms);
     state.next_namespace_number = _loaded.next_namespace_number;
     std::vector<persist::key_change>().swap(_loaded.changes[core]);  // this core's own entry, read by no other
     _restored_keys.fetch_add(done.keys, std::memory_order_relaxed);

@@ -36,9 +36,9 @@ public:
     void add_routes(control::admin_table& table) const;
     const persist::persist_options& options() const { return _options; }
 
-    // On each core, before its loop runs: its share of the loaded state.
-    // "" or the error. The last core to finish prints the summary and frees
-    // the loaded files.
+    // On each core, before its loop runs: the virtual clock's lead as the
+    // files left it, then its share of the loaded state. "" or the error.
+    // The last core to finish prints the summary and frees the loaded files.
     std::string restore(unsigned core, api::core_state& state, io::loop& loop);
 
 private:

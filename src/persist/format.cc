@@ -83,7 +83,7 @@ bool all_zero(std::string_view bytes) {
     return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
-bool known_type(std::uint8_t type) { return type >= std::uint8_t(record_type::put) && type <= std::uint8_t(record_type::log_set); }
+bool known_type(std::uint8_t type) { return type >= std::uint8_t(record_type::put) && type <= std::uint8_t(record_type::clock); }
 
 }  // namespace
 
@@ -276,6 +276,12 @@ void append(const log_set_record& r, std::vector<char>& out) {
     finish(out, at);
 }
 
+void append(const clock_record& r, std::vector<char>& out) {
+    const std::size_t at = begin(out, record_type::clock);
+    put_int(out, r.offset_ms);
+    finish(out, at);
+}
+
 std::optional<log_set_record> decode_log_set(std::string_view body) {
     if (body.empty() || body[0] != char(record_type::log_set)) return std::nullopt;
     cursor c(body.substr(1));
@@ -283,6 +289,15 @@ std::optional<log_set_record> decode_log_set(std::string_view body) {
     c.read(r.cores);
     c.read(r.follows);
     if (!c.done() || r.cores == 0) return std::nullopt;
+    return r;
+}
+
+std::optional<clock_record> decode_clock(std::string_view body) {
+    if (body.empty() || body[0] != char(record_type::clock)) return std::nullopt;
+    cursor c(body.substr(1));
+    clock_record r;
+    c.read(r.offset_ms);
+    if (!c.done()) return std::nullopt;
     return r;
 }
 

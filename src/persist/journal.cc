@@ -91,6 +91,7 @@ std::string create_logs_now(const std::string& dir, std::uint64_t generation, co
 }
 
 std::string journal::open() {
+    _logged_clock_offset_ms = _loop.clock_offset_ms();  // as restored: the files hold it
     if (_options.log == log_mode::off) return {};
     return open_log(_options.first_generation);
 }
@@ -117,6 +118,13 @@ void journal::start() {
     _last_sync_ms = _loop.now_ms();
     _loop.on_iteration([this] { kick(); });
     _loop.on_tick([this] {
+        // A clock advance with no write after it is logged on its own.
+        if (_options.log != log_mode::off && _loop.clock_offset_ms() != _logged_clock_offset_ms && accepting()) {
+            std::vector<char>& out = open_batch();
+            const std::size_t before = out.size();
+            note_clock(out);
+            appended(out.size() - before);
+        }
         if (_options.log == log_mode::everysec && _written_unsynced > _durable && !_fd_distrusted &&
             _loop.now_ms() - _last_sync_ms >= everysec_ms) {
             _sync_due = true;
@@ -173,7 +181,19 @@ journal::ticket journal::answer(ticket t) const {
 
 bool journal::accepting() const { return !_failed && !_distrusted && _pending_bytes < log_buffer_bytes_max; }
 
-std::int64_t journal::wall_offset_ms() const { return std::int64_t(wall_ms()) - std::int64_t(_loop.now_ms()); }
+// Times in the files are on ringkv's clock: the machine's wall clock plus
+// the virtual clock's lead, which moves with now_ms().
+std::int64_t journal::wall_offset_ms() const {
+    return std::int64_t(wall_ms() + _loop.clock_offset_ms()) - std::int64_t(_loop.now_ms());
+}
+
+// After POST /_ringkv/clock moved the clock, a clock record goes first:
+// no record stamped with the new time reaches the disk without it.
+void journal::note_clock(std::vector<char>& out) {
+    if (_loop.clock_offset_ms() == _logged_clock_offset_ms) return;
+    _logged_clock_offset_ms = _loop.clock_offset_ms();
+    append(clock_record{_logged_clock_offset_ms}, out);
+}
 
 journal::ticket journal::put(std::uint32_t namespace_number, std::string_view key, std::string_view value,
                              std::string_view content_type, std::uint32_t updated_at_s, std::uint64_t expires_at_ms) {
@@ -187,6 +207,7 @@ journal::ticket journal::put(std::uint32_t namespace_number, std::string_view ke
     r.value = value;
     std::vector<char>& out = open_batch();
     const std::size_t before = out.size();
+    note_clock(out);
     append(r, out);
     return answer(appended(out.size() - before));
 }
@@ -195,6 +216,7 @@ journal::ticket journal::erase(std::uint32_t namespace_number, std::string_view 
     if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
     std::vector<char>& out = open_batch();
     const std::size_t before = out.size();
+    note_clock(out);
     append(erase_record{namespace_number, key}, out);
     return answer(appended(out.size() - before));
 }
@@ -219,6 +241,7 @@ journal::ticket journal::namespace_changed(const store::namespace_record& record
     if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
     std::vector<char>& out = open_batch();
     const std::size_t before = out.size();
+    note_clock(out);
     append(record_of(record, wall_offset_ms()), out);
     return answer(appended(out.size() - before));
 }
@@ -511,6 +534,7 @@ std::string journal::cut(std::uint64_t generation, cut_capture* capture) {
     if (capture != nullptr) {
         capture->next_namespace_number = _next_namespace_number;
         capture->wall_offset_ms = _cut_wall_offset_ms;
+        capture->clock_offset_ms = _loop.clock_offset_ms();
         _namespaces.for_each([&](const store::namespace_record& n) {
             if (n.status(_cut_ms) != store::namespace_status::gone) capture->namespaces.push_back(n);
         });

@@ -97,6 +97,10 @@ std::string check_header(const std::string& path, std::string_view bytes, file_k
     return {};
 }
 
+// A clock record's lead, bounded: no file can move the clock past what
+// the clock route allows (2106).
+constexpr std::uint64_t clock_offset_ms_max = std::uint64_t(1) << 42;
+
 // Prints progress on large loads, at most once a second.
 class progress {
 public:
@@ -122,8 +126,8 @@ class file_loader {
 public:
     file_loader(loaded_state& state, unsigned cores) : _state(state), _cores(cores) {}
 
-    // A log: its log set (in `set`, when it has one), namespace states and
-    // key changes; a torn tail is cut off.
+    // A log: its log set (in `set`, when it has one), namespace states,
+    // key changes and clock records; a torn tail is cut off.
     std::string load_log(const std::string& path, std::uint64_t generation, std::optional<log_set_record>& set,
                          std::uint32_t& version) {
         std::string_view bytes;
@@ -149,6 +153,8 @@ public:
                 }
             } else if (first && version >= 2) {
                 return at_offset(path, reader.offset(), "the log does not begin with its log set record");
+            } else if (r.type == record_type::clock) {
+                if (std::string e = take_clock(path, reader); !e.empty()) return e;
             } else if (std::string e = take(path, reader, false); !e.empty()) {
                 return e;
             }
@@ -194,6 +200,8 @@ public:
                 if (!set || set->cores > limits::cores_max || set->follows >= f.generation) {
                     return at_offset(path, reader.offset(), "a bad log set record");
                 }
+            } else if (r.type == record_type::clock) {
+                if (std::string e = take_clock(path, reader); !e.empty()) return e;
             } else {
                 return at_offset(path, reader.offset(), "a record that does not belong in a snapshot");
             }
@@ -232,6 +240,13 @@ private:
             ++records;
             if (std::string e = take(path, reader, false); !e.empty()) return e;
         }
+    }
+
+    std::string take_clock(const std::string& path, const record_reader& reader) {
+        const auto clock = decode_clock(reader.current().body);
+        if (!clock || clock->offset_ms > clock_offset_ms_max) return at_offset(path, reader.offset(), "a bad clock record");
+        _state.clock_offset_ms = std::max(_state.clock_offset_ms, clock->offset_ms);
+        return {};
     }
 
     // One whole record: checked, and kept in the state.
@@ -498,6 +513,7 @@ std::string check_file(std::string_view bytes) {
             case record_type::part: if (!decode_part(r.body)) return "bad part"; break;
             case record_type::end: if (!decode_end(r.body)) return "bad end"; break;
             case record_type::log_set: if (!decode_log_set(r.body)) return "bad log set"; break;
+            case record_type::clock: if (!decode_clock(r.body)) return "bad clock"; break;
         }
     }
 }

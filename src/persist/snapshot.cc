@@ -32,7 +32,8 @@ std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_c
     meta.taken_at_wall_ms = wall_ms();
     meta.parts = std::uint32_t(parts.size());
     append(meta, out);
-    std::uint64_t records = 1;
+    append(clock_record{capture.clock_offset_ms}, out);
+    std::uint64_t records = 2;
     if (logs) {
         append(*logs, out);
         ++records;

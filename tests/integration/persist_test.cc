@@ -233,6 +233,67 @@ TEST(persist, a_missing_log_stops_the_start_naming_it) {
         << without_logs.err;
 }
 
+std::string clock_offset(std::uint16_t port) {
+    const response r = call(port, "GET", "/_ringkv/clock", "");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const std::size_t at = r.body.find("\"offset_ms\":");
+    return at == std::string::npos ? r.body : r.body.substr(at + 12, r.body.find(',', at) - at - 12);
+}
+
+std::string advance_clock(std::uint16_t port, const std::string& ms) {
+    const response r = call(port, "POST", "/_ringkv/clock", "", R"({"advance_ms":)" + ms + "}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+}
+
+// The virtual clock's lead is kept like the keys: logged before the first
+// record written after an advance (or on its own within a tick), and in
+// every snapshot. Restored, a key the advanced clock expired stays expired
+// and created_at/updated_at are never in the future.
+TEST(persist, the_virtual_clock_survives_restarts_and_ttls_keep_running_on_it) {
+    temp_dir dir;
+    std::string id, namespace_before, listing_before;
+    const std::string two_hours = "7200000";
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        const std::uint16_t port = server.port();
+        id = create_namespace(port, "timed");
+        ASSERT_EQ(call(port, "PUT", key_path(id, "hour?ttl_secs=3600"), org_one_auth, "expires").status, 201);
+        ASSERT_EQ(call(port, "PUT", key_path(id, "day?ttl_secs=86400"), org_one_auth, "lives").status, 201);
+        advance_clock(port, two_hours);
+        EXPECT_EQ(call(port, "GET", key_path(id, "hour")).status, 404);  // expired on the advanced clock
+        ASSERT_EQ(call(port, "PUT", key_path(id, "after"), org_one_auth, "stamped later").status, 201);
+        namespace_before = call(port, "GET", "/v2/storage/kvs/" + id).body;
+        listing_before = call(port, "GET", "/v2/storage/kvs/" + id + "/keys").body;
+        kill_hard(server);
+    }
+    {
+        server_process server(with_dir(dir, {"--threads", "1"}));
+        const std::uint16_t port = server.port();
+        EXPECT_EQ(clock_offset(port), two_hours);
+        EXPECT_EQ(call(port, "GET", key_path(id, "hour")).status, 404);
+        EXPECT_EQ(call(port, "GET", key_path(id, "day")).body, "lives");
+        EXPECT_EQ(call(port, "GET", "/v2/storage/kvs/" + id).body, namespace_before);
+        EXPECT_EQ(call(port, "GET", "/v2/storage/kvs/" + id + "/keys").body, listing_before);
+        // An advance with no write after it, then a clean stop: the
+        // shutdown snapshot holds it (and the logs after it are empty).
+        advance_clock(port, "1000");
+        EXPECT_EQ(server.stop(), 0);
+    }
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        EXPECT_EQ(clock_offset(server.port()), "7201000");
+        // An advance with no write after it, then kill -9 once a tick has
+        // logged it on its own.
+        advance_clock(server.port(), "500");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        kill_hard(server);
+    }
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    EXPECT_EQ(clock_offset(server.port()), "7201500");
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "day")).body, "lives");
+}
+
 TEST(persist, a_torn_log_tail_is_cut_and_the_rest_kept) {
     temp_dir dir;
     std::string id;

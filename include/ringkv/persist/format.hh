@@ -28,8 +28,11 @@
 
 namespace ringkv::persist {
 
-// Version 2: the layout above, with the log_set record. Version 1 files
-// (no log_set) are still read. A file of a higher version is refused.
+// Version 2: the layout above, with the log_set and clock records (and
+// times on ringkv's clock, the machine's plus the virtual clock's lead).
+// Version 1 files (no log_set, no clock, times on the machine's clock,
+// which is ringkv's with no lead) are still read. A file of a higher
+// version is refused.
 inline constexpr std::uint32_t format_version = 2;
 
 enum class file_kind : std::uint16_t { log = 1, snapshot_part = 2, snapshot = 3 };
@@ -54,6 +57,7 @@ enum class record_type : std::uint8_t {
     part = 5,             // a snapshot's part file, as the snapshot lists it
     end = 6,              // last record of a snapshot or part: what came before it
     log_set = 7,          // first record of a log; in a snapshot, its generation's logs
+    clock = 8,            // the virtual clock's lead, from here on
 };
 
 // Times on disk are wall-clock milliseconds since 1970 ("_wall_ms"): the
@@ -111,6 +115,12 @@ struct log_set_record {
     std::uint64_t follows = 0;
 };
 
+// How far ringkv's clock runs ahead of the machine's (POST /_ringkv/clock);
+// it only grows, so the largest one found is the one to restore.
+struct clock_record {
+    std::uint64_t offset_ms = 0;
+};
+
 // Encoders: append one whole record (header and body) to out.
 void append_header(const file_header& header, std::vector<char>& out);
 void append(const put_record& r, std::vector<char>& out);
@@ -120,6 +130,7 @@ void append(const snapshot_meta_record& r, std::vector<char>& out);
 void append(const part_record& r, std::vector<char>& out);
 void append(const end_record& r, std::vector<char>& out);
 void append(const log_set_record& r, std::vector<char>& out);
+void append(const clock_record& r, std::vector<char>& out);
 // The bytes append(put_record) adds: what a buffer bound counts.
 std::size_t encoded_bytes(const put_record& r);
 
@@ -142,6 +153,7 @@ std::optional<snapshot_meta_record> decode_snapshot_meta(std::string_view body);
 std::optional<part_record> decode_part(std::string_view body);
 std::optional<end_record> decode_end(std::string_view body);
 std::optional<log_set_record> decode_log_set(std::string_view body);
+std::optional<clock_record> decode_clock(std::string_view body);
 
 // Walks the records of a file after its header.
 class record_reader {

@@ -134,6 +134,7 @@ public:
         std::vector<store::namespace_record> namespaces;  // not gone at the cut
         std::uint32_t next_namespace_number = 1;
         std::int64_t wall_offset_ms = 0;  // wall-clock ms = monotonic ms + this
+        std::uint64_t clock_offset_ms = 0;  // the virtual clock's lead
     };
     // The cut on this core; "" or why it failed (then nothing changed).
     std::string cut(std::uint64_t generation, cut_capture* capture);
@@ -197,6 +198,7 @@ private:
     bool lost(ticket t) const { return t > _lost_after && t <= _lost_through; }
     io::task<> recover();
     void notify_waiters();
+    void note_clock(std::vector<char>& out);
     std::int64_t wall_offset_ms() const;
     io::task<> write_part(std::uint64_t generation, int fd, std::string temporary, std::string final_path);
 
@@ -240,6 +242,9 @@ private:
     bool _snapshot_claimed = false;  // core 0
     std::uint64_t _next_generation = 0;  // core 0
     std::uint64_t _newest_logs = 0;      // core 0: the generation of the newest logs made
+    // The virtual clock's lead as this core's log last recorded it: a
+    // clock record goes before the first record written after an advance.
+    std::uint64_t _logged_clock_offset_ms = 0;
     part_state _part_state;
     std::vector<const store::item*> _frozen;
     std::uint64_t _cut_ms = 0;

@@ -73,6 +73,9 @@ struct loaded_state {
     // The newest generation whose logs were loaded (0: none): the one this
     // run's logs follow (log_set_record::follows).
     std::uint64_t log_generation = 0;
+    // The virtual clock's lead when the files were written (the largest
+    // clock record): restored before the keys, whose times are on it.
+    std::uint64_t clock_offset_ms = 0;
     // Per core of this run, the key changes it owns, in the order to apply.
     std::vector<std::vector<key_change>> changes;
     std::uint64_t bytes = 0;

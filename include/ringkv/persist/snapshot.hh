@@ -16,7 +16,7 @@
 // 4. each core writes its part in bounded steps while serving requests,
 //    fsyncs it and renames it into place;
 // 5. the snapshot file (namespaces, the parts' sizes and record counts, the
-//    log set of G) is
+//    clock's lead, the log set of G) is
 //    written, fsync'd, renamed into place and the directory fsync'd: from
 //    here the snapshot is the one a restart loads;
 // 6. only then are older snapshots and the logs before G removed.

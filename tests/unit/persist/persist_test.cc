@@ -339,5 +339,21 @@ TEST(PersistLoader, VersionOneLogsAreStillRead) {
     EXPECT_EQ(loaded.state.log_generation, 3u);
 }
 
+TEST(PersistLoader, TheLargestClockOffsetIsRestored) {
+    temp_dir dir;
+    std::vector<char> log = started_log(1);
+    append(clock_record{7'200'000}, log);
+    append(sample_put(1, "later", "x"), log);
+    append(clock_record{3'600'000}, log);  // (never written so: the clock only moves forward)
+    dir.write(log_name(1, 0), log);
+    const load_result loaded = load(dir.path(), 1);
+    ASSERT_EQ(loaded.error, "");
+    EXPECT_EQ(loaded.state.clock_offset_ms, 7'200'000u);
+    std::vector<char> wild = started_log(2, 0, {1, 1});
+    append(clock_record{std::uint64_t(1) << 50}, wild);
+    dir.write(log_name(2, 0), wild);
+    EXPECT_NE(load(dir.path(), 1).error.find("a bad clock record"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ringkv::persist
