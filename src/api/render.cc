@@ -2,15 +2,12 @@
 
 #include "text.hh"
 
+#include <ringkv/base/decimal.hh>
 #include <charconv>
 
 namespace ringkv::api {
 
-void append_number(std::uint64_t n, std::string& out) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
-    out.append(digits, std::size_t(end - digits));
-}
+void append_number(std::uint64_t n, std::string& out) { base::append_decimal(out, n); }
 
 std::string& reply_buffer() {
     thread_local std::string buffer;

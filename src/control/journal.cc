@@ -1,5 +1,6 @@
 #include <ringkv/control/journal.hh>
 
+#include <ringkv/base/decimal.hh>
 #include <ringkv/base/secret.hh>
 #include <ringkv/base/string_hash.hh>
 
@@ -30,18 +31,7 @@ std::string_view method_name(net::http::method m) {
     return "OTHER";
 }
 
-void append_number(std::string& out, std::uint64_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
-    out.append(digits, std::size_t(end - digits));
-}
-
-void append_microseconds(std::string& out, std::uint64_t ns) {
-    append_number(out, ns / 1000);
-    const std::uint64_t rest = ns % 1000;
-    const char fraction[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
-    out.append(fraction, sizeof(fraction));
-}
+void append_microseconds(std::string& out, std::uint64_t ns) { base::append_thousandths(out, ns); }
 
 // "2026-11-27T08:30:01.123456Z"
 void append_time(std::string& out, std::uint64_t wall_us) {
@@ -174,17 +164,17 @@ std::string render_journal(const std::vector<journal_entry>& entries, std::size_
         out.append("{\"time\":\"");
         append_time(out, e.wall_us);
         out.append("\",\"core\":");
-        append_number(out, e.core);
+        base::append_decimal(out, e.core);
         out.append(",\"method\":\"");
         out.append(method_name(e.method));
         out.append("\",\"path\":");
         append_path(out, e.path_view());
         out.append(",\"status\":");
-        append_number(out, e.status);
+        base::append_decimal(out, e.status);
         out.append(",\"bytes_in\":");
-        append_number(out, e.bytes_in);
+        base::append_decimal(out, e.bytes_in);
         out.append(",\"bytes_out\":");
-        append_number(out, e.bytes_out);
+        base::append_decimal(out, e.bytes_out);
         out.append(",\"duration_us\":");
         if (e.sent) {
             append_microseconds(out, e.duration_ns);
@@ -192,7 +182,7 @@ std::string render_journal(const std::vector<journal_entry>& entries, std::size_
             out.append("null");  // still being sent
         }
         out.append(",\"injected_delay_us\":");
-        append_number(out, e.injected_delay_us);
+        base::append_decimal(out, e.injected_delay_us);
         out.append(",\"token\":");
         if (e.has_token) {
             char hex[11];
@@ -204,11 +194,11 @@ std::string render_journal(const std::vector<journal_entry>& entries, std::size_
         out.push_back('}');
     }
     out.append("],\"meta\":{\"returned\":");
-    append_number(out, entries.size());
+    base::append_decimal(out, entries.size());
     out.append(",\"journal_entries_per_core\":");
-    append_number(out, journal_capacity);
+    base::append_decimal(out, journal_capacity);
     out.append(",\"cores\":");
-    append_number(out, cores);
+    base::append_decimal(out, cores);
     out.append("}}");
     return out;
 }

@@ -2,6 +2,7 @@
 
 #include "response_stream.hh"
 
+#include <ringkv/base/decimal.hh>
 #include <ringkv/io/loop.hh>
 #include <ringkv/io/ops.hh>
 #include <ringkv/io/task.hh>
@@ -119,11 +120,6 @@ struct thread_context {
     }
 };
 
-void append_number(std::string& out, std::uint64_t n) {
-    char digits[24];
-    out.append(digits, std::size_t(std::to_chars(digits, digits + sizeof(digits), n).ptr - digits));
-}
-
 void append_request(thread_context& t, const request_parts& parts, operation op, std::string& out) {
     const std::uint64_t key = t.keys.next(t.random);
     switch (op) {
@@ -134,18 +130,18 @@ void append_request(thread_context& t, const request_parts& parts, operation op,
     }
     if (op == operation::list) {
         out += parts.list_path;
-        append_number(out, key % 10);
+        base::append_decimal(out, key % 10);
     } else {
         out += parts.key_path;
         out += t.o.key_prefix;
-        append_number(out, key);
+        base::append_decimal(out, key);
         if (op == operation::put) out += t.ttl_query;
     }
     out += parts.headers;
     if (op == operation::put) {
         const std::uint32_t bytes = t.o.value_bytes.next(t.random);
         out += "Content-Length: ";
-        append_number(out, bytes);
+        base::append_decimal(out, bytes);
         out += "\r\n\r\n";
         out.append(t.value.data(), bytes);
     } else {

@@ -1,5 +1,6 @@
 #include <ringkv/metrics/snapshot.hh>
 
+#include <ringkv/base/decimal.hh>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -10,15 +11,10 @@ namespace ringkv::metrics {
 
 namespace {
 
-void append_number(std::string& out, std::uint64_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
-    out.append(digits, std::size_t(end - digits));
-}
 
 // Nanoseconds as decimal seconds, exactly ("0.000049151"; "2" for 2 s).
 void append_seconds(std::string& out, std::uint64_t ns) {
-    append_number(out, ns / 1'000'000'000);
+    base::append_decimal(out, ns / 1'000'000'000);
     std::uint64_t fraction = ns % 1'000'000'000;
     if (fraction == 0) return;
     char digits[10] = "000000000";
@@ -31,7 +27,7 @@ void append_seconds(std::string& out, std::uint64_t ns) {
 
 // Microseconds as seconds with six decimals, exactly ("1.250000").
 void append_seconds_of_us(std::string& out, std::uint64_t us) {
-    append_number(out, us / 1'000'000);
+    base::append_decimal(out, us / 1'000'000);
     char digits[8] = ".000000";
     std::uint64_t fraction = us % 1'000'000;
     for (int i = 6; i >= 1; --i, fraction /= 10) digits[i] = char('0' + fraction % 10);
@@ -43,19 +39,12 @@ void append_counter(std::string& out, family_type type, std::uint64_t count) {
     if (type == family_type::seconds_counter) {
         append_seconds_of_us(out, count);
     } else {
-        append_number(out, count);
+        base::append_decimal(out, count);
     }
 }
 
 // Nanoseconds as microseconds with three decimals ("48.512").
-void append_microseconds(std::string& out, std::uint64_t ns) {
-    append_number(out, ns / 1000);
-    const std::uint64_t rest = ns % 1000;
-    out.push_back('.');
-    out.push_back(char('0' + rest / 100));
-    out.push_back(char('0' + rest / 10 % 10));
-    out.push_back(char('0' + rest % 10));
-}
+void append_microseconds(std::string& out, std::uint64_t ns) { base::append_thousandths(out, ns); }
 
 // A gauge value as the exposition format spells it (also valid JSON for
 // finite values).
@@ -92,7 +81,7 @@ void append_status_label(std::string& out, std::size_t slot) {
     if (slot == status_slots::other_slot) {
         out.append("other");
     } else {
-        append_number(out, std::uint64_t(status_slots::status_of(slot)));
+        base::append_decimal(out, std::uint64_t(status_slots::status_of(slot)));
     }
 }
 
@@ -143,7 +132,7 @@ void append_statuses_json(std::string& out, const request_metrics::status_counts
         out.push_back('"');
         append_status_label(out, s);
         out.append("\":");
-        append_number(out, counts[s]);
+        base::append_decimal(out, counts[s]);
     }
     out.push_back('}');
 }
@@ -152,7 +141,7 @@ void append_statuses_json(std::string& out, const request_metrics::status_counts
 void append_group_json(std::string& out, const request_metrics::status_counts& statuses,
                        const latency_summary& latency) {
     out.append("\"count\":");
-    append_number(out, total_of(statuses));
+    base::append_decimal(out, total_of(statuses));
     out.push_back(',');
     append_statuses_json(out, statuses);
     out.push_back(',');
@@ -235,7 +224,7 @@ std::string snapshot::prometheus() const {
                 out.append("\",status=\"");
                 append_status_label(out, s);
                 out.append("\"} ");
-                append_number(out, n);
+                base::append_decimal(out, n);
                 out.push_back('\n');
             }
         }
@@ -259,7 +248,7 @@ std::string snapshot::prometheus() const {
                 out.append("+Inf");
             }
             out.append("\"} ");
-            append_number(out, cumulative);
+            base::append_decimal(out, cumulative);
             out.push_back('\n');
         }
         out.append("ringkv_request_duration_seconds_sum{route=\"");
@@ -269,7 +258,7 @@ std::string snapshot::prometheus() const {
         out.append("\nringkv_request_duration_seconds_count{route=\"");
         out.append(name);
         out.append("\"} ");
-        append_number(out, latency.count);
+        base::append_decimal(out, latency.count);
         out.push_back('\n');
     }
 
@@ -307,7 +296,7 @@ std::string snapshot::prometheus() const {
         }
         out.append(s.name);
         out.append("{core=\"");
-        append_number(out, s.core);
+        base::append_decimal(out, s.core);
         out.push_back('"');
         if (!s.labels.empty()) {
             out.push_back(',');
@@ -354,7 +343,7 @@ std::string snapshot::stats_json(std::uint64_t now_ns) const {
         const core_summary& core = _cores[c];
         if (c != 0) out.push_back(',');
         out.append("{\"core\":");
-        append_number(out, core.core);
+        base::append_decimal(out, core.core);
         out.push_back(',');
         append_group_json(out, core.statuses, core.latency);
         out.append(",\"metrics\":{");

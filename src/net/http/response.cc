@@ -1,6 +1,7 @@
 #include <ringkv/net/http/response.hh>
 
 #include <ringkv/base/clock.hh>
+#include <ringkv/base/decimal.hh>
 
 #include <charconv>
 
@@ -43,19 +44,8 @@ std::string_view reason_phrase(int status) {
 }
 
 namespace {
-void append_number(std::string& out, std::uint64_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
-    out.append(digits, std::size_t(end - digits));
-}
-
 // Milliseconds with three decimals: "0.052".
-void append_milliseconds(std::string& out, std::uint64_t us) {
-    append_number(out, us / 1000);
-    const std::uint64_t rest = us % 1000;
-    const char fraction[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
-    out.append(fraction, sizeof(fraction));
-}
+void append_milliseconds(std::string& out, std::uint64_t us) { base::append_thousandths(out, us); }
 }  // namespace
 
 void response_writer::status_line(int status) {
@@ -63,7 +53,7 @@ void response_writer::status_line(int status) {
     _response_offset = _out.size();
     _status = status;
     _out.append(_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    append_number(_out, std::uint64_t(status));
+    base::append_decimal(_out, std::uint64_t(status));
     _out.push_back(' ');
     _out.append(reason_phrase(status));
     _out.append("\r\n");
@@ -103,7 +93,7 @@ void response_writer::head_with_body(int status, std::string_view content_type, 
     _out.append("Content-Type: ");
     _out.append(content_type);
     _out.append("\r\nContent-Length: ");
-    append_number(_out, body_bytes);
+    base::append_decimal(_out, body_bytes);
     _out.append("\r\n\r\n");
 }
 
