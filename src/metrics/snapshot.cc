@@ -1,6 +1,7 @@
 #include <ringkv/metrics/snapshot.hh>
 
 #include <ringkv/base/decimal.hh>
+#include <ringkv/base/json_string.hh>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -60,23 +61,6 @@ void append_real(std::string& out, double value) {
     }
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-    out.push_back('"');
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof(escaped), "\\u%04x", unsigned(c));
-            out.append(escaped);
-        } else {
-            out.push_back(c);
-        }
-    }
-    out.push_back('"');
-}
-
 void append_status_label(std::string& out, std::size_t slot) {
     if (slot == status_slots::other_slot) {
         out.append("other");
@@ -115,7 +99,7 @@ void append_latency_json(std::string& out, const latency_summary& l) {
     for (const auto& [name, ns] : points) {
         if (!first) out.push_back(',');
         first = false;
-        append_json_string(out, name);
+        base::append_json_string(out, name);
         out.push_back(':');
         append_microseconds(out, ns);
     }
@@ -333,7 +317,7 @@ std::string snapshot::stats_json(std::uint64_t now_ns) const {
     out.append("},\"routes\":{");
     for (std::size_t i = 0; i < route_count; ++i) {
         if (i != 0) out.push_back(',');
-        append_json_string(out, name_of(route(i)));
+        base::append_json_string(out, name_of(route(i)));
         out.append(":{");
         append_group_json(out, by_status(_window_counts[i]), latency_summary::of((*_window)[i]));
         out.push_back('}');
@@ -354,7 +338,7 @@ std::string snapshot::stats_json(std::uint64_t now_ns) const {
             first = false;
             std::string key(s.name);
             if (!s.labels.empty()) key.append("{").append(s.labels).append("}");
-            append_json_string(out, key);
+            base::append_json_string(out, key);
             out.push_back(':');
             if (s.type != family_type::gauge) {
                 append_counter(out, s.type, s.count);

@@ -23,25 +23,6 @@ std::string_view title_of(error_code code) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
-        } else if (byte < 0x20 || byte == 0x7f) {
-            out.append("\\u00");
-            out.push_back(hex[byte >> 4]);
-            out.push_back(hex[byte & 0xf]);
-        } else {
-            out.push_back(c);
-        }
-    }
-    out.push_back('"');
-}
-
 void write_error(response_writer& writer, const error& e, std::string_view extra_headers) {
     // One buffer per thread, reused for every error body: errors allocate
     // nothing once it has grown to the longest one.

@@ -3,6 +3,7 @@
 // {"errors":[{"code":"10005","title":"Resource not found","detail":"...",
 //   "source":{"pointer":"/id"},"meta":{"url":"https://docs.telnyx.com/api/errors/10005"}}]}
 
+#include <ringkv/base/json_string.hh>
 #include <ringkv/net/http/response.hh>
 
 #include <string>
@@ -39,9 +40,8 @@ struct error {
     error_source source = {};
 };
 
-// Appends `text` as a JSON string: quotes, and escapes for '"', '\\' and
-// control bytes (DEL too). Shared by every JSON body ringkv writes.
-void append_json_string(std::string& out, std::string_view text);
+// Appends `text` as a JSON string (base/json_string.hh).
+using base::append_json_string;
 
 // Writes the whole response (status, JSON body). extra_headers as in write().
 void write_error(response_writer& writer, const error& e, std::string_view extra_headers = {});
