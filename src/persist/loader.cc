@@ -285,7 +285,10 @@ private:
             return at_offset(path, reader.offset(), "a record that does not belong in a log");
         }
         const std::uint64_t hash = store::key_hash(number, key);
-        if (!_state.changes.empty()) _state.changes[store::shard_of(hash, _cores)].push_back({hash, r.body, number, key});
+        if (!_state.changes.empty()) {
+            _state.changes[store::shard_of(hash, _cores)].push_back(
+                {hash, key_prefix_of(key), r.body, key, _state.records, number, r.type == record_type::erase});
+        }
         return {};
     }
 
@@ -387,6 +390,14 @@ std::optional<file_name> parse_file_name(std::string_view name) {
     if (canonical != whole) return std::nullopt;
     if (parsed.temporary && parsed.role == file_role::log) return std::nullopt;  // logs are never temporaries
     return parsed;
+}
+
+std::uint64_t key_prefix_of(std::string_view key) {
+    std::uint64_t prefix = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+        prefix = (prefix << 8) | (i < key.size() ? std::uint8_t(key[i]) : 0);
+    }
+    return prefix;
 }
 
 std::uint64_t wall_ms() {
@@ -532,6 +543,30 @@ bool gone(const namespace_state_record& n, std::uint64_t wall_ms_now) {
     return n.deleting && n.deleted_at_wall_ms <= wall_ms_now;
 }
 
+// Keys whose first 8 bytes agree: their order, read from the keys only
+// when both are longer than that (up to 8 bytes, the prefixes hold the
+// keys whole, padded with zeros, so the shorter is a prefix of the other).
+int compare_rest(const key_change& a, const key_change& b) {
+    if (a.key.size() <= 8 || b.key.size() <= 8) return a.key.size() < b.key.size() ? -1 : a.key.size() > b.key.size() ? 1 : 0;
+    return a.key.substr(8).compare(b.key.substr(8));
+}
+
+// By namespace and key (bytes as unsigned, as the ordered index compares
+// them), then in the order the changes were made.
+bool key_order(const key_change& a, const key_change& b) {
+    if (a.namespace_number != b.namespace_number) return a.namespace_number < b.namespace_number;
+    if (a.key_prefix != b.key_prefix) return a.key_prefix < b.key_prefix;
+    if (const int rest = compare_rest(a, b); rest != 0) return rest < 0;
+    return a.sequence < b.sequence;
+}
+
+// How many changes ahead apply() prefetches (a record and its table slot).
+constexpr std::size_t prefetch_distance = 16;
+
+bool same_key(const key_change& a, const key_change& b) {
+    return a.namespace_number == b.namespace_number && a.key_prefix == b.key_prefix && compare_rest(a, b) == 0;
+}
+
 }  // namespace
 
 applied apply(loaded_state& state, unsigned core, store::shard& keys, store::namespace_registry& namespaces,
@@ -553,18 +588,38 @@ applied apply(loaded_state& state, unsigned core, store::shard& keys, store::nam
         r.deleted_at_ms = monotonic_of(n.deleted_at_wall_ms, now, wall_ms_now);
         namespaces.insert(r);
     }
-    const auto live = [&state](std::uint32_t number) {
-        const auto it = state.namespaces.find(number);
-        return it != state.namespaces.end() && !it->second.deleting;
+    // The changes come sorted by namespace: one look-up per namespace.
+    std::uint32_t looked_up = 0;
+    bool looked_up_live = false;
+    const auto live = [&](std::uint32_t number) {
+        if (number != looked_up) {
+            const auto it = state.namespaces.find(number);
+            looked_up = number;
+            looked_up_live = it != state.namespaces.end() && !it->second.deleting;
+        }
+        return looked_up_live;
     };
     std::vector<key_change>& mine = state.changes[core];
-    std::stable_sort(mine.begin(), mine.end(), [](const key_change& a, const key_change& b) {
-        return a.namespace_number != b.namespace_number ? a.namespace_number < b.namespace_number : a.key < b.key;
-    });
-    for (const key_change& change : mine) {
-        if (record_type(std::uint8_t(change.body[0])) == record_type::erase) {
-            const auto erase = decode_erase(change.body);
-            if (live(erase->namespace_number)) keys.erase(change.hash, erase->namespace_number, erase->key);
+    std::sort(mine.begin(), mine.end(), key_order);
+    // Only the last change of each key decides it. Sizing the key table for
+    // the keys put last, before any goes in, spares the load every growth.
+    std::size_t puts = 0;
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+        if (!mine[i].erase && (i + 1 == mine.size() || !same_key(mine[i], mine[i + 1]))) ++puts;
+    }
+    keys.reserve(puts);
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+        // The sorted changes point all over the files and the table: load
+        // what a later iteration needs while this one works.
+        if (i + prefetch_distance < mine.size()) {
+            const key_change& later = mine[i + prefetch_distance];
+            for (std::size_t line = 0; line < later.body.size(); line += 64) __builtin_prefetch(later.body.data() + line);
+            keys.prefetch(later.hash);
+        }
+        const key_change& change = mine[i];
+        if (i + 1 < mine.size() && same_key(change, mine[i + 1])) continue;  // a later change replaces it
+        if (change.erase) {
+            if (live(change.namespace_number)) keys.erase(change.hash, change.namespace_number, change.key);
             continue;
         }
         const auto put = decode_put(change.body);

@@ -185,6 +185,26 @@ void key_table::make_room() {
     migrate_some();
 }
 
+std::size_t key_table::capacity_for(std::size_t keys) {
+    std::size_t capacity = capacity_min;
+    while (over_load(keys, capacity) && capacity < capacity_max) capacity *= 2;
+    return capacity;
+}
+
+void key_table::reserve(std::size_t keys) {
+    if (_size != 0 || _now->used != 0 || migrating()) return;
+    const std::size_t capacity = capacity_for(keys);
+    if (capacity <= _now->capacity) return;
+    table* fresh = make_table(capacity);
+    if (fresh == nullptr) return;
+    _now->future.store(fresh, std::memory_order_release);
+    _head.store(fresh, std::memory_order_release);
+    const std::size_t bytes = _now->capacity * sizeof(std::uint64_t) + sizeof(table);
+    if (_retired != nullptr) _retired->retire(_now, &free_table, bytes);
+    else free_table(_now);
+    _now = fresh;
+}
+
 std::size_t key_table::growth_bytes_on_insert() const {
     return over_load(_now->used + 1, _now->capacity) ? _now->capacity * 2 * sizeof(std::uint64_t) : 0;
 }

@@ -53,6 +53,13 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     return was_live ? put_result::replaced : put_result::created;
 }
 
+void shard::reserve(std::size_t keys) {
+    // Checked against the budget before the slots are allocated.
+    const std::size_t slot_bytes = key_table::capacity_for(keys) * sizeof(std::uint64_t);
+    if (memory_bytes() + slot_bytes > _memory_bytes_max) return;
+    _table.reserve(keys);
+}
+
 item_ref shard::get(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key, instant now) {
     item* found = _table.find(hash, namespace_number, key);
     if (found == nullptr) return {};

@@ -60,6 +60,18 @@ public:
     // Removes and returns the item for (namespace, key), or nullptr.
     item* erase(std::uint64_t hash, std::uint32_t namespace_number, std::string_view key);
 
+    // Start-up loading: makes an empty table big enough for `keys` items
+    // (within the load limit), so inserting them never grows it. Does
+    // nothing when the table holds anything (or ever did), is already that
+    // big, or the allocation fails. Readers that could be on the small
+    // table follow `future` to the new one.
+    void reserve(std::size_t keys);
+    // The capacity reserve(keys) gives an empty table.
+    static std::size_t capacity_for(std::size_t keys);
+    // A hint before a batch of inserts: starts loading the slot a key
+    // with this hash probes first (owner only).
+    void prefetch(std::uint64_t hash) const { __builtin_prefetch(&_now->slots[hash & (_now->capacity - 1)]); }
+
     // Appends every item the table holds (live or expired, not yet
     // reclaimed), in no particular order: a snapshot's view of the table.
     void collect(std::vector<const item*>& out) const;

@@ -102,6 +102,15 @@ public:
     // stops asking for them at once (the namespace is gone or deleting).
     void drop_namespace(std::uint32_t namespace_number);
 
+    // Start-up loading: sizes the empty key table for `keys` new keys at
+    // once, so that putting them never grows it (no incremental migration
+    // while a million keys go in). Only when the table's slots fit the
+    // memory budget; otherwise the puts grow it as usual (and meet the
+    // budget as usual).
+    void reserve(std::size_t keys);
+    // A hint ahead of a put in a bulk load: see key_table::prefetch.
+    void prefetch(std::uint64_t hash) const { _table.prefetch(hash); }
+
     static constexpr std::size_t check_every_items = 64;
 
     // Expiry and purging, bounded; returns true while work remains.

@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -353,6 +356,68 @@ TEST(PersistLoader, TheLargestClockOffsetIsRestored) {
     append(clock_record{std::uint64_t(1) << 50}, wild);
     dir.write(log_name(2, 0), wild);
     EXPECT_NE(load(dir.path(), 1).error.find("a bad clock record"), std::string::npos);
+}
+
+// apply() sorts a core's changes by a key prefix and applies each key's
+// last change only: against a plain replay, with keys that share their
+// first 8 bytes, differ only past them, hold zero bytes or bytes >= 0x80,
+// and changes given in any order of sequence.
+TEST(PersistLoader, ApplyKeepsEachKeysLastChangeAndTheByteOrder) {
+    using namespace std::string_literals;
+    const std::vector<std::string> names = {"a", "a\0"s, "ab", "abcdefgh", "abcdefgh\0"s, "abcdefghi", "abcdefghij",
+                                            "abcdefgi", "\x80", "\xff\xff", "prefix00", "prefix00a", "prefix00b",
+                                            "prefix00\xff", "prefix0", "z", "k1", "k10", "k100000000", "k99"};
+    std::mt19937 random(7);
+    loaded_state state;
+    state.namespaces[1] = sample_namespace(1);
+    state.namespaces[2] = sample_namespace(2);
+    state.changes.resize(1);
+    std::vector<std::vector<char>> records;  // the bytes the changes point into
+    std::map<std::pair<std::uint32_t, std::string>, std::string> expected;
+    for (std::uint64_t sequence = 1; sequence <= 400; ++sequence) {
+        const std::uint32_t ns = 1 + random() % 2;
+        const std::string& key = names[random() % names.size()];
+        const bool erase = random() % 4 == 0;
+        const std::string value = "v" + std::to_string(sequence);
+        std::vector<char>& bytes = records.emplace_back();
+        if (erase) append(erase_record{ns, key}, bytes);
+        else append(sample_put(ns, key, value), bytes);
+        const std::string_view body(bytes.data() + record_header_bytes, bytes.size() - record_header_bytes);
+        const std::string_view stored_key = erase ? decode_erase(body)->key : decode_put(body)->key;
+        state.changes[0].push_back({store::key_hash(ns, key), key_prefix_of(key), body, stored_key, sequence, ns, erase});
+        if (erase) expected.erase({ns, key});
+        else expected[{ns, key}] = value;
+    }
+    std::shuffle(state.changes[0].begin(), state.changes[0].end(), random);
+    store::shard keys(1000);
+    store::namespace_registry namespaces;
+    const applied a = apply(state, 0, keys, namespaces, {1000, 1700000100}, 1700000100000);
+    ASSERT_EQ(a.error, "");
+    EXPECT_EQ(keys.size(), expected.size());
+    for (std::uint32_t ns : {1u, 2u}) {
+        std::vector<store::list_entry> listed;
+        keys.list(ns, "", "", 1000, {1000, 1700000100}, listed);
+        std::vector<std::string> want;
+        for (const auto& [at, value] : expected) {
+            if (at.first == ns) want.push_back(at.second);
+        }
+        ASSERT_EQ(listed.size(), want.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            EXPECT_EQ(listed[i].key, want[i]) << i;  // std::string orders bytes as unsigned, like the index
+            const store::item_ref found = keys.get(store::key_hash(ns, want[i]), ns, want[i], {1000, 1700000100});
+            ASSERT_TRUE(found);
+            EXPECT_EQ(found->value(), expected.at({ns, want[i]}));
+        }
+    }
+}
+
+TEST(PersistLoader, KeyPrefixesOrderLikeTheKeys) {
+    using namespace std::string_literals;
+    EXPECT_EQ(key_prefix_of("abcdefghij"), key_prefix_of("abcdefgh"));
+    EXPECT_EQ(key_prefix_of("a"), key_prefix_of("a\0"s));  // equal prefixes: the keys decide
+    EXPECT_LT(key_prefix_of("a"), key_prefix_of("ab"));
+    EXPECT_LT(key_prefix_of("a\x7f"), key_prefix_of("a\x80"));
+    EXPECT_LT(key_prefix_of(""), key_prefix_of("\x01"));
 }
 
 }  // namespace

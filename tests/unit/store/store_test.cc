@@ -53,6 +53,32 @@ TEST(key_table, grows_incrementally_and_finds_everything) {
     }
 }
 
+TEST(key_table, reserve_sizes_an_empty_table_once_so_a_bulk_load_never_grows) {
+    key_table table;
+    constexpr std::size_t count = 100'000;
+    table.reserve(count);
+    const std::size_t reserved = table.capacity();
+    EXPECT_EQ(reserved, key_table::capacity_for(count));
+    EXPECT_GE(reserved * 7, count * 8);  // within the load limit
+    EXPECT_LT(reserved / 2 * 7, count * 8);  // and no bigger than that needs
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::string key = "key-" + std::to_string(i);
+        ASSERT_EQ(table.upsert(key_hash(1, key), make(1, key)), nullptr);
+        ASSERT_FALSE(table.migrating()) << i;
+    }
+    EXPECT_EQ(table.capacity(), reserved);
+    // A table that holds anything is left as it is.
+    table.reserve(count * 4);
+    EXPECT_EQ(table.capacity(), reserved);
+    for (std::size_t i = 0; i < count; i += 101) {
+        const std::string key = "key-" + std::to_string(i);
+        ASSERT_NE(table.find_concurrent(key_hash(1, key), 1, key), nullptr) << key;
+    }
+    key_table small;
+    small.reserve(3);  // fits the smallest table already
+    EXPECT_EQ(small.capacity(), key_table::capacity_min);
+}
+
 TEST(key_table, replace_and_erase_leave_tombstones_that_are_reused) {
     key_table table;
     const std::string key = "k";
