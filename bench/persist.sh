@@ -6,16 +6,20 @@
 #     ringkv --log always, the fsyncs per second and writes per fsync (from
 #     the counters ringkv prints at exit).
 #  2. Restart of 1M keys x 100 B: seconds from exec to a served request,
-#     from a snapshot and from the log alone (after kill -9); Redis loading
+#     and the CPU time ringkv took until then, from a snapshot and from the
+#     log alone (after kill -9), with 2 threads and with 1; Redis loading
 #     the same keys from its RDB file.
-#  3. p99 of an open-loop load (ringkv-bench --rate, 90% GET / 10% PUT on
-#     the 1M keys) at half of the closed-loop maximum, without and with a
-#     snapshot taken in the middle of the measured window.
-# Usage: bench/persist.sh [SECONDS]   (default 10 per run)
+#  3. p50/p99/p99.9 of an open-loop load (ringkv-bench --rate, 90% GET /
+#     10% PUT on the 1M keys) at half of the closed-loop maximum, without
+#     and with snapshots written back to back through the measured window.
+# Usage: bench/persist.sh [SECONDS] [put] [restart] [snapshot]
+#   SECONDS: per measured run (default 10); sections: default all three.
 # The data directories live under bench/out (on this machine's disk).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
+shift || true
+sections="${*:-put restart snapshot}"
 bench_prepare
 
 keys=10000
@@ -55,120 +59,163 @@ put_run() {  # NAME [ringkv flags...]
   record "$name-cpu-us" "$cpu"
 }
 printf '%-34s %s\n' "measurement" "value"
-put_run ringkv-memory --threads 2
-put_run ringkv-everysec --threads 2 --data-dir "$data" --log everysec
-put_run ringkv-always --threads 2 --data-dir "$data" --log always
-# fsyncs and records of the always run, from its exit lines (the shutdown
-# snapshot's own fsyncs are not log fsyncs and are not counted there).
-read -r records fsyncs < <(awk '/log: / {r += $5; f += $9} END {print r, f}' "$bench_out/ringkv-always.log")
-record ringkv-always-fsyncs-per-s "$(awk -v f="$fsyncs" -v s="$seconds" 'BEGIN {printf "%.0f", f / s}')"
-record ringkv-always-writes-per-fsync "$(awk -v r="$records" -v f="$fsyncs" 'BEGIN {printf "%.1f", r / f}')"
+if [[ " $sections " == *" put "* ]]; then
+  put_run ringkv-memory --threads 2
+  put_run ringkv-everysec --threads 2 --data-dir "$data" --log everysec
+  put_run ringkv-always --threads 2 --data-dir "$data" --log always
+  # fsyncs and records of the always run, from its exit lines (the shutdown
+  # snapshot's own fsyncs are not log fsyncs and are not counted there).
+  read -r records fsyncs < <(awk '/log: / {r += $5; f += $9} END {print r, f}' "$bench_out/ringkv-always.log")
+  record ringkv-always-fsyncs-per-s "$(awk -v f="$fsyncs" -v s="$seconds" 'BEGIN {printf "%.0f", f / s}')"
+  record ringkv-always-writes-per-fsync "$(awk -v r="$records" -v f="$fsyncs" 'BEGIN {printf "%.1f", r / f}')"
 
-redis_run() {  # NAME [redis-server options...]
-  local name=$1
-  shift
-  rm -rf "$data" && mkdir -p "$data"
-  redis-server --port $redis_port --dir "$data" --save '' --daemonize no --logfile "$bench_out/redis.log" "$@" &
-  wait_port $redis_port
-  cat > "$bench_out/webdis.json" <<CONF
+  redis_run() {  # NAME [redis-server options...]
+    local name=$1
+    shift
+    rm -rf "$data" && mkdir -p "$data"
+    redis-server --port $redis_port --dir "$data" --save '' --daemonize no --logfile "$bench_out/redis.log" "$@" &
+    wait_port $redis_port
+    cat > "$bench_out/webdis.json" <<CONF
 {"redis_host": "127.0.0.1", "redis_port": $redis_port, "http_host": "127.0.0.1", "http_port": $webdis_port,
  "threads": 2, "pool_size": 16, "daemonize": false, "database": 0, "verbosity": 0,
  "logfile": "$bench_out/webdis.log"}
 CONF
-  webdis "$bench_out/webdis.json" &
-  webdis_pid=$!
-  wait_port $webdis_port
-  WRK_ARGS="-t2 -c128 -d${seconds}s -s bench/kv.lua -- webdis put $keys 1024 1"
-  local line
-  line=$(run_wrk "$name" http://127.0.0.1:$webdis_port "$webdis_pid" "$(redis-cli -p $redis_port info server | awk -F: '/process_id/ {print $2+0}')")
-  kill "$webdis_pid"
-  redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
-  sleep 0.3
-  read -r _ rps _ <<<"$line"
-  record "$name-rps" "$rps"
-}
-redis_run redis-memory --appendonly no
-redis_run redis-everysec --appendonly yes --appendfsync everysec
-redis_run redis-always --appendonly yes --appendfsync always
+    webdis "$bench_out/webdis.json" &
+    webdis_pid=$!
+    wait_port $webdis_port
+    WRK_ARGS="-t2 -c128 -d${seconds}s -s bench/kv.lua -- webdis put $keys 1024 1"
+    local line
+    line=$(run_wrk "$name" http://127.0.0.1:$webdis_port "$webdis_pid" "$(redis-cli -p $redis_port info server | awk -F: '/process_id/ {print $2+0}')")
+    kill "$webdis_pid"
+    redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+    sleep 0.3
+    read -r _ rps _ <<<"$line"
+    record "$name-rps" "$rps"
+  }
+  redis_run redis-memory --appendonly no
+  redis_run redis-everysec --appendonly yes --appendfsync everysec
+  redis_run redis-always --appendonly yes --appendfsync always
+fi
 
 # --- 2. Restart of 1M keys x 100 B ------------------------------------------
 big=1000000
-# Seconds from exec to the first answered request, into $served_s (not
-# run in a subshell: it sets $ringkv_pid).
+big_log="$bench_out/persist-1m-log" big_snapshot="$bench_out/persist-1m-snapshot"
+# Seconds from exec to the first answered request, into $served_s, and the
+# CPU time (user+sys, every thread) ringkv used until then, into $served_cpu_s
+# (not run in a subshell: it sets $ringkv_pid).
 time_to_serve() {  # NAME [ringkv flags...]
   local name=$1
   shift
-  local start end
+  local start end ticks
   start=$(date +%s.%N)
   "$bench_root/build/src/ringkv" --port "$port" "$@" > "$bench_out/$name.log" 2>&1 &
   ringkv_pid=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
     kill -0 "$ringkv_pid" 2>/dev/null || { echo "ringkv did not start: $(cat "$bench_out/$name.log")" >&2; exit 1; }
-    sleep 0.01
+    sleep 0.005
   done
   end=$(date +%s.%N)
+  ticks=$(cpu_ticks "$ringkv_pid")
   served_s=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}')
+  served_cpu_s=$(awk -v t="$ticks" -v hz="$clk_tck" 'BEGIN {printf "%.2f", t / hz}')
 }
-rm -rf "$data"
-ringkv_pid=$(start_ringkv $port ringkv-fill --threads 2 --data-dir "$data" --log everysec)
-big_namespace=$(bench/seed.py $port 0 100 k)
-build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
-  --value-size 100 --requests 1 --quiet --connections 16 --pipeline 16 > /dev/null
-sleep 1.2  # the everysec fsync
-stop_ringkv -KILL
-time_to_serve ringkv-restart-log --threads 2 --data-dir "$data"
-record restart-1M-from-log-s "$served_s"
-stop_ringkv  # SIGTERM: a snapshot of the 1M keys, the logs before it removed
-record snapshot-1M-bytes "$(du -cb "$data"/snapshot-* | awk 'END {print $1}')"
-time_to_serve ringkv-restart-snapshot --threads 2 --data-dir "$data"
-record restart-1M-from-snapshot-s "$served_s"
-grep -h "restored" "$bench_out/ringkv-restart-snapshot.log" || true
+# 1M keys written through the log (kill -9: no snapshot) into $big_log, and
+# the snapshot of the same into $big_snapshot; the namespace id in
+# $big_namespace. Each restart below starts from a fresh copy of either.
+make_big_state() {
+  rm -rf "$big_log" "$big_snapshot" "$data"
+  ringkv_pid=$(start_ringkv $port ringkv-fill --threads 2 --data-dir "$big_log" --log everysec)
+  big_namespace=$(bench/seed.py $port 0 100 k)
+  build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
+    --value-size 100 --requests 1 --quiet --connections 16 --pipeline 16 > /dev/null
+  sleep 1.2  # the everysec fsync
+  stop_ringkv -KILL
+  cp -a "$big_log" "$big_snapshot"
+  ringkv_pid=$(start_ringkv $port ringkv-make-snapshot --threads 2 --data-dir "$big_snapshot")
+  stop_ringkv  # SIGTERM: a snapshot of the 1M keys, the logs before it removed
+}
+restart_from() {  # NAME DIR THREADS
+  rm -rf "$data" && cp -a "$2" "$data"
+  time_to_serve "$1" --threads "$3" --data-dir "$data"
+  stop_ringkv -KILL
+  record "$1-s" "$served_s"
+  record "$1-cpu-s" "$served_cpu_s"
+}
+if [[ " $sections " == *" restart "* ]]; then
+  make_big_state
+  record snapshot-1M-bytes "$(du -cb "$big_snapshot"/snapshot-* | awk 'END {print $1}')"
+  for threads in 2 1; do
+    restart_from restart-1M-from-snapshot-t$threads "$big_snapshot" $threads
+    grep -h "restored" "$bench_out/restart-1M-from-snapshot-t$threads.log" || true
+    restart_from restart-1M-from-log-t$threads "$big_log" $threads
+  done
 
-# Redis: the same 1M keys x 100 B, loaded from its RDB file.
-redis_data="$bench_out/persist-redis"
-rm -rf "$redis_data" && mkdir -p "$redis_data"
-redis-server --port $redis_port --dir "$redis_data" --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" \
-  --enable-debug-command local &
-wait_port $redis_port
-redis-cli -p $redis_port debug populate $big k 100 >/dev/null
-redis-cli -p $redis_port save >/dev/null
-redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
-sleep 0.3
-start=$(date +%s.%N)
-redis-server --port $redis_port --dir "$redis_data" --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" &
-until [[ "$(redis-cli -p $redis_port ping 2>/dev/null)" == PONG ]]; do sleep 0.01; done
-for _ in $(seq 3000); do  # 30 s at most
-  [[ "$(redis-cli -p $redis_port dbsize 2>/dev/null)" == "$big" ]] && break
-  sleep 0.01
-done
-record redis-restart-1M-from-rdb-s "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
-redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+  # Redis: the same 1M keys x 100 B, loaded from its RDB file.
+  redis_data="$bench_out/persist-redis"
+  rm -rf "$redis_data" && mkdir -p "$redis_data"
+  redis-server --port $redis_port --dir "$redis_data" --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" \
+    --enable-debug-command local &
+  wait_port $redis_port
+  redis-cli -p $redis_port debug populate $big k 100 >/dev/null
+  redis-cli -p $redis_port save >/dev/null
+  redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+  sleep 0.3
+  start=$(date +%s.%N)
+  redis-server --port $redis_port --dir "$redis_data" --save '' --appendonly no --daemonize no --logfile "$bench_out/redis.log" &
+  until [[ "$(redis-cli -p $redis_port ping 2>/dev/null)" == PONG ]]; do sleep 0.01; done
+  for _ in $(seq 3000); do  # 30 s at most
+    [[ "$(redis-cli -p $redis_port dbsize 2>/dev/null)" == "$big" ]] && break
+    sleep 0.01
+  done
+  record redis-restart-1M-from-rdb-s "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
+  redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+fi
 
-# --- 3. p99 at half load, with a snapshot in the middle ---------------------
+# --- 3. p99 at half load, with snapshots being written ----------------------
 load() {  # JSON [ringkv-bench flags...]
   local json=$1
   shift
   build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
     --no-prefill --value-size 100 --mix get=90,put=10 --connections 32 --quiet --json "$json" "$@" > /dev/null
 }
-p99_us() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['latency_ns']['p99'] / 1000, 1))" "$1"; }
+latency_us() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['latency_ns'][sys.argv[2]] / 1000, 1))" "$1" "$2"; }
 rps_of() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['throughput_rps']))" "$1"; }
-load "$bench_out/persist-max.json" --duration 5
-half=$(( $(rps_of "$bench_out/persist-max.json") / 2 ))
-record load-max-rps "$(rps_of "$bench_out/persist-max.json")"
-load "$bench_out/persist-quiet.json" --rate $half --duration "$seconds" --warmup 1
-record p99-half-load-us "$(p99_us "$bench_out/persist-quiet.json")"
-load "$bench_out/persist-snapshot.json" --rate $half --duration "$seconds" --warmup 1 &
-load_pid=$!
-sleep $(( seconds / 2 + 1 ))
-record snapshot-under-load "$(curl -s -X POST http://127.0.0.1:$port/_ringkv/snapshot)"
-wait "$load_pid"
-record p99-half-load-with-snapshot-us "$(p99_us "$bench_out/persist-snapshot.json")"
-stop_ringkv
+if [[ " $sections " == *" snapshot "* ]]; then
+  [[ -n "${big_namespace:-}" ]] || make_big_state  # unless the restarts just made it
+  rm -rf "$data" && cp -a "$big_snapshot" "$data"
+  time_to_serve ringkv-snapshot-load --threads 2 --data-dir "$data"
+  load "$bench_out/persist-max.json" --duration 5
+  half=$(( $(rps_of "$bench_out/persist-max.json") / 2 ))
+  record load-max-rps "$(rps_of "$bench_out/persist-max.json")"
+  load "$bench_out/persist-quiet.json" --rate $half --duration "$seconds" --warmup 1
+  for p in p50 p99 p99.9; do record "$p-half-load-us" "$(latency_us "$bench_out/persist-quiet.json" $p)"; done
+  # Snapshots back to back through the whole measured window (each one
+  # writes the 172 MB, fsyncs and renames it), not one in the middle.
+  load "$bench_out/persist-snapshot.json" --rate $half --duration "$seconds" --warmup 1 &
+  load_pid=$!
+  snapshots=0
+  sleep 1
+  while kill -0 "$load_pid" 2>/dev/null; do
+    answer=$(curl -s -X POST http://127.0.0.1:$port/_ringkv/snapshot)
+    [[ "$answer" == *'"ms"'* ]] && snapshots=$((snapshots + 1)) && last_snapshot=$answer
+  done
+  wait "$load_pid"
+  load_pid=
+  record snapshots-during-run "$snapshots"
+  record last-snapshot "$last_snapshot"
+  for p in p50 p99 p99.9; do record "$p-half-load-with-snapshots-us" "$(latency_us "$bench_out/persist-snapshot.json" $p)"; done
+  stop_ringkv -KILL
+fi
 
 echo
-echo "PUT 1 KiB, --log everysec / in memory = $(ratio "$(value_of ringkv-everysec-rps)" "$(value_of ringkv-memory-rps)")"
-echo "PUT 1 KiB, --log always / in memory = $(ratio "$(value_of ringkv-always-rps)" "$(value_of ringkv-memory-rps)")"
-echo "PUT 1 KiB, ringkv / redis, everysec = $(ratio "$(value_of ringkv-everysec-rps)" "$(value_of redis-everysec-rps)"), always = $(ratio "$(value_of ringkv-always-rps)" "$(value_of redis-always-rps)")"
-echo "restart of 1M x 100 B: $(value_of restart-1M-from-snapshot-s) s from a snapshot, $(value_of restart-1M-from-log-s) s from the log, redis from its RDB $(value_of redis-restart-1M-from-rdb-s) s"
-echo "p99 at half load: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshot-us) us with a snapshot"
+if [[ " $sections " == *" put "* ]]; then
+    echo "PUT 1 KiB, --log everysec / in memory = $(ratio "$(value_of ringkv-everysec-rps)" "$(value_of ringkv-memory-rps)")"
+    echo "PUT 1 KiB, --log always / in memory = $(ratio "$(value_of ringkv-always-rps)" "$(value_of ringkv-memory-rps)")"
+    echo "PUT 1 KiB, ringkv / redis, everysec = $(ratio "$(value_of ringkv-everysec-rps)" "$(value_of redis-everysec-rps)"), always = $(ratio "$(value_of ringkv-always-rps)" "$(value_of redis-always-rps)")"
+fi
+if [[ " $sections " == *" restart "* ]]; then
+  echo "restart of 1M x 100 B, 2 threads: $(value_of restart-1M-from-snapshot-t2-s) s from a snapshot ($(value_of restart-1M-from-snapshot-t2-cpu-s) s CPU), $(value_of restart-1M-from-log-t2-s) s from the log ($(value_of restart-1M-from-log-t2-cpu-s) s CPU); redis from its RDB $(value_of redis-restart-1M-from-rdb-s) s"
+fi
+if [[ " $sections " == *" snapshot "* ]]; then
+  echo "p99 at half load: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshots-us) us with snapshots written back to back"
+fi
