@@ -7,6 +7,7 @@
 #include <ringkv/store/shard.hh>
 #include <ringkv/store/sharding.hh>
 #include <ringkv/store/timer_wheel.hh>
+#include <ringkv/store/uuid.hh>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -771,6 +773,46 @@ TEST(namespace_registry, a_pending_deletion_does_not_make_every_tick_scan_the_re
     EXPECT_LT(spent_ns, 50'000'000u) << "2,000 ticks with one pending deletion took " << spent_ns / 1'000'000 << " ms";
     EXPECT_EQ(registry.collect_gone(1'000'000), std::vector<std::uint32_t>{1});
     EXPECT_EQ(registry.size(), namespaces - 1);
+}
+
+// uuid::parse against a plain reference (a digit at a time): every byte
+// value at every position of a valid id, and every length around 36.
+TEST(uuid, parse_agrees_with_a_plain_reference_on_every_byte_at_every_position) {
+    const auto reference = [](std::string_view text) -> std::optional<uuid> {
+        if (text.size() != uuid::text_bytes) return std::nullopt;
+        uuid result;
+        int digits = 0;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (text[i] != '-') return std::nullopt;
+                continue;
+            }
+            const char c = text[i];
+            int v = -1;
+            if (c >= '0' && c <= '9') v = c - '0';
+            else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+            if (v < 0) return std::nullopt;
+            std::uint64_t& word = digits < 16 ? result.high : result.low;
+            word = (word << 4) | std::uint64_t(v);
+            ++digits;
+        }
+        return result;
+    };
+    const std::string valid = "0123abcd-ABCD-4f5E-89aB-fedcba987654";
+    ASSERT_TRUE(uuid::parse(valid));
+    EXPECT_EQ(uuid::parse(valid), reference(valid));
+    for (std::size_t position = 0; position < valid.size(); ++position) {
+        for (int byte = 0; byte < 256; ++byte) {
+            std::string text = valid;
+            text[position] = char(byte);
+            ASSERT_EQ(uuid::parse(text), reference(text)) << "byte " << byte << " at " << position;
+        }
+    }
+    for (std::size_t length = 0; length < 40; ++length) {
+        const std::string text = (valid + "0000").substr(0, length);
+        EXPECT_EQ(uuid::parse(text), reference(text)) << length;
+    }
 }
 
 }  // namespace
