@@ -40,8 +40,12 @@ webdis "$bench_out/webdis.json" &
 webdis_pid=$!
 wait_port $webdis_port
 
-# The same keys in both stores: 64-byte values to GET.
+# The same keys in both stores: 64-byte values to GET. ringkv's write loads
+# (PUT, the 90/10 mix) go to a second namespace with the same keys, so the
+# GET loads after them (pipelined GET) still read 64-byte values, not the
+# 1 KiB ones the PUTs left. (webdis's GET loads all run before its PUTs.)
 namespace=$(bench/seed.py $ringkv_port $keys 64 k)
+write_namespace=$(bench/seed.py --name bench-writes $ringkv_port $keys 64 k)
 value64=$(printf 'v%.0s' $(seq 64))
 for ((i = 0; i < keys; i++)); do echo "SET k$i $value64"; done | redis-cli -p $redis_port > /dev/null
 [[ "$(curl -s http://127.0.0.1:$webdis_port/GET/k7)" == "{\"GET\":\"$value64\"}" ]] || { echo "webdis is not serving" >&2; exit 1; }
@@ -64,14 +68,14 @@ run ringkv-healthz http://127.0.0.1:$ringkv_port/healthz $plain @ $ringkv_pid
 run ringkv-get-64B http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv get $keys 64 1 $namespace @ $ringkv_pid
 run ringkv-get-zipf http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv zipf-get $keys 64 1 $namespace @ $ringkv_pid
 run webdis-get-64B http://127.0.0.1:$webdis_port $plain -s bench/kv.lua -- webdis get $keys 64 1 @ $webdis_pid $redis_pid
-run ringkv-put-1KiB http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv put $keys 1024 1 $namespace @ $ringkv_pid
+run ringkv-put-1KiB http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv put $keys 1024 1 $write_namespace @ $ringkv_pid
 run webdis-put-1KiB http://127.0.0.1:$webdis_port $plain -s bench/kv.lua -- webdis put $keys 1024 1 @ $webdis_pid $redis_pid
-run ringkv-mix-90-10 http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv mix $keys 1024 1 $namespace @ $ringkv_pid
+run ringkv-mix-90-10 http://127.0.0.1:$ringkv_port $plain -s bench/kv.lua -- ringkv mix $keys 1024 1 $write_namespace @ $ringkv_pid
 run webdis-mix-90-10 http://127.0.0.1:$webdis_port $plain -s bench/kv.lua -- webdis mix $keys 1024 1 @ $webdis_pid $redis_pid
 piped="-t2 -c64 -d${seconds}s"
 run nginx-static-pipeline16 http://127.0.0.1:$nginx_port/healthz $piped -s bench/pipeline.lua @ $(nginx_pids $nginx_master)
 run ringkv-get-pipeline16 http://127.0.0.1:$ringkv_port $piped -s bench/kv.lua -- ringkv get $keys 64 16 $namespace @ $ringkv_pid
-run ringkv-put-pipeline16 http://127.0.0.1:$ringkv_port $piped -s bench/kv.lua -- ringkv put $keys 1024 16 $namespace @ $ringkv_pid
+run ringkv-put-pipeline16 http://127.0.0.1:$ringkv_port $piped -s bench/kv.lua -- ringkv put $keys 1024 16 $write_namespace @ $ringkv_pid
 run webdis-put-pipeline16 http://127.0.0.1:$webdis_port $piped -s bench/kv.lua -- webdis put $keys 1024 16 @ $webdis_pid $redis_pid
 
 field() { for r in "${results[@]}"; do read -r n rps cpu <<<"$r"; [[ $n == "$1" ]] && { [[ $2 == rps ]] && echo "$rps" || echo "$cpu"; }; done; }

@@ -3,7 +3,9 @@
 with COUNT keys named PREFIX0..PREFIX{COUNT-1}, VALUE_BYTES each, over one
 pipelined connection. Prints the namespace id.
 
-Usage: bench/seed.py PORT COUNT VALUE_BYTES [PREFIX] [TOKEN] [EXPIRE_AT]
+Usage: bench/seed.py [--name NAME] PORT COUNT VALUE_BYTES [PREFIX] [TOKEN] [EXPIRE_AT]
+NAME: the namespace's name (default bench-PREFIX-COUNT), for a second
+namespace with the same keys.
 EXPIRE_AT (Unix seconds): every key gets the ttl_secs that makes it expire
 then, so a slow fill still has all its keys expire in the same second.
 """
@@ -26,13 +28,18 @@ def read_responses(sock, count, buffer=b""):
 
 
 def main():
-    port, count, value_bytes = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    prefix = sys.argv[4] if len(sys.argv) > 4 else "k"
-    token = sys.argv[5] if len(sys.argv) > 5 else "bench"
-    expire_at = float(sys.argv[6]) if len(sys.argv) > 6 else None
+    args = sys.argv[1:]
+    name = None
+    if args[:1] == ["--name"]:
+        name, args = args[1], args[2:]
+    port, count, value_bytes = int(args[0]), int(args[1]), int(args[2])
+    prefix = args[3] if len(args) > 3 else "k"
+    token = args[4] if len(args) > 4 else "bench"
+    expire_at = float(args[5]) if len(args) > 5 else None
     sock = socket.create_connection(("127.0.0.1", port))
     auth = f"Authorization: Bearer {token}\r\n"
-    name = f"bench-{prefix}-{count}".lower().replace("_", "-").replace("/", "-")
+    if name is None:
+        name = f"bench-{prefix}-{count}".lower().replace("_", "-").replace("/", "-")
     payload = json.dumps({"name": name}).encode()
     sock.sendall(f"POST /v2/storage/kvs HTTP/1.1\r\nHost: b\r\n{auth}Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
     body, leftover = read_responses(sock, 1)
