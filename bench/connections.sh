@@ -6,117 +6,122 @@
 #            a canned 200 per request) and nginx (2 workers, a static 200);
 #   clients: ringkv-bench (2 threads) and wrk (2 threads, bench/kv.lua).
 # Prints requests/s, p50 and p99 (ringkv-bench's, from its histogram; wrk's
-# own latency figures) and the CPU seconds of server and client.
+# own latency figures), errors, the CPU seconds of server and client, and
+# the servers' memory: resident with no connection, the most seen during
+# the run (sampled every 0.5 s) and the difference per connection.
 # Usage: bench/connections.sh [SECONDS] [CONNECTIONS]   (default 10 s, 10,000)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
 connections=${2:-10000}
 bench_prepare
-ulimit -n "$(ulimit -Hn)"  # the connections on each side
+# Each process (server or client) holds every connection on its side.
+raise_open_files $((connections + 1024))
+# ringkv's bound of connections per core and nginx's per worker: the
+# kernel spreads connections over the 2 listeners (SO_REUSEPORT) by a hash
+# of their ports, about half each (a standard deviation of 50 at 10,000);
+# 1,024 to spare covers the spread, and ringkv's open-file check (2
+# threads x the bound) stays below the whole limit.
+per_core=$((connections / 2 + 1024))
 port=18130
 keys=10000
-value=$(printf 'v%.0s' $(seq 64))
-nginx_dir="$bench_out/nginx-connections"
-server_pids=()
-cleanup() {
-  nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir" -s stop 2>/dev/null || true
-  [[ ${#server_pids[@]} -gt 0 ]] && kill "${server_pids[@]}" 2>/dev/null || true
-}
-trap cleanup EXIT
+trap stop_server EXIT
 
-start_nginx_floor() {
-  mkdir -p "$nginx_dir"
-  cat > "$nginx_dir/nginx.conf" <<CONF
-worker_processes 2;
-worker_rlimit_nofile $((connections * 2 + 1024));
-pid $nginx_dir/nginx.pid;
-error_log $nginx_dir/error.log crit;
-events { worker_connections $((connections + 1024)); }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 60s;
-  client_body_temp_path $nginx_dir/body;
-  proxy_temp_path $nginx_dir/proxy;
-  fastcgi_temp_path $nginx_dir/fastcgi;
-  uwsgi_temp_path $nginx_dir/uwsgi;
-  scgi_temp_path $nginx_dir/scgi;
-  server {
-    listen 127.0.0.1:$port reuseport backlog=4096;
-    location / { default_type application/octet-stream; return 200 '$value'; }
-  }
-}
-CONF
-  nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir"
-  wait_port $port
-  server_pids=($(nginx_pids "$(cat "$nginx_dir/nginx.pid")"))
+# Resident KiB of the processes given, together.
+rss_kib() { local pid; for pid in "$@"; do awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'; }
+# sample_rss FILE PIDS...: writes the largest rss_kib seen to FILE every 0.5 s until killed.
+sample_rss() {
+  local file=$1 most=0 now
+  shift
+  while true; do
+    now=$(rss_kib "$@")
+    (( now > most )) && { most=$now; echo "$most" > "$file"; }
+    sleep 0.5
+  done
 }
 
+idle_kib=0 peak_file=""
 start() {
   namespace=00000000-0000-4000-8000-000000000000  # the floors answer any path
-  case $1 in
-    ringkv)
-      server_pids=($(start_ringkv $port ringkv-connections --threads 2 --connections-per-core $((connections + 1024))))
-      namespace=$(bench/seed.py $port $keys 64 k bench) ;;
-    canned)
-      build/bench/ringkv-canned --port $port --threads 2 &
-      server_pids=($!)
-      wait_port $port ;;
-    nginx) start_nginx_floor ;;
-  esac
-}
-stop() {
-  if [[ $1 == nginx ]]; then
-    nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir" -s stop 2>/dev/null || true
-    sleep 0.5
-  else
-    kill "${server_pids[@]}" 2>/dev/null || true
-    while kill -0 "${server_pids[@]}" 2>/dev/null; do sleep 0.1; done
-  fi
-  server_pids=()
-  sleep 1  # let the closed connections leave TIME_WAIT's way
+  start_server "$1" 2 $port $per_core
+  [[ $1 == ringkv ]] && namespace=$(bench/seed.py $port $keys 64 k bench)
+  idle_kib=$(rss_kib "${server_pids[@]}")
 }
 
-pick() { awk -v k="\"$1\": " '{i = index($0, k); if (i) {print substr($0, i + length(k)) + 0; exit}}' "$2"; }
-line() {  # line NAME RPS P50_MS P99_MS SERVER_CPU_TICKS CLIENT_CPU_S
-  printf '%-26s %10.0f %10s %10s %10.1f %10.1f\n' "$1" "$2" "$3" "$4" "$(awk -v t="$5" -v hz="$clk_tck" 'BEGIN {print t / hz}')" "$6"
+# Until no connection to the server is left but in TIME-WAIT (30 s at
+# most): a client that exits leaves its connections for the server to
+# close, and the next client must not find the server still holding them
+# (its bound of connections per core would refuse some of the new ones).
+wait_closed() {
+  for _ in $(seq 300); do
+    (( $(ss -Htn state connected exclude time-wait "( sport = :$port )" | wc -l) == 0 )) && return 0
+    sleep 0.1
+  done
+  echo "   the server still holds connections 30 s after the client left" >&2
+}
+
+line() {  # line NAME RPS P50_MS P99_MS ERRORS SERVER_CPU_TICKS CLIENT_CPU_S PEAK_KIB
+  printf '%-24s %9.0f %8s %8s %7s %9.1f %9.1f %9s %9s %8s\n' "$1" "$2" "$3" "$4" "$5" \
+    "$(awk -v t="$6" -v hz="$clk_tck" 'BEGIN {print t / hz}')" "$7" "$idle_kib" "$8" \
+    "$(awk -v p="$8" -v i="$idle_kib" -v c="$connections" 'BEGIN {printf "%.1f", (p - i) / c}')"
+}
+
+# measure SERVER CLIENT COMMAND...: runs the client command, timing it,
+# counting the server's CPU ticks and sampling its memory meanwhile.
+measure() {
+  local times="$bench_out/connections-$1-$2.time" sampler server_name=$1
+  peak_file="$bench_out/connections-$1-$2.rss"
+  echo "$idle_kib" > "$peak_file"
+  shift 2
+  sample_rss "$peak_file" "${server_pids[@]}" &
+  sampler=$!
+  local TIMEFORMAT="%U %S"
+  before=$(cpu_ticks "${server_pids[@]}")
+  if ! { time "$@"; } 2> "$times"; then
+    echo "   the client failed against $server_name:" >&2
+    head -n -1 "$times" >&2
+  fi
+  after=$(cpu_ticks "${server_pids[@]}")
+  kill $sampler
+  wait $sampler 2>/dev/null || true
+  wait_closed
+  client_s=$(tail -n 1 "$times" | awk '{print $1 + $2}')
 }
 
 run_bench() {  # run_bench SERVER
-  local json="$bench_out/connections-$1-bench.json" times="$bench_out/connections-$1-bench.time" before after
-  local TIMEFORMAT="%U %S"
-  before=$(cpu_ticks "${server_pids[@]}")
-  { time build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$namespace" \
-      --no-prefill --keys $keys --threads 2 --connections "$connections" --duration "$seconds" --warmup 3 \
-      --timeout 30 --json "$json" --quiet > /dev/null; } 2> "$times"
-  after=$(cpu_ticks "${server_pids[@]}")
-  line "$1 / ringkv-bench" "$(pick throughput_rps "$json")" \
-    "$(awk -v n="$(pick p50 "$json")" 'BEGIN {printf "%.1f", n / 1e6}')" \
-    "$(awk -v n="$(pick p99 "$json")" 'BEGIN {printf "%.1f", n / 1e6}')" \
-    $((after - before)) "$(awk '{print $1 + $2}' "$times")"
+  local json="$bench_out/connections-$1-bench.json"
+  measure "$1" bench build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$namespace" \
+    --no-prefill --keys $keys --threads 2 --connections "$connections" --duration "$seconds" --warmup 3 \
+    --timeout 30 --json "$json" --quiet > /dev/null
+  line "$1 / ringkv-bench" "$(json_number throughput_rps "$json")" \
+    "$(awk -v n="$(json_number p50 "$json")" 'BEGIN {printf "%.1f", n / 1e6}')" \
+    "$(awk -v n="$(json_number p99 "$json")" 'BEGIN {printf "%.1f", n / 1e6}')" \
+    "$(json_number errors "$json")" $((after - before)) "$client_s" "$(cat "$peak_file")"
 }
 
 run_wrk_at() {  # run_wrk_at SERVER
-  local out="$bench_out/connections-$1-wrk.txt" times="$bench_out/connections-$1-wrk.time" before after
-  local TIMEFORMAT="%U %S"
-  before=$(cpu_ticks "${server_pids[@]}")
-  { time wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s --latency -s bench/kv.lua "http://127.0.0.1:$port" \
-      -- ringkv get $keys 64 1 "$namespace" > "$out"; } 2> "$times"
-  after=$(cpu_ticks "${server_pids[@]}")
+  local out="$bench_out/connections-$1-wrk.txt"
+  measure "$1" wrk wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s --latency -s bench/kv.lua \
+    "http://127.0.0.1:$port" -- ringkv get $keys 64 1 "$namespace" > "$out"
   # wrk prints "50%    1.23ms" (or us / s) under --latency.
   to_ms() { awk -v p="$1" '$1 == p {v = $2; u = v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
     printf "%.1f", v * (u == "us" ? 0.001 : u == "s" ? 1000 : u == "m" ? 60000 : 1)}' "$out"; }
-  line "$1 / wrk" "$(awk '/Requests\/sec/ {print $2}' "$out")" "$(to_ms 50%)" "$(to_ms 99%)" \
-    $((after - before)) "$(awk '{print $1 + $2}' "$times")"
+  # Errors: socket errors of every kind, and answers other than 2xx or 3xx.
+  local errors
+  errors=$(awk '/Socket errors/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10} /Non-2xx/ {e += $NF} END {print e + 0}' "$out")
+  line "$1 / wrk" "$(awk '/Requests\/sec/ {print $2}' "$out")" "$(to_ms 50%)" "$(to_ms 99%)" "$errors" \
+    $((after - before)) "$client_s" "$(cat "$peak_file")"
 }
 
 echo "== closed loop, $connections connections, GET 64 B, $seconds s per run; $(nproc) CPUs shared by server and client;"
-echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-26s %10s %10s %10s %10s %10s\n' "server / client" "req/s" "p50 ms" "p99 ms" "server s" "client s"
+echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg); memory: the servers' resident KiB"
+printf '%-24s %9s %8s %8s %7s %9s %9s %9s %9s %8s\n' "server / client" "req/s" "p50 ms" "p99 ms" errors \
+  "server s" "client s" "idle KiB" "peak KiB" "KiB/conn"
 for server in ringkv canned nginx; do
   start $server
   run_bench $server
   run_wrk_at $server
-  stop $server
+  stop_server
+  sleep 1
 done
+echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

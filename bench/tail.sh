@@ -29,73 +29,20 @@ source "$(dirname "$0")/lib.sh"
 seconds=${1:-8}
 common_rate=${2:-20000}
 servers=${TAIL_SERVERS:-ringkv-1 ringkv-2 canned-1 canned-2 nginx-1 nginx-2}
-server_prefix=() client_prefix=()
+client_prefix=()
 [[ -n ${TAIL_SERVER_CPUS:-} ]] && server_prefix=(taskset -c "$TAIL_SERVER_CPUS")
 [[ -n ${TAIL_CLIENT_CPU:-} ]] && client_prefix=(taskset -c "$TAIL_CLIENT_CPU")
 bench_prepare
 port=18120
 keys=100000
-value=$(printf 'v%.0s' $(seq 64))
-nginx_dir="$bench_out/nginx-tail"
-server_pids=()
-cleanup() {
-  nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir" -s stop 2>/dev/null || true
-  [[ ${#server_pids[@]} -gt 0 ]] && kill "${server_pids[@]}" 2>/dev/null || true
-}
-trap cleanup EXIT
-
-# nginx answering every path with 200 and the 64-byte value.
-start_nginx_floor() {  # start_nginx_floor WORKERS
-  mkdir -p "$nginx_dir"
-  cat > "$nginx_dir/nginx.conf" <<CONF
-worker_processes $1;
-pid $nginx_dir/nginx.pid;
-error_log $nginx_dir/error.log crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 60s;
-  client_body_temp_path $nginx_dir/body;
-  proxy_temp_path $nginx_dir/proxy;
-  fastcgi_temp_path $nginx_dir/fastcgi;
-  uwsgi_temp_path $nginx_dir/uwsgi;
-  scgi_temp_path $nginx_dir/scgi;
-  server {
-    listen 127.0.0.1:$port reuseport;
-    location / { default_type application/octet-stream; return 200 '$value'; }
-  }
-}
-CONF
-  "${server_prefix[@]}" nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir"
-  wait_port $port
-  server_pids=($(nginx_pids "$(cat "$nginx_dir/nginx.pid")"))
-}
+trap stop_server EXIT
 
 # start NAME THREADS: starts the server, sets server_pids and namespace.
 start() {
   namespace=00000000-0000-4000-8000-000000000000  # the floors answer any path
-  case $1 in
-    ringkv)
-      server_pids=($("${server_prefix[@]}" bash -c "source bench/lib.sh; start_ringkv $port ringkv-tail --threads $2"))
-      namespace=$(bench/seed.py $port $keys 64 k bench) ;;
-    canned)
-      "${server_prefix[@]}" build/bench/ringkv-canned --port $port --threads "$2" &
-      server_pids=($!)
-      wait_port $port ;;
-    nginx) start_nginx_floor "$2" ;;
-  esac
-}
-stop() {
-  if [[ $1 == nginx ]]; then
-    nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir" -s stop 2>/dev/null || true
-  else
-    kill "${server_pids[@]}" 2>/dev/null || true
-    # ringkv was started by a subshell: poll, not wait, until it is gone.
-    while kill -0 "${server_pids[@]}" 2>/dev/null; do sleep 0.1; done
-  fi
-  server_pids=()
-  sleep 0.5
+  start_server "$1" "$2" $port 4096
+  [[ $1 == ringkv ]] && namespace=$(bench/seed.py $port $keys 64 k bench)
+  return 0
 }
 
 # Voluntary and involuntary context switches of every thread of the pids.
@@ -135,8 +82,7 @@ sched_report() {
     END { flush() }' | sort -k9,9gr
 }
 
-pick() { awk -v k="\"$1\": " '{i = index($0, k); if (i) {print substr($0, i + length(k)) + 0; exit}}' "$2"; }
-ms() { awk -v ns="$(pick "$1" "$2")" 'BEGIN {printf "%.3f", ns / 1e6}'; }
+ms() { awk -v ns="$(json_number "$1" "$2")" 'BEGIN {printf "%.3f", ns / 1e6}'; }
 
 # measure NAME RATE|max: one ringkv-bench run against the running server;
 # prints a line and leaves the JSON in bench/out/tail-NAME.json.
@@ -170,14 +116,14 @@ measure() {
   read -r wall cuser csys < "$client_time"
   # CPU is counted over the warm-up too: per request of the whole run.
   local requests server_s others
-  requests=$(awk -v n="$(pick requests "$json")" -v w=$warmup -v d=$duration 'BEGIN {print n * (w + d) / d}')
+  requests=$(awk -v n="$(json_number requests "$json")" -v w=$warmup -v d=$duration 'BEGIN {print n * (w + d) / d}')
   server_s=$(awk -v t=$((after_cpu - before_cpu)) -v hz="$clk_tck" 'BEGIN {print t / hz}')
   # Everyone else's share of the machine meanwhile (should be near 0%).
   others=$(awk -v b=$((after_busy - before_busy)) -v hz="$clk_tck" -v s="$server_s" -v u="$cuser" -v y="$csys" -v w="$wall" -v c="$(nproc)" \
     'BEGIN {o = (b / hz - s - u - y) / w / c * 100; printf "%.1f%%", o < 0 ? 0 : o}')
   printf '%-24s %9.0f %8s %8s %8s %8s %6s %9.2f %9.2f %8.0f %8.0f %6.1f%% %7s\n' \
-    "$name" "$(pick throughput_rps "$json")" "$(ms p50 "$json")" "$(ms p99 "$json")" "$(ms p99.9 "$json")" \
-    "$(ms max "$json")" "$(pick errors "$json")" \
+    "$name" "$(json_number throughput_rps "$json")" "$(ms p50 "$json")" "$(ms p99 "$json")" "$(ms p99.9 "$json")" \
+    "$(ms max "$json")" "$(json_number errors "$json")" \
     "$(awk -v s="$server_s" -v n="$requests" 'BEGIN {printf "%.2f", s * 1e6 / n}')" \
     "$(awk -v u="$cuser" -v s="$csys" -v n="$requests" 'BEGIN {printf "%.2f", (u + s) * 1e6 / n}')" \
     "$(awk -v a="$v0" -v b="$v1" -v w="$wall" 'BEGIN {print (b - a) / w}')" \
@@ -201,8 +147,9 @@ for server in $servers; do
   kind=${server%-*} threads=${server##*-}
   start "$kind" "$threads"
   measure "$server-max" max
-  half=$(awk -v r="$(pick throughput_rps "$bench_out/tail-$server-max.json")" 'BEGIN {printf "%d", r / 2}')
+  half=$(awk -v r="$(json_number throughput_rps "$bench_out/tail-$server-max.json")" 'BEGIN {printf "%d", r / 2}')
   measure "$server-50%" "$half"
   measure "$server-at-$common_rate" "$common_rate"
-  stop "$kind"
+  stop_server
+  sleep 0.5
 done
