@@ -10,7 +10,7 @@ clk_tck=$(getconf CLK_TCK)
 bench_prepare() {
   cd "$bench_root"
   scripts/install-deps --bench
-  scripts/build build
+  RINGKV_BUILD_JOBS=2 scripts/build build  # at most two jobs: a two-core machine
 }
 
 # Commands that start servers run under this prefix (e.g. taskset -c 1):
