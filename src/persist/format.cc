@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <concepts>
 #include <cstring>
+#include <tuple>
 
 namespace ringkv::persist {
 namespace {
@@ -17,14 +19,21 @@ constexpr char magic[6] = {'R', 'I', 'N', 'G', 'K', 'V'};
 // the host; every host ringkv builds for is, so these are plain copies).
 static_assert(std::endian::native == std::endian::little, "the file formats are little-endian");
 
-template <typename Integer>
-void put_int(std::vector<char>& out, Integer value) {
+template <std::integral Integer>
+void put(std::vector<char>& out, Integer value) {
     const std::size_t at = out.size();
     out.resize(at + sizeof(value));
     std::memcpy(out.data() + at, &value, sizeof(value));
 }
 
-void put_bytes(std::vector<char>& out, std::string_view bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+void put(std::vector<char>& out, std::string_view bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+
+template <std::integral Integer>
+constexpr std::size_t bytes_of(Integer) {
+    return sizeof(Integer);
+}
+
+std::size_t bytes_of(std::string_view bytes) { return bytes.size(); }
 
 // Reads fields front to back; any read past the end fails the whole decode.
 class cursor {
@@ -59,16 +68,14 @@ private:
 
 std::uint64_t check_of(const char* length_and_body, std::size_t bytes) { return XXH3_64bits(length_and_body, bytes); }
 
-// Starts a record: reserves its header, writes the type. finish() fills in
-// the length and the check.
-std::size_t begin(std::vector<char>& out, record_type type) {
+// Writes one record: its header (the length and the check are filled in
+// last, over the body), the type, then the fields in order.
+template <typename... Fields>
+void append_record(std::vector<char>& out, record_type type, const std::tuple<Fields...>& fields) {
     const std::size_t at = out.size();
     out.resize(at + record_header_bytes);
     out.push_back(char(type));
-    return at;
-}
-
-void finish(std::vector<char>& out, std::size_t at) {
+    std::apply([&out](const auto&... field) { (put(out, field), ...); }, fields);
     const std::size_t body_bytes = out.size() - at - record_header_bytes;
     RINGKV_ASSERT(body_bytes <= record_body_bytes_max);
     const auto length = std::uint32_t(body_bytes);
@@ -78,6 +85,28 @@ void finish(std::vector<char>& out, std::size_t at) {
     const std::uint64_t check = check_of(out.data() + at + 8, 8 + body_bytes);
     std::memcpy(out.data() + at, &check, sizeof(check));
 }
+
+// Each record's body after the type byte, field by field in file order
+// (integers at their own width, text as its bytes after all the lengths):
+// the one statement of each layout the encoders write. The decoders below
+// read the same order.
+auto fields_of(const put_record& r) {
+    return std::tuple{r.namespace_number, r.updated_at_s, r.expires_at_wall_ms, std::uint16_t(r.key.size()),
+                      std::uint16_t(r.content_type.size()), std::uint32_t(r.value.size()), r.key, r.content_type,
+                      r.value};
+}
+auto fields_of(const erase_record& r) { return std::tuple{r.namespace_number, std::uint16_t(r.key.size()), r.key}; }
+auto fields_of(const namespace_state_record& r) {
+    const auto flags = std::uint8_t((r.ttl_support ? 1 : 0) | (r.deleting ? 2 : 0));
+    return std::tuple{r.id.high, r.id.low, r.number, flags, r.created_at_s, r.provisioned_at_s,
+                      r.provisioned_at_wall_ms, r.delete_requested_at_s, r.deleted_at_wall_ms,
+                      std::uint16_t(r.name.size()), std::uint16_t(r.organization.size()), r.name, r.organization};
+}
+auto fields_of(const snapshot_meta_record& r) { return std::tuple{r.next_namespace_number, r.taken_at_wall_ms, r.parts}; }
+auto fields_of(const part_record& r) { return std::tuple{r.core, r.bytes, r.records}; }
+auto fields_of(const end_record& r) { return std::tuple{r.records}; }
+auto fields_of(const log_set_record& r) { return std::tuple{r.cores, r.follows}; }
+auto fields_of(const clock_record& r) { return std::tuple{r.offset_ms}; }
 
 bool all_zero(std::string_view bytes) {
     return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
@@ -89,12 +118,12 @@ bool known_type(std::uint8_t type) { return type >= std::uint8_t(record_type::pu
 
 void append_header(const file_header& header, std::vector<char>& out) {
     const std::size_t at = out.size();
-    put_bytes(out, {magic, sizeof(magic)});
-    put_int(out, std::uint16_t(header.kind));
-    put_int(out, header.version);
-    put_int(out, header.core);
-    put_int(out, header.generation);
-    put_int(out, XXH3_64bits(out.data() + at, 24));
+    put(out, std::string_view(magic, sizeof(magic)));
+    put(out, std::uint16_t(header.kind));
+    put(out, header.version);
+    put(out, header.core);
+    put(out, header.generation);
+    put(out, XXH3_64bits(out.data() + at, 24));
 }
 
 header_result read_header(std::string_view bytes) {
@@ -123,70 +152,21 @@ header_result read_header(std::string_view bytes) {
 }
 
 std::size_t encoded_bytes(const put_record& r) {
-    return record_header_bytes + 1 + 4 + 4 + 8 + 2 + 2 + 4 + r.key.size() + r.content_type.size() + r.value.size();
+    const auto body_bytes = [](const auto&... field) { return (bytes_of(field) + ...); };
+    return record_header_bytes + 1 + std::apply(body_bytes, fields_of(r));
 }
 
-void append(const put_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::put);
-    put_int(out, r.namespace_number);
-    put_int(out, r.updated_at_s);
-    put_int(out, r.expires_at_wall_ms);
-    put_int(out, std::uint16_t(r.key.size()));
-    put_int(out, std::uint16_t(r.content_type.size()));
-    put_int(out, std::uint32_t(r.value.size()));
-    put_bytes(out, r.key);
-    put_bytes(out, r.content_type);
-    put_bytes(out, r.value);
-    finish(out, at);
-}
+void append(const put_record& r, std::vector<char>& out) { append_record(out, record_type::put, fields_of(r)); }
 
-void append(const erase_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::erase);
-    put_int(out, r.namespace_number);
-    put_int(out, std::uint16_t(r.key.size()));
-    put_bytes(out, r.key);
-    finish(out, at);
-}
+void append(const erase_record& r, std::vector<char>& out) { append_record(out, record_type::erase, fields_of(r)); }
 
-void append(const namespace_state_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::namespace_state);
-    put_int(out, r.id.high);
-    put_int(out, r.id.low);
-    put_int(out, r.number);
-    put_int(out, std::uint8_t((r.ttl_support ? 1 : 0) | (r.deleting ? 2 : 0)));
-    put_int(out, r.created_at_s);
-    put_int(out, r.provisioned_at_s);
-    put_int(out, r.provisioned_at_wall_ms);
-    put_int(out, r.delete_requested_at_s);
-    put_int(out, r.deleted_at_wall_ms);
-    put_int(out, std::uint16_t(r.name.size()));
-    put_int(out, std::uint16_t(r.organization.size()));
-    put_bytes(out, r.name);
-    put_bytes(out, r.organization);
-    finish(out, at);
-}
+void append(const namespace_state_record& r, std::vector<char>& out) { append_record(out, record_type::namespace_state, fields_of(r)); }
 
-void append(const snapshot_meta_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::snapshot_meta);
-    put_int(out, r.next_namespace_number);
-    put_int(out, r.taken_at_wall_ms);
-    put_int(out, r.parts);
-    finish(out, at);
-}
+void append(const snapshot_meta_record& r, std::vector<char>& out) { append_record(out, record_type::snapshot_meta, fields_of(r)); }
 
-void append(const part_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::part);
-    put_int(out, r.core);
-    put_int(out, r.bytes);
-    put_int(out, r.records);
-    finish(out, at);
-}
+void append(const part_record& r, std::vector<char>& out) { append_record(out, record_type::part, fields_of(r)); }
 
-void append(const end_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::end);
-    put_int(out, r.records);
-    finish(out, at);
-}
+void append(const end_record& r, std::vector<char>& out) { append_record(out, record_type::end, fields_of(r)); }
 
 std::optional<put_record> decode_put(std::string_view body) {
     cursor c(body.substr(1));
@@ -269,18 +249,9 @@ std::optional<end_record> decode_end(std::string_view body) {
     return r;
 }
 
-void append(const log_set_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::log_set);
-    put_int(out, r.cores);
-    put_int(out, r.follows);
-    finish(out, at);
-}
+void append(const log_set_record& r, std::vector<char>& out) { append_record(out, record_type::log_set, fields_of(r)); }
 
-void append(const clock_record& r, std::vector<char>& out) {
-    const std::size_t at = begin(out, record_type::clock);
-    put_int(out, r.offset_ms);
-    finish(out, at);
-}
+void append(const clock_record& r, std::vector<char>& out) { append_record(out, record_type::clock, fields_of(r)); }
 
 std::optional<log_set_record> decode_log_set(std::string_view body) {
     if (body.empty() || body[0] != char(record_type::log_set)) return std::nullopt;
