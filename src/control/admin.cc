@@ -1,5 +1,7 @@
 #include <ringkv/control/admin.hh>
 
+#include "names.hh"
+
 #include <ringkv/io/cross_core.hh>
 #include <ringkv/io/loop.hh>
 
@@ -10,19 +12,6 @@ namespace ringkv::control {
 using net::http::method;
 
 namespace {
-
-std::string_view method_name(method m) {
-    switch (m) {
-        case method::get: return "GET";
-        case method::head: return "HEAD";
-        case method::post: return "POST";
-        case method::put: return "PUT";
-        case method::delete_: return "DELETE";
-        case method::connect: return "CONNECT";
-        case method::other: break;
-    }
-    return "";
-}
 
 // The token of "Bearer <token>" (scheme case-insensitive, then spaces or
 // tabs, as the KV API reads it), or empty.

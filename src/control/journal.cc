@@ -1,5 +1,7 @@
 #include <ringkv/control/journal.hh>
 
+#include "names.hh"
+
 #include <ringkv/base/decimal.hh>
 #include <ringkv/base/secret.hh>
 #include <ringkv/base/string_hash.hh>
@@ -17,19 +19,6 @@ namespace {
 // drawn before main() so every core uses the same.
 const std::uint64_t fingerprint_key_0 = base::random_secret();
 const std::uint64_t fingerprint_key_1 = base::random_secret();
-
-std::string_view method_name(net::http::method m) {
-    switch (m) {
-        case net::http::method::get: return "GET";
-        case net::http::method::head: return "HEAD";
-        case net::http::method::post: return "POST";
-        case net::http::method::put: return "PUT";
-        case net::http::method::delete_: return "DELETE";
-        case net::http::method::connect: return "CONNECT";
-        case net::http::method::other: break;
-    }
-    return "OTHER";
-}
 
 void append_microseconds(std::string& out, std::uint64_t ns) { base::append_thousandths(out, ns); }
 

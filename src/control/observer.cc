@@ -1,23 +1,12 @@
 #include <ringkv/control/observer.hh>
 
+#include "names.hh"
+
 #include <ctime>
 
 namespace ringkv::control {
 
 namespace {
-
-metrics::method metrics_method(net::http::method m) {
-    switch (m) {
-        case net::http::method::get: return metrics::method::get;
-        case net::http::method::head: return metrics::method::head;
-        case net::http::method::post: return metrics::method::post;
-        case net::http::method::put: return metrics::method::put;
-        case net::http::method::delete_: return metrics::method::delete_;
-        case net::http::method::connect: return metrics::method::connect;
-        case net::http::method::other: break;
-    }
-    return metrics::method::other;
-}
 
 // The wall-clock time of a monotonic instant in the recent past, in
 // microseconds since 1970 (journal only: two more clock reads).

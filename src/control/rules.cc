@@ -1,17 +1,11 @@
 #include <ringkv/control/rules.hh>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <numbers>
 
 namespace ringkv::control {
 namespace {
-
-constexpr std::array<std::string_view, 9> route_names = {
-    "create_namespace", "list_namespaces", "get_namespace", "delete_namespace",
-    "put_key", "get_key", "delete_key", "list_keys", "other",
-};
 
 // The standard normal quantile at 0.99: a lognormal's p99 is
 // median * exp(sigma * z99).
@@ -19,11 +13,11 @@ constexpr double z99 = 2.3263478740408408;
 
 }  // namespace
 
-std::string_view route_name(route_kind route) { return route_names[std::size_t(route)]; }
+std::string_view route_name(route_kind route) { return metrics::name_of(route); }
 
 std::optional<route_kind> route_from_name(std::string_view name) {
-    for (std::size_t i = 0; i < route_names.size(); ++i) {
-        if (route_names[i] == name) return route_kind(i);
+    for (const route_kind route : steerable_routes) {
+        if (route_name(route) == name) return route;
     }
     return std::nullopt;
 }

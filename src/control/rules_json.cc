@@ -1,5 +1,7 @@
 #include "rules_json.hh"
 
+#include "names.hh"
+
 #include <charconv>
 #include <cmath>
 #include <initializer_list>
@@ -107,26 +109,27 @@ private:
     std::string _pointer;
 };
 
+// The methods a rule may name.
+constexpr net::http::method steerable_methods[] = {net::http::method::get, net::http::method::head,
+                                                   net::http::method::post, net::http::method::put,
+                                                   net::http::method::delete_};
+
 std::optional<net::http::method> method_from_name(std::string_view name) {
-    using net::http::method;
-    if (name == "GET") return method::get;
-    if (name == "HEAD") return method::head;
-    if (name == "POST") return method::post;
-    if (name == "PUT") return method::put;
-    if (name == "DELETE") return method::delete_;
+    for (const net::http::method m : steerable_methods) {
+        if (method_name(m) == name) return m;
+    }
     return std::nullopt;
 }
 
-std::string_view method_name(net::http::method m) {
-    using net::http::method;
-    switch (m) {
-        case method::get: return "GET";
-        case method::head: return "HEAD";
-        case method::post: return "POST";
-        case method::put: return "PUT";
-        case method::delete_: return "DELETE";
-        default: return "OTHER";
+// "a, b or c" (or_last) or "a, b, c", of the names given.
+template <typename Names, typename Name>
+std::string listed(const Names& names, Name name, bool or_last) {
+    std::string out;
+    for (std::size_t i = 0; i < std::size(names); ++i) {
+        if (i > 0) out += or_last && i + 1 == std::size(names) ? " or " : ", ";
+        out += name(names[i]);
     }
+    return out;
 }
 
 bool decoder::match(const value& v, const std::string& where, match_spec& out) {
@@ -136,14 +139,13 @@ bool decoder::match(const value& v, const std::string& where, match_spec& out) {
         if (!text(*route, where + "/route", 64, word)) return false;
         out.route = route_from_name(word);
         if (!out.route) {
-            return fail(where + "/route", "must be one of create_namespace, list_namespaces, get_namespace, "
-                                          "delete_namespace, put_key, get_key, delete_key, list_keys, other");
+            return fail(where + "/route", "must be one of " + listed(steerable_routes, route_name, false));
         }
     }
     if (const value* method = given(v, "method")) {
         if (!text(*method, where + "/method", 16, word)) return false;
         out.method = method_from_name(word);
-        if (!out.method) return fail(where + "/method", "must be GET, HEAD, POST, PUT or DELETE");
+        if (!out.method) return fail(where + "/method", "must be " + listed(steerable_methods, method_name, true));
     }
     if (const value* token = given(v, "token")) {
         std::string t;

@@ -8,6 +8,7 @@
 // list is replaced; the api only ever sees a decision, plain numbers it
 // keeps in the request's scratch.
 
+#include <ringkv/metrics/requests.hh>
 #include <ringkv/net/http/request.hh>
 #include <ringkv/store/uuid.hh>
 
@@ -33,12 +34,18 @@ inline constexpr std::size_t detail_bytes_max = 1024;
 // A rule that never expires.
 inline constexpr std::uint64_t never_ms = UINT64_MAX;
 
-// Routes by name, as /metrics names them.
-enum class route_kind : std::uint8_t {
-    create_namespace, list_namespaces, get_namespace, delete_namespace,
-    put_key, get_key, delete_key, list_keys, other,
+// Routes by name: the metrics' routes and names (metrics::name_of), so a
+// rule names a route exactly as /metrics does.
+using route_kind = metrics::route;
+// The routes a rule may name: the KV API's eight and `other` (the health
+// check, the scrape and the control plane are never steered).
+inline constexpr route_kind steerable_routes[] = {
+    route_kind::create_namespace, route_kind::list_namespaces, route_kind::get_namespace,
+    route_kind::delete_namespace, route_kind::put_key,         route_kind::get_key,
+    route_kind::delete_key,       route_kind::list_keys,       route_kind::other,
 };
 std::string_view route_name(route_kind route);
+// One of steerable_routes by its name; nullopt for any other name.
 std::optional<route_kind> route_from_name(std::string_view name);
 
 enum class distribution : std::uint8_t { none, fixed, uniform, normal, lognormal, pareto };

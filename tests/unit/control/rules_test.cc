@@ -136,6 +136,53 @@ TEST(rule_decoder, a_full_rule_round_trips) {
     EXPECT_EQ(std::get<0>(again)[0].latency.p99_ms, 250);
 }
 
+// The rules read and write routes and methods by the metrics' own names
+// (metrics::name_of), the one table /metrics, /_ringkv/stats and the
+// journal print: each name the metrics use is a rule's name for the same
+// route or method, or refused when rules cannot match it.
+TEST(rule_decoder, routes_and_methods_are_named_as_the_metrics_name_them) {
+    for (std::size_t i = 0; i < metrics::route_count; ++i) {
+        const auto route = metrics::route(i);
+        const std::string name(metrics::name_of(route));
+        const bool steerable = std::find(std::begin(steerable_routes), std::end(steerable_routes), route) !=
+                               std::end(steerable_routes);
+        const std::string body = R"([{"match":{"route":")" + name + R"("}}])";
+        if (!steerable) {
+            const field_error e = error_of(body);
+            EXPECT_EQ(e.pointer, "/0/match/route") << name;
+            EXPECT_EQ(e.detail, "must be one of create_namespace, list_namespaces, get_namespace, delete_namespace, "
+                                "put_key, get_key, delete_key, list_keys, other");
+            continue;
+        }
+        const auto rules = rules_of(body);
+        ASSERT_EQ(rules.size(), 1u) << name;
+        EXPECT_EQ(rules[0].match.route, route) << name;
+        std::string out;
+        encode_rule(rules[0], rule_counters{}, 0, out);
+        EXPECT_NE(out.find(R"("route":")" + name + '"'), std::string::npos) << out;
+    }
+    EXPECT_EQ(std::size(steerable_routes), 9u);  // the KV API's eight and other
+    std::size_t steerable_methods = 0;
+    for (std::size_t i = 0; i < metrics::method_count; ++i) {
+        const std::string name(metrics::name_of(metrics::method(i)));
+        const std::string body = R"([{"match":{"method":")" + name + R"("}}])";
+        if (name == "CONNECT" || name == "OTHER") {
+            const field_error e = error_of(body);
+            EXPECT_EQ(e.pointer, "/0/match/method") << name;
+            EXPECT_EQ(e.detail, "must be GET, HEAD, POST, PUT or DELETE");
+            continue;
+        }
+        ++steerable_methods;
+        const auto rules = rules_of(body);
+        ASSERT_EQ(rules.size(), 1u) << name;
+        EXPECT_EQ(std::uint8_t(*rules[0].match.method), i) << name;
+        std::string out;
+        encode_rule(rules[0], rule_counters{}, 0, out);
+        EXPECT_NE(out.find(R"("method":")" + name + '"'), std::string::npos) << out;
+    }
+    EXPECT_EQ(steerable_methods, 5u);
+}
+
 TEST(rule_decoder, bad_fields_are_named) {
     const struct {
         const char* body;
