@@ -3,6 +3,7 @@
 #include "names.hh"
 
 #include <ringkv/base/decimal.hh>
+#include <ringkv/base/json_string.hh>
 #include <ringkv/base/secret.hh>
 #include <ringkv/base/string_hash.hh>
 
@@ -32,27 +33,6 @@ void append_time(std::string& out, std::uint64_t wall_us) {
                                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                                 unsigned(wall_us % 1'000'000));
     out.append(text, std::size_t(n));
-}
-
-// A path as a JSON string. The parser hands out no control character but
-// HTAB; bytes past ASCII are written as \u00XX, so the output is valid
-// UTF-8 whatever the client sent.
-void append_path(std::string& out, std::string_view path) {
-    out.push_back('"');
-    for (const char c : path) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
-        } else if (byte < 0x20 || byte >= 0x7f) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof(escaped), "\\u%04x", unsigned(byte));
-            out.append(escaped);
-        } else {
-            out.push_back(c);
-        }
-    }
-    out.push_back('"');
 }
 
 }  // namespace
@@ -157,7 +137,7 @@ std::string render_journal(const std::vector<journal_entry>& entries, std::size_
         out.append(",\"method\":\"");
         out.append(method_name(e.method));
         out.append("\",\"path\":");
-        append_path(out, e.path_view());
+        base::append_json_string(out, e.path_view(), base::past_ascii::escaped);
         out.append(",\"status\":");
         base::append_decimal(out, e.status);
         out.append(",\"bytes_in\":");
