@@ -9,6 +9,8 @@
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -94,6 +96,39 @@ bool parse_boolean(std::string_view text, bool& out) {
     return true;
 }
 
+// Appliers for the common kinds of value. `field` picks the setting an
+// option writes: [](config& c) -> auto& { return c.server.port; }.
+
+// An integer in [min, max].
+template <auto field, auto min, auto max>
+bool integer(config& c, std::string_view v, std::string&) {
+    auto& setting = field(c);
+    using type = std::remove_cvref_t<decltype(setting)>;
+    static_assert(std::in_range<type>(min) && std::in_range<type>(max));
+    return parse_integer<type>(v, type(min), type(max), setting);
+}
+
+// A text that must not be empty.
+template <auto field>
+bool text(config& c, std::string_view v, std::string&) {
+    field(c) = std::string(v);
+    return !v.empty();
+}
+
+// true or false.
+template <auto field>
+bool boolean(config& c, std::string_view v, std::string&) {
+    return parse_boolean(v, field(c));
+}
+
+// A --no-X switch: given (true), X is off.
+template <auto field>
+bool switched_off(config& c, std::string_view v, std::string&) {
+    bool off = false;
+    if (!parse_boolean(v, off)) return false;
+    field(c) = !off;
+    return true;
+}
 
 // One command-line option: its name, what its value is called in --help
 // (empty: a switch, which takes no value), its help text (lines after the
@@ -113,45 +148,30 @@ constexpr std::uint32_t ms_max = 24u * 3600 * 1000;
 // its setting in config.hh.
 constexpr option options[] = {
     {"bind", "ADDR", "IPv4 address to listen on (default 127.0.0.1)",
-     [](config& c, std::string_view v, std::string&) {
-         c.server.bind_address = std::string(v);
-         return !v.empty();
-     }},
+     text<[](config& c) -> auto& { return c.server.bind_address; }>},
     {"port", "N", "TCP port (default 8080; 0 picks a free port)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint16_t>(v, 0, 65535, c.server.port);
-     }},
+     integer<[](config& c) -> auto& { return c.server.port; }, 0, 65535>},
     {"threads", "N",
      "event-loop threads, one per core, each pinned\n"
      "(default: every CPU this process may run on)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<unsigned>(v, 1, limits::cores_max, c.threads);
-     }},
+     integer<[](config& c) -> auto& { return c.threads; }, 1, limits::cores_max>},
     {"connections-per-core", "N",
      "open connections a core holds; past it a new\n"
      "connection gets 503 and is closed (default 4096)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<unsigned>(v, 1, 1'000'000, c.server.connections_per_core);
-     }},
+     integer<[](config& c) -> auto& { return c.server.connections_per_core; }, 1, 1'000'000>},
     {"header-timeout-ms", "N",
      "time to receive a request head, and again its\n"
      "body, before 408 and close (default 10000)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint32_t>(v, 1, ms_max, c.server.header_timeout_ms);
-     }},
+     integer<[](config& c) -> auto& { return c.server.header_timeout_ms; }, 1, ms_max>},
     {"idle-timeout-ms", "N",
      "keep-alive idle time, and the longest the sending\n"
      "of a batch of responses may take however slowly\n"
      "the client reads, before close (default 60000)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint32_t>(v, 1, ms_max, c.server.idle_timeout_ms);
-     }},
+     integer<[](config& c) -> auto& { return c.server.idle_timeout_ms; }, 1, ms_max>},
     {"drain-timeout-ms", "N",
      "on SIGINT/SIGTERM, time to finish requests in\n"
      "flight before connections are cut (default 5000)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint32_t>(v, 0, ms_max, c.drain_timeout_ms);
-     }},
+     integer<[](config& c) -> auto& { return c.drain_timeout_ms; }, 0, ms_max>},
     {"tokens", "FILE",
      "accept only the bearer tokens listed in FILE\n"
      "(one per line); default: any non-empty token.\n"
@@ -160,26 +180,20 @@ constexpr option options[] = {
     {"provision-delay", "MS",
      "a new namespace is \"pending\" this long before\n"
      "\"provision_ok\" (default 0)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint32_t>(v, 0, ms_max, c.api.provision_delay_ms);
-     }},
+     integer<[](config& c) -> auto& { return c.api.provision_delay_ms; }, 0, ms_max>},
     {"delete-delay", "MS",
      "a deleted namespace is \"deleting\" this long\n"
      "before it is gone (default 0)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint32_t>(v, 0, ms_max, c.api.delete_delay_ms);
-     }},
+     integer<[](config& c) -> auto& { return c.api.delete_delay_ms; }, 0, ms_max>},
     {"default-ttl-support", "B",
      "ttl_support of namespaces created without it:\n"
      "true or false (default true)",
-     [](config& c, std::string_view v, std::string&) { return parse_boolean(v, c.api.default_ttl_support); }},
+     boolean<[](config& c) -> auto& { return c.api.default_ttl_support; }>},
     {"namespaces-per-org", "N",
      "namespaces (live and being deleted) one\n"
      "organization (token) may hold; one more is 422\n"
      "(default 1000)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::size_t>(v, 1, 1'000'000'000, c.api.namespaces_per_organization);
-     }},
+     integer<[](config& c) -> auto& { return c.api.namespaces_per_organization; }, 1, 1'000'000'000>},
     {"max-memory", "BYTES",
      "memory for keys and namespaces, e.g. 1073741824,\n"
      "512M or 4G; a write that would pass it is\n"
@@ -211,36 +225,22 @@ constexpr option options[] = {
      "the control plane's routes (/_ringkv/...) need\n"
      "Authorization: Bearer TOKEN, else 401 (default:\n"
      "open; /metrics and /healthz are always open)",
-     [](config& c, std::string_view v, std::string&) {
-         c.admin.token = std::string(v);
-         return !v.empty();
-     }},
+     text<[](config& c) -> auto& { return c.admin.token; }>},
     {"no-admin", "",
      "turn the control plane's routes (/_ringkv/...)\n"
      "off: they answer 404 like any unknown path",
-     [](config& c, std::string_view v, std::string&) {
-         bool off = false;
-         if (!parse_boolean(v, off)) return false;
-         c.admin.enabled = !off;
-         return true;
-     }},
+     switched_off<[](config& c) -> auto& { return c.admin.enabled; }>},
     {"rules", "FILE",
      "load steering rules (latency, faults, rate limits)\n"
      "from FILE at start: a JSON array, as PUT\n"
      "/_ringkv/rules takes; a bad rule stops the start",
-     [](config& c, std::string_view v, std::string&) {
-         c.control.rules_file = std::string(v);
-         return !v.empty();
-     }},
+     text<[](config& c) -> auto& { return c.control.rules_file; }>},
     {"data-dir", "DIR",
      "keep the state in DIR (created if missing): load\n"
      "its latest snapshot and replay the log after it\n"
      "at start; a damaged file stops the start, naming\n"
      "it (default: in memory only)",
-     [](config& c, std::string_view v, std::string&) {
-         c.persist.data_dir = std::string(v);
-         return !v.empty();
-     }},
+     text<[](config& c) -> auto& { return c.persist.data_dir; }>},
     {"log", "POLICY",
      "with --data-dir, the append-only log: always (a\n"
      "write is answered once its record is fsync'd,\n"
@@ -260,29 +260,20 @@ constexpr option options[] = {
      "with --data-dir, write a snapshot every N seconds\n"
      "(default 0: only on POST /_ringkv/snapshot and on\n"
      "SIGTERM/SIGINT)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::uint32_t>(v, 1, 365u * 24 * 3600, c.persist.snapshot_every_s);
-     }},
+     integer<[](config& c) -> auto& { return c.persist.snapshot_every_s; }, 1, 365u * 24 * 3600>},
     {"no-metrics", "",
      "do not time or count requests: no /metrics, no\n"
      "/_ringkv/stats (for measuring what they cost)",
-     [](config& c, std::string_view v, std::string&) {
-         bool off = false;
-         if (!parse_boolean(v, off)) return false;
-         c.observe.metrics = !off;
-         return true;
-     }},
+     switched_off<[](config& c) -> auto& { return c.observe.metrics; }>},
     {"server-timing", "",
      "add Server-Timing: app;dur=MS (and inject;dur=MS\n"
      "for an injected delay) to every response",
-     [](config& c, std::string_view v, std::string&) { return parse_boolean(v, c.observe.server_timing); }},
+     boolean<[](config& c) -> auto& { return c.observe.server_timing; }>},
     {"journal", "N",
      "keep the last N requests of each core for\n"
      "GET /_ringkv/requests (0-100000; ~330 bytes\n"
      "each, allocated at start; default 0: off)",
-     [](config& c, std::string_view v, std::string&) {
-         return parse_integer<std::size_t>(v, 0, 100'000, c.observe.journal_entries);
-     }},
+     integer<[](config& c) -> auto& { return c.observe.journal_entries; }, 0, 100'000>},
 };
 
 constexpr std::size_t help_column = 30;  // where the help text starts
