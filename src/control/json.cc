@@ -29,6 +29,12 @@ private:
     void skip_space() {
         while (_at < _text.size() && (_text[_at] == ' ' || _text[_at] == '\t' || _text[_at] == '\n' || _text[_at] == '\r')) ++_at;
     }
+    // Steps over `c` when it comes next.
+    bool take(char c) {
+        if (_at == _text.size() || _text[_at] != c) return false;
+        ++_at;
+        return true;
+    }
     bool literal(std::string_view word) {
         if (_text.substr(_at, word.size()) != word) return fail("not a JSON value");
         _at += word.size();
@@ -55,30 +61,20 @@ private:
         out.type = type::object;
         ++_at;
         skip_space();
-        if (_at < _text.size() && _text[_at] == '}') {
-            ++_at;
-            return true;
-        }
+        if (take('}')) return true;
         for (;;) {
             skip_space();
             std::string name;
             if (_at >= _text.size() || _text[_at] != '"') return fail("a member name must be a string");
             if (!read_string(name)) return false;
             skip_space();
-            if (_at >= _text.size() || _text[_at] != ':') return fail("':' expected after a member name");
-            ++_at;
+            if (!take(':')) return fail("':' expected after a member name");
             value item;
             if (!read_value(item, depth)) return false;
             out.members.push_back({std::move(name), std::move(item)});
             skip_space();
-            if (_at < _text.size() && _text[_at] == ',') {
-                ++_at;
-                continue;
-            }
-            if (_at < _text.size() && _text[_at] == '}') {
-                ++_at;
-                return true;
-            }
+            if (take(',')) continue;
+            if (take('}')) return true;
             return fail("',' or '}' expected in an object");
         }
     }
@@ -88,23 +84,14 @@ private:
         out.type = type::array;
         ++_at;
         skip_space();
-        if (_at < _text.size() && _text[_at] == ']') {
-            ++_at;
-            return true;
-        }
+        if (take(']')) return true;
         for (;;) {
             value item;
             if (!read_value(item, depth)) return false;
             out.items.push_back(std::move(item));
             skip_space();
-            if (_at < _text.size() && _text[_at] == ',') {
-                ++_at;
-                continue;
-            }
-            if (_at < _text.size() && _text[_at] == ']') {
-                ++_at;
-                return true;
-            }
+            if (take(',')) continue;
+            if (take(']')) return true;
             return fail("',' or ']' expected in an array");
         }
     }
@@ -114,21 +101,19 @@ private:
     bool read_number(value& out) {
         const std::size_t start = _at;
         const auto digit = [this] { return _at < _text.size() && _text[_at] >= '0' && _text[_at] <= '9'; };
-        if (_at < _text.size() && _text[_at] == '-') ++_at;
+        take('-');
         if (!digit()) return fail("not a JSON value");
         if (_text[_at] == '0') {
             ++_at;
         } else {
             while (digit()) ++_at;
         }
-        if (_at < _text.size() && _text[_at] == '.') {
-            ++_at;
+        if (take('.')) {
             if (!digit()) return fail("a digit must follow the decimal point");
             while (digit()) ++_at;
         }
-        if (_at < _text.size() && (_text[_at] == 'e' || _text[_at] == 'E')) {
-            ++_at;
-            if (_at < _text.size() && (_text[_at] == '+' || _text[_at] == '-')) ++_at;
+        if (take('e') || take('E')) {
+            if (!take('+')) take('-');
             if (!digit()) return fail("a digit must follow the exponent");
             while (digit()) ++_at;
         }

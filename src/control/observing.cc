@@ -48,15 +48,25 @@ io::task<> gather(const observers& all, metrics::snapshot& into) {
     co_await on_every_core([&all, &into] { into.add(local(all).metrics()); });
 }
 
-io::task<> serve_metrics(const observers& all, net::http::response_writer& writer) {
+// A scrape: every core's metrics, as /metrics (prometheus) or
+// /_ringkv/stats shows them; 503 when this core serves too many at once.
+io::task<> serve_snapshot(const observers& all, metrics::snapshot::view view, net::http::response_writer& writer) {
     scrape_slot slot(local(all));
     if (!slot.held()) {
         write_busy(writer);
         co_return;
     }
-    const auto snapshot = std::make_unique<metrics::snapshot>(metrics::snapshot::view::prometheus);
+    const auto snapshot = std::make_unique<metrics::snapshot>(view);
     co_await gather(all, *snapshot);
-    writer.write(200, prometheus_content_type, snapshot->prometheus());
+    if (view == metrics::snapshot::view::prometheus) {
+        writer.write(200, prometheus_content_type, snapshot->prometheus());
+    } else {
+        writer.write(200, json_content_type, snapshot->stats_json(base::monotonic_ns()));
+    }
+}
+
+io::task<> serve_metrics(const observers& all, net::http::response_writer& writer) {
+    co_await serve_snapshot(all, metrics::snapshot::view::prometheus, writer);
 }
 
 io::task<> serve_stats(const observers& all, net::http::request& request, net::http::response_writer& writer) {
@@ -65,14 +75,7 @@ io::task<> serve_stats(const observers& all, net::http::request& request, net::h
         writer.write_empty(204);
         co_return;
     }
-    scrape_slot slot(local(all));
-    if (!slot.held()) {
-        write_busy(writer);
-        co_return;
-    }
-    const auto snapshot = std::make_unique<metrics::snapshot>(metrics::snapshot::view::stats);
-    co_await gather(all, *snapshot);
-    writer.write(200, json_content_type, snapshot->stats_json(base::monotonic_ns()));
+    co_await serve_snapshot(all, metrics::snapshot::view::stats, writer);
 }
 
 io::task<> serve_journal(const observers& all, net::http::request& request, net::http::response_writer& writer) {

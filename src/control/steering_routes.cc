@@ -106,6 +106,23 @@ std::optional<json::value> parse_body(const request& r, response_writer& writer)
     return std::move(parsed.root);
 }
 
+// True when `body` is a JSON object with no member but `member`; else
+// answers 422 (`shape`: what the body should look like) and returns false.
+bool only_member(const json::value& body, const std::string& member, const std::string& shape,
+                 response_writer& writer) {
+    if (body.type != json::type::object) {
+        write_bad_field(writer, {"", shape});
+        return false;
+    }
+    for (const auto& [name, value] : body.members) {
+        if (name != member) {
+            write_bad_field(writer, {"/" + name, "unknown field '" + name + "'"});
+            return false;
+        }
+    }
+    return true;
+}
+
 io::task<> rules_route(request& r, response_writer& writer) {
     const method m = r.head.method;
     if (m == method::get || m == method::head) {
@@ -173,16 +190,7 @@ io::task<> clock_route(request& r, response_writer& writer) {
     }
     const std::optional<json::value> body = parse_body(r, writer);
     if (!body) co_return;
-    if (body->type != json::type::object) {
-        write_bad_field(writer, {"", "the body must be a JSON object: {\"advance_ms\": N}"});
-        co_return;
-    }
-    for (const auto& [name, value] : body->members) {
-        if (name != "advance_ms") {
-            write_bad_field(writer, {"/" + name, "unknown field '" + name + "'"});
-            co_return;
-        }
-    }
+    if (!only_member(*body, "advance_ms", "the body must be a JSON object: {\"advance_ms\": N}", writer)) co_return;
     const json::value* advance = body->find("advance_ms");
     const std::optional<std::int64_t> ms = advance != nullptr ? advance->integer() : std::nullopt;
     if (!ms || *ms < 0 || std::uint64_t(*ms) > clock_advance_ms_max || body->members.size() != 1) {
@@ -207,15 +215,8 @@ io::task<> state_route(request& r, response_writer& writer, reset_function reset
     if (!blank(r.body)) {
         const std::optional<json::value> body = parse_body(r, writer);
         if (!body) co_return;
-        if (body->type != json::type::object) {
-            write_bad_field(writer, {"", "the body must be empty or a JSON object: {\"token\": \"...\"}"});
+        if (!only_member(*body, "token", "the body must be empty or a JSON object: {\"token\": \"...\"}", writer)) {
             co_return;
-        }
-        for (const auto& [name, value] : body->members) {
-            if (name != "token") {
-                write_bad_field(writer, {"/" + name, "unknown field '" + name + "'"});
-                co_return;
-            }
         }
         const json::value* token = body->find("token");
         if (token == nullptr || token->type != json::type::string || token->text.empty() || body->members.size() != 1) {
