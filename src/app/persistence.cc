@@ -118,6 +118,11 @@ persistence::persistence(const config::config& settings, unsigned cores) : _core
         _options.fail_log_fsync_from = fields >= 1 ? from : 0;
         _options.fail_log_fsync_to = fields == 2 ? to : _options.fail_log_fsync_from;
     }
+    // And "N": the directory fsync after this run's Nth snapshot file is
+    // renamed into place fails with EIO.
+    if (const char* failing = std::getenv("RINGKV_TEST_FAIL_SNAPSHOT_DIRECTORY_SYNC")) {
+        _options.fail_snapshot_directory_sync = std::strtoull(failing, nullptr, 10);
+    }
 }
 
 persistence::~persistence() {

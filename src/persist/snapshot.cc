@@ -50,12 +50,19 @@ std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_c
     return out;
 }
 
-// Writes a whole new file: a temporary name, fsync, rename, directory fsync.
-// 0 or -errno.
-io::task<int> write_file(std::string directory, std::string path, const std::vector<char>& bytes) {
+// What writing the snapshot file came to.
+struct file_written {
+    int error = 0;          // 0 or -errno
+    bool in_place = false;  // renamed to its final name, durably or not
+};
+
+// Writes a whole new file: a temporary name, fsync, rename, directory
+// fsync. `fail_directory_sync`: the directory fsync fails with EIO (tests).
+io::task<file_written> write_file(std::string directory, std::string path, const std::vector<char>& bytes,
+                                  bool fail_directory_sync) {
     const std::string temporary = path + ".tmp";
     int fd = co_await open_at(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) co_return fd;
+    if (fd < 0) co_return file_written{fd, false};
     int result = 0;
     std::size_t done = 0;
     while (result >= 0 && done < bytes.size()) {
@@ -68,13 +75,37 @@ io::task<int> write_file(std::string directory, std::string path, const std::vec
     if (result >= 0) result = co_await rename_at(temporary.c_str(), path.c_str());
     if (result < 0) {
         co_await unlink_at(temporary.c_str());
-        co_return result;
+        co_return file_written{result, false};
     }
+    // In place from here: a failure below leaves it under its final name.
     const int directory_fd = co_await open_at(directory.c_str(), O_RDONLY | O_DIRECTORY, 0);
-    if (directory_fd < 0) co_return directory_fd;
+    if (directory_fd < 0) co_return file_written{directory_fd, true};
     result = co_await sync_all(directory_fd);
     co_await io::close(directory_fd);
-    co_return result < 0 ? result : 0;
+    if (fail_directory_sync && result >= 0) result = -EIO;
+    co_return file_written{result < 0 ? result : 0, true};
+}
+
+// A snapshot that failed: its files go. A snapshot file already renamed
+// into place (its directory fsync failed) is removed first, and its parts
+// only once it is gone: a restart loads the newest snapshot file, and one
+// that names missing parts would stop the start. If it cannot be removed,
+// its parts stay with it (a whole snapshot, loadable, though this run does
+// not count it durable and keeps what came before it).
+io::task<> remove_failed(std::string directory, std::string path, bool in_place, std::uint64_t generation,
+                         std::vector<unsigned> cores) {
+    if (in_place) {
+        const int result = co_await unlink_at(path.c_str());
+        if (result < 0 && result != -ENOENT) {
+            std::fprintf(stderr, "ringkv: removing %s after its snapshot failed: %s; its parts are kept with it\n",
+                         path.c_str(), std::strerror(-result));
+            co_return;
+        }
+    }
+    for (const unsigned core : cores) {
+        const std::string part = directory + "/" + part_name(generation, core);
+        co_await unlink_at(part.c_str());
+    }
 }
 
 // The logs of a new generation, made before the cut (see create_logs_now
@@ -182,10 +213,14 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
         if (finished < cut_cores.size()) co_await sleep_for(&poll);
     }
     const std::string path = options.dir + "/" + snapshot_name(generation);
+    bool snapshot_in_place = false;
     if (outcome.error.empty()) {
         const std::vector<char> bytes = encode_snapshot(generation, capture, parts, logs);
-        const int result = co_await write_file(options.dir, path, bytes);
-        if (result < 0) outcome.error = path + ": " + std::strerror(-result);
+        const bool fail_directory_sync = options.fail_snapshot_directory_sync != 0 &&
+                                         generation == options.first_generation + options.fail_snapshot_directory_sync;
+        const file_written file = co_await write_file(options.dir, path, bytes, fail_directory_sync);
+        if (file.error < 0) outcome.error = path + ": " + std::strerror(-file.error);
+        snapshot_in_place = file.in_place;
         outcome.bytes = bytes.size();
     }
     for (const unsigned core : cut_cores) {
@@ -202,10 +237,7 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
         outcome.ok = true;
         outcome.path = path;
     } else {
-        for (const unsigned core : cut_cores) {
-            const std::string part = options.dir + "/" + part_name(generation, core);
-            co_await unlink_at(part.c_str());
-        }
+        co_await remove_failed(options.dir, path, snapshot_in_place, generation, cut_cores);
     }
     outcome.ms = double(base::monotonic_ns() - start_ns) / 1e6;
     co_await io::submit_to(0, [ok = outcome.ok, ms = outcome.ms, bytes = outcome.bytes] {

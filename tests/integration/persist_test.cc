@@ -539,6 +539,55 @@ TEST(persist, after_a_failed_fsync_writes_get_507_until_a_snapshot_replaces_the_
     }
 }
 
+// A snapshot whose directory fsync fails after its file was renamed into
+// place is not durable: it is answered 507, and it leaves no snapshot file
+// naming parts that are gone (a restart loads the newest snapshot file, and
+// one whose parts are missing would stop the start). The snapshot before
+// it and the logs after that stay; after kill -9 every acknowledged key is
+// back, and the next snapshot succeeds.
+TEST(persist, a_snapshot_whose_directory_fsync_fails_leaves_no_snapshot_with_missing_parts) {
+    temp_dir dir;
+    std::string id;
+    std::vector<std::string> keys;
+    const auto put_keys = [&](std::uint16_t port, const std::string& prefix) {
+        for (int i = 0; i < 20; ++i) {
+            keys.push_back(prefix + std::to_string(i));
+            ASSERT_EQ(call(port, "PUT", key_path(id, keys.back()), org_one_auth, "v-" + keys.back()).status, 201);
+        }
+    };
+    {
+        // This run's logs are generation 1: its snapshots are 2, 3, ...;
+        // the directory fsync of the second (3) fails.
+        ::setenv("RINGKV_TEST_FAIL_SNAPSHOT_DIRECTORY_SYNC", "2", 1);
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        ::unsetenv("RINGKV_TEST_FAIL_SNAPSHOT_DIRECTORY_SYNC");
+        id = create_namespace(server.port(), "dirsync");
+        put_keys(server.port(), "first-");
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        put_keys(server.port(), "second-");
+        const response failed = call(server.port(), "POST", "/_ringkv/snapshot");
+        EXPECT_EQ(failed.status, 507) << failed.body;
+        EXPECT_NE(failed.body.find(persist::snapshot_name(3)), std::string::npos) << failed.body;
+        const std::vector<std::string> snapshots = dir.files("snapshot-");
+        const auto present = [&snapshots](const std::string& name) {
+            return std::count(snapshots.begin(), snapshots.end(), name) == 1;
+        };
+        EXPECT_FALSE(present(persist::snapshot_name(3)));
+        EXPECT_FALSE(present(persist::part_name(3, 0)));
+        EXPECT_FALSE(present(persist::part_name(3, 1)));
+        for (const std::string& name : {persist::snapshot_name(2), persist::part_name(2, 0), persist::part_name(2, 1)}) {
+            EXPECT_TRUE(present(name)) << name << ": the last durable snapshot must stay";
+        }
+        put_keys(server.port(), "third-");
+        kill_hard(server);
+    }
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    for (const std::string& key : keys) {
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, key)).body, "v-" + key) << key;
+    }
+    EXPECT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+}
+
 // A namespace whose record met a failed fsync may be lost at restart, so it
 // must take no key on any core: the creation answers 507 and the namespace
 // is listed nowhere (before, core 0 had copied it to every core and the

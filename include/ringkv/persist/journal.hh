@@ -75,6 +75,10 @@ struct persist_options {
     // 1) fail with EIO as if the disk had refused them; 0: none.
     std::uint64_t fail_log_fsync_from = 0;
     std::uint64_t fail_log_fsync_to = 0;
+    // For tests: the directory fsync after the rename of this run's Nth
+    // snapshot file (generation first_generation + N) fails with EIO; 0:
+    // none.
+    std::uint64_t fail_snapshot_directory_sync = 0;
 };
 
 class journal final : public store::change_log {
