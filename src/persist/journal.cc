@@ -1,6 +1,7 @@
 #include <ringkv/persist/journal.hh>
 
 #include "file_ops.hh"
+#include "part_writer.hh"
 
 #include <ringkv/base/assert.hh>
 #include <ringkv/persist/format.hh>
@@ -23,6 +24,7 @@ thread_local journal* local_journal = nullptr;
 
 // Emptied batch buffers kept for reuse, so a busy log allocates nothing.
 constexpr std::size_t spare_max = 4;
+constexpr std::size_t spare_bytes_max = 1u << 20;  // each; a larger one is freed
 
 std::string describe(int error) { return std::strerror(error); }
 
@@ -37,7 +39,8 @@ journal::journal(const persist_options& options, io::loop& loop, store::shard& k
       _next_namespace_number(next_namespace_number),
       _core(loop.core()),
       _next_generation(options.first_generation + 1),
-      _newest_logs(options.log == log_mode::off ? 0 : options.first_generation) {}
+      _newest_logs(options.log == log_mode::off ? 0 : options.first_generation),
+      _part_writer(std::make_unique<part_writer>(loop)) {}
 
 journal::~journal() {
     for (batch& b : _batches) {
@@ -116,6 +119,7 @@ std::string journal::open_log(std::uint64_t generation) {
 
 void journal::start() {
     _last_sync_ms = _loop.now_ms();
+    _part_writer->start();
     _loop.on_iteration([this] { kick(); });
     _loop.on_tick([this] {
         // A clock advance with no write after it is logged on its own.
@@ -354,7 +358,7 @@ void journal::batch_done() {
         std::fprintf(stderr, "ringkv: core %u: the log is written again; writes are accepted\n", _core);
     }
     b.bytes.clear();
-    if (_spare.size() < spare_max && b.bytes.capacity() <= part_step_bytes * 4) _spare.push_back(std::move(b.bytes));
+    if (_spare.size() < spare_max && b.bytes.capacity() <= spare_bytes_max) _spare.push_back(std::move(b.bytes));
     _batches.pop_front();
     notify_waiters();
 }
@@ -513,18 +517,10 @@ std::string journal::rotate(std::uint64_t generation) {
     return {};
 }
 
-std::string journal::cut(std::uint64_t generation, cut_capture* capture) {
+std::string journal::cut(std::uint64_t generation, int part_fd, cut_capture* capture) {
     if (_part_state.writing) return "a snapshot part is already being written";
-    const std::string final_path = _options.dir + "/" + part_name(generation, _core);
-    std::string temporary = final_path + ".tmp";
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return temporary + ": " + describe(errno);
     if (_options.log != log_mode::off) {
-        if (std::string error = rotate(generation); !error.empty()) {
-            ::close(fd);
-            ::unlink(temporary.c_str());
-            return error;
-        }
+        if (std::string error = rotate(generation); !error.empty()) return error;
     }
     _held_from = _appended + 1;
     _cut_ms = _loop.now_ms();
@@ -541,7 +537,8 @@ std::string journal::cut(std::uint64_t generation, cut_capture* capture) {
     }
     _part_state = {};
     _part_state.writing = true;
-    io::spawn(write_part(generation, fd, std::move(temporary), final_path));
+    const std::string final_path = _options.dir + "/" + part_name(generation, _core);
+    io::spawn(write_part(generation, part_fd, final_path + ".tmp", final_path));
     return {};
 }
 
@@ -550,57 +547,17 @@ void journal::release_hold() {
     notify_waiters();
 }
 
-namespace {
-
-// Writes all of `bytes` at `offset`; 0 or -errno.
-io::task<int> write_all(int fd, const std::vector<char>& bytes, std::uint64_t offset) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const int result = co_await write_at(fd, bytes.data() + done, unsigned(bytes.size() - done), offset + done);
-        if (result < 0) co_return result;
-        if (result == 0) co_return -ENOSPC;
-        done += std::size_t(result);
-    }
-    co_return 0;
-}
-
-}  // namespace
-
-// The frozen items, encoded part_step_bytes at a time; the loop serves
-// requests while each step's write is in flight.
+// The frozen items, written by the part writer in the loop's idle moments;
+// then fsync'd and renamed into place.
 io::task<> journal::write_part(std::uint64_t generation, int fd, std::string temporary, std::string final_path) {
     _loop.hold();
-    std::vector<char> buffer;
-    buffer.reserve(part_step_bytes + record_body_bytes_max);
-    append_header({file_kind::snapshot_part, format_version, _core, generation}, buffer);
-    std::uint64_t offset = 0, records = 0;
-    int result = 0;
-    std::size_t next = 0;
-    while (result == 0 && next < _frozen.size()) {
-        while (next < _frozen.size() && buffer.size() < part_step_bytes) {
-            const store::item& i = *_frozen[next++];
-            if (i.expired(_cut_ms)) continue;
-            put_record r;
-            r.namespace_number = i.namespace_number();
-            r.updated_at_s = i.updated_at_s();
-            r.expires_at_wall_ms = i.has_ttl() ? std::uint64_t(std::int64_t(i.ttl().at_ms) + _cut_wall_offset_ms) : 0;
-            r.key = i.key();
-            r.content_type = i.content_type();
-            r.value = i.value();
-            append(r, buffer);
-            ++records;
-        }
-        result = co_await write_all(fd, buffer, offset);
-        offset += buffer.size();
-        buffer.clear();
-    }
-    if (result == 0) {
-        append(end_record{records}, buffer);
-        result = co_await write_all(fd, buffer, offset);
-        offset += buffer.size();
-    }
+    std::vector<char> start;
+    append_header({file_kind::snapshot_part, format_version, _core, generation}, start);
+    const part_writer::written done =
+        co_await _part_writer->write(fd, std::move(start), {_frozen, _cut_ms, _cut_wall_offset_ms});
+    int result = done.error;
     if (result == 0) result = co_await sync_data(fd);
-    ::close(fd);
+    co_await io::close(fd);
     if (result == 0) result = co_await rename_at(temporary.c_str(), final_path.c_str());
     if (result < 0) co_await unlink_at(temporary.c_str());
     _keys.thaw();
@@ -609,8 +566,8 @@ io::task<> journal::write_part(std::uint64_t generation, int fd, std::string tem
     _part_state.writing = false;
     _part_state.done = true;
     if (result < 0) _part_state.error = final_path + ": " + describe(-result);
-    _part_state.bytes = offset;
-    _part_state.records = records;
+    _part_state.bytes = done.bytes;
+    _part_state.records = done.records;
     _loop.release();
 }
 

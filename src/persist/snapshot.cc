@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -187,16 +188,32 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
             outcome.error = "making the new logs: " + outcome.error;
         }
     }
+    // The parts' temporary files, made here with io_uring: creating a file
+    // may wait for the filesystem's journal, which a loop must not.
+    std::vector<int> part_fds(cores, -1);
+    for (unsigned core = 0; core < cores && outcome.error.empty(); ++core) {
+        const std::string temporary = options.dir + "/" + part_name(generation, core) + ".tmp";
+        part_fds[core] = co_await open_at(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (part_fds[core] < 0) outcome.error = temporary + ": " + std::strerror(-part_fds[core]);
+    }
     journal::cut_capture capture;
     std::vector<unsigned> cut_cores;
     // The cut, core 0 last (see snapshot.hh).
     for (unsigned step = 1; step <= cores && outcome.error.empty(); ++step) {
         const unsigned core = step % cores;
         journal::cut_capture* wanted = core == 0 ? &capture : nullptr;
-        outcome.error = co_await io::submit_to(core, [generation, wanted] {
-            return journal::local().cut(generation, wanted);
+        const int part_fd = part_fds[core];
+        outcome.error = co_await io::submit_to(core, [generation, part_fd, wanted] {
+            return journal::local().cut(generation, part_fd, wanted);
         });
         if (outcome.error.empty()) cut_cores.push_back(core);
+    }
+    // The part files no cut took (a failure before their core's cut).
+    for (unsigned core = 0; core < cores; ++core) {
+        if (part_fds[core] < 0 || std::find(cut_cores.begin(), cut_cores.end(), core) != cut_cores.end()) continue;
+        co_await io::close(part_fds[core]);
+        const std::string temporary = options.dir + "/" + part_name(generation, core) + ".tmp";
+        co_await unlink_at(temporary.c_str());
     }
     for (const unsigned core : cut_cores) co_await io::submit_to(core, [] { journal::local().release_hold(); });
     // Wait for every part that was started, even after a failure: its

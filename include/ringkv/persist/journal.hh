@@ -28,8 +28,8 @@
 //
 // A snapshot's cut, on this core: the log moves to the new generation's
 // file, the shard is frozen (its items at this instant, shard::freeze), and
-// a coroutine writes them to the part file in steps of part_step_bytes,
-// yielding to requests between steps. Writes made after the cut are not
+// a coroutine writes them to the part file in the loop's idle moments
+// (src/persist/part_writer.hh), yielding to requests. Writes made after the cut are not
 // acknowledged until every core has cut (release_hold()): no client can see
 // a write that the snapshot lacks while it holds a later one.
 
@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@
 namespace ringkv::persist {
 
 enum class log_mode { off, everysec, always };
+
+class part_writer;
 
 // A namespace as the files record it: its monotonic instants made
 // wall-clock (wall ms = monotonic ms + wall_offset_ms).
@@ -85,8 +88,6 @@ class journal final : public store::change_log {
 public:
     // Buffered log bytes a core may hold before writes are refused (507).
     static constexpr std::size_t log_buffer_bytes_max = 64u << 20;
-    // What one step of a snapshot part encodes before it yields (~0.2 ms).
-    static constexpr std::size_t part_step_bytes = 256u << 10;
     // A failed log write is tried again after this long.
     static constexpr std::uint64_t retry_ms = 1000;
     static constexpr std::uint64_t everysec_ms = 1000;
@@ -140,8 +141,10 @@ public:
         std::int64_t wall_offset_ms = 0;  // wall-clock ms = monotonic ms + this
         std::uint64_t clock_offset_ms = 0;  // the virtual clock's lead
     };
-    // The cut on this core; "" or why it failed (then nothing changed).
-    std::string cut(std::uint64_t generation, cut_capture* capture);
+    // The cut on this core, whose part goes to `part_fd` (the part's
+    // temporary file, made by the coordinator off the loop); "" or why it
+    // failed (then nothing changed, and the caller still owns part_fd).
+    std::string cut(std::uint64_t generation, int part_fd, cut_capture* capture);
     void release_hold();
     struct part_state {
         bool writing = false;
@@ -250,6 +253,7 @@ private:
     // clock record goes before the first record written after an advance.
     std::uint64_t _logged_clock_offset_ms = 0;
     part_state _part_state;
+    std::unique_ptr<part_writer> _part_writer;
     std::vector<const store::item*> _frozen;
     std::uint64_t _cut_ms = 0;
     std::int64_t _cut_wall_offset_ms = 0;
