@@ -3,7 +3,8 @@
 # deep (wrk, 2 threads, 64 connections, bench/kv.lua, keys drawn uniformly
 # from 10,000: bench/kv.sh's ringkv-put-pipeline16 load) on this build's
 # ringkv and on another ringkv binary, e.g. one built from the commit before
-# the batches, both with --threads 2, taking turns for ROUNDS rounds.
+# the batches, both with --threads 2, taking turns for ROUNDS rounds (the
+# order swapped every round).
 # Prints requests/s, the server's CPU microseconds per PUT (user+sys from
 # /proc) and, from the difference of /metrics before and after each run
 # (all cores together), the cross-core messages and doorbells per PUT
@@ -37,7 +38,9 @@ echo "   against $other; $(nproc) CPUs shared with wrk; load average before: $(c
 printf '%-7s %-6s %12s %12s %14s %14s\n' round build "requests/s" "cpu_us/PUT" "messages/PUT" "doorbells/PUT"
 WRK_ARGS="-t2 -c64 -d${seconds}s -s bench/kv.lua"
 for ((round = 1; round <= rounds; round++)); do
-  for build in this other; do
+  order=(this other)
+  (( round % 2 == 0 )) && order=(other this)  # neither build always runs first
+  for build in "${order[@]}"; do
     p=${port[$build]}
     messages=$(metric "$p" ringkv_cross_core_messages_total)
     wakes=$(metric "$p" ringkv_cross_core_wakes_total)
