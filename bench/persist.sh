@@ -11,7 +11,10 @@
 #     the same keys from its RDB file.
 #  3. p50/p99/p99.9 of an open-loop load (ringkv-bench --rate, 90% GET /
 #     10% PUT on the 1M keys) at half of the closed-loop maximum, without
-#     and with snapshots written back to back through the measured window.
+#     and with snapshots written back to back through the measured window,
+#     with the machine's busy cores and the CPU the host stole meanwhile
+#     (client and server share the cores; the virtual disk's I/O shows as
+#     steal).
 # Usage: bench/persist.sh [SECONDS] [put] [restart] [snapshot]
 #   SECONDS: per measured run (default 10); sections: default all three.
 # The data directories live under bench/out (on this machine's disk).
@@ -178,6 +181,18 @@ load() {  # JSON [ringkv-bench flags...]
   build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
     --no-prefill --value-size 100 --mix get=90,put=10 --connections 32 --quiet --json "$json" "$@" > /dev/null
 }
+# The machine's CPU over a window, from two /proc/stat lines: "BUSY STEAL",
+# cores busy (of all, iowait counted idle) and the % stolen by the host.
+cpu_line() { head -1 /proc/stat; }
+cpu_between() {
+  python3 -c "
+import sys
+a = [int(x) for x in sys.argv[1].split()[1:9]]
+b = [int(x) for x in sys.argv[2].split()[1:9]]
+d = [y - x for x, y in zip(a, b)]
+total = sum(d)
+print(f'{(total - d[3] - d[4]) / total * int(sys.argv[3]):.2f} {100 * d[7] / total:.1f}')" "$1" "$2" "$(nproc)"
+}
 latency_us() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['latency_ns'][sys.argv[2]] / 1000, 1))" "$1" "$2"; }
 rps_of() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['throughput_rps']))" "$1"; }
 if [[ " $sections " == *" snapshot "* ]]; then
@@ -187,22 +202,39 @@ if [[ " $sections " == *" snapshot "* ]]; then
   load "$bench_out/persist-max.json" --duration 5
   half=$(( $(rps_of "$bench_out/persist-max.json") / 2 ))
   record load-max-rps "$(rps_of "$bench_out/persist-max.json")"
-  load "$bench_out/persist-quiet.json" --rate $half --duration "$seconds" --warmup 1
+  load "$bench_out/persist-quiet.json" --rate $half --duration "$seconds" --warmup 1 &
+  load_pid=$!
+  sleep 1.5; before=$(cpu_line); sleep $((seconds - 1)); after=$(cpu_line)
+  wait "$load_pid"
+  load_pid=
+  read -r busy steal <<<"$(cpu_between "$before" "$after")"
   for p in p50 p99 p99.9; do record "$p-half-load-us" "$(latency_us "$bench_out/persist-quiet.json" $p)"; done
+  record half-load-busy-cores "$busy"
+  record half-load-steal-pct "$steal"
   # Snapshots back to back through the whole measured window (each one
   # writes the 172 MB, fsyncs and renames it), not one in the middle.
   load "$bench_out/persist-snapshot.json" --rate $half --duration "$seconds" --warmup 1 &
   load_pid=$!
-  snapshots=0
+  snapshots=0 snapshot_ms=()
   sleep 1
+  (sleep 0.5; cpu_line > "$bench_out/persist-cpu-before"; sleep $((seconds - 1)); cpu_line > "$bench_out/persist-cpu-after") &
+  sampler_pid=$!
   while kill -0 "$load_pid" 2>/dev/null; do
     answer=$(curl -s -X POST http://127.0.0.1:$port/_ringkv/snapshot)
-    [[ "$answer" == *'"ms"'* ]] && snapshots=$((snapshots + 1)) && last_snapshot=$answer
+    if [[ "$answer" == *'"ms"'* ]]; then
+      snapshots=$((snapshots + 1)) last_snapshot=$answer
+      snapshot_ms+=("$(echo "$answer" | sed 's/.*"ms":\([0-9.]*\).*/\1/')")
+    fi
   done
   wait "$load_pid"
   load_pid=
+  wait "$sampler_pid"
+  read -r busy steal <<<"$(cpu_between "$(cat "$bench_out/persist-cpu-before")" "$(cat "$bench_out/persist-cpu-after")")"
   record snapshots-during-run "$snapshots"
+  record snapshot-median-ms "$(printf '%s\n' "${snapshot_ms[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
   record last-snapshot "$last_snapshot"
+  record snapshots-busy-cores "$busy"
+  record snapshots-steal-pct "$steal"
   for p in p50 p99 p99.9; do record "$p-half-load-with-snapshots-us" "$(latency_us "$bench_out/persist-snapshot.json" $p)"; done
   stop_ringkv -KILL
 fi
@@ -218,4 +250,5 @@ if [[ " $sections " == *" restart "* ]]; then
 fi
 if [[ " $sections " == *" snapshot "* ]]; then
   echo "p99 at half load: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshots-us) us with snapshots written back to back"
+  echo "the machine meanwhile: $(value_of half-load-busy-cores) / $(value_of snapshots-busy-cores) of $(nproc) cores busy, $(value_of half-load-steal-pct) / $(value_of snapshots-steal-pct) % stolen by the host"
 fi
