@@ -30,20 +30,29 @@ persist::log_mode mode_of(config::config::persist_settings::log_policy policy) {
 
 std::string failed(const std::string& what, int error) { return what + ": " + std::strerror(error); }
 
-// The directory exists (made if missing) and takes a written, fsync'd file.
+// The directory exists (made if missing: private, 0700, as it holds the
+// organizations' bearer tokens) and takes a written, fsync'd file. The
+// probe is an unnamed file (O_TMPFILE), so no name in the directory is
+// opened and nothing there (a person's file, a symlink to one) is touched;
+// where the file system has no unnamed files, a name of this process's,
+// made new (O_EXCL, O_NOFOLLOW) and removed at once.
 std::string check_writable(const std::string& dir) {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return failed("--data-dir " + dir, errno);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return failed("--data-dir " + dir, errno);
     struct stat info {};
     if (::stat(dir.c_str(), &info) != 0) return failed("--data-dir " + dir, errno);
     if (!S_ISDIR(info.st_mode)) return "--data-dir " + dir + ": not a directory";
-    const std::string probe = dir + "/.write-test";
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::string probe;
+    int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {  // EISDIR: a kernel that predates O_TMPFILE
+        probe = dir + "/.write-test-" + std::to_string(::getpid());
+        fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0) return failed("--data-dir " + dir + " cannot be written", errno);
     const char byte = 0;
     const bool ok = ::write(fd, &byte, 1) == 1 && ::fsync(fd) == 0;
     const int error = errno;
     ::close(fd);
-    ::unlink(probe.c_str());
+    if (!probe.empty()) ::unlink(probe.c_str());
     if (!ok) return failed("--data-dir " + dir + " cannot be written", error);
     return {};
 }
@@ -134,7 +143,7 @@ std::string persistence::prepare() {
     if (std::string error = check_writable(_options.dir); !error.empty()) return error;
     if (std::string error = probe_file_operations(); !error.empty()) return error;
     const std::string lock = _options.dir + "/LOCK";
-    _lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    _lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (_lock_fd < 0) return failed(lock, errno);
     if (::flock(_lock_fd, LOCK_EX | LOCK_NB) != 0) {
         return "--data-dir " + _options.dir + " is in use by another ringkv (" + lock + " is locked)";

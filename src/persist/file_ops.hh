@@ -13,6 +13,14 @@
 
 namespace ringkv::persist {
 
+// Every file ringkv makes in --data-dir is new and private: O_EXCL, so a
+// name already taken (a stray file, a generation that came round again) is
+// an error and never a file truncated; O_NOFOLLOW, so a symlink in its
+// place is not followed; 0600, as the files hold the organizations' bearer
+// tokens. (O_CLOEXEC is added by the callers that need it.)
+constexpr int new_file_flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+constexpr mode_t new_file_mode = 0600;
+
 inline auto write_at(int fd, const char* data, unsigned bytes, std::uint64_t offset) {
     auto prepare = [=](io_uring_sqe* e) { io_uring_prep_write(e, fd, data, bytes, offset); };
     return io::operation<decltype(prepare)>{prepare};

@@ -71,7 +71,7 @@ std::string create_logs_now(const std::string& dir, std::uint64_t generation, co
     };
     for (unsigned core = 0; core < set.cores && error.empty(); ++core) {
         const std::string path = dir + "/" + log_name(generation, core);
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        const int fd = ::open(path.c_str(), new_file_flags | O_CLOEXEC, new_file_mode);
         if (fd < 0) failed(path); else fds.push_back(fd);
     }
     if (error.empty()) {
@@ -89,7 +89,11 @@ std::string create_logs_now(const std::string& dir, std::uint64_t generation, co
             failed(path);
         }
     }
-    for (const int fd : fds) ::close(fd);
+    for (unsigned core = 0; core < fds.size(); ++core) {
+        ::close(fds[core]);
+        // Only the files made here: a name that was taken is left as found.
+        if (!error.empty()) ::unlink((dir + "/" + log_name(generation, core)).c_str());
+    }
     return error;
 }
 
@@ -103,7 +107,7 @@ std::string journal::open() {
 // generation (create_logs_now, or the snapshot's cut), to append to it.
 std::string journal::open_log(std::uint64_t generation) {
     const std::string path = _options.dir + "/" + log_name(generation, _core);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return path + ": " + describe(errno);
     struct stat info {};
     if (::fstat(fd, &info) != 0 || info.st_size < off_t(file_header_bytes)) {

@@ -31,6 +31,7 @@ struct directory_listing {
     std::map<std::uint64_t, found_file> snapshots;  // by generation
     std::map<std::uint64_t, std::vector<found_file>> logs;
     std::uint64_t generation_max = 0;
+    std::string generation_max_name;  // a file that carries it
 };
 
 bool list_directory(const std::string& dir, directory_listing& out, std::string& error) {
@@ -44,7 +45,10 @@ bool list_directory(const std::string& dir, directory_listing& out, std::string&
         if (!name) continue;  // not ours: left alone
         // Every name of ours counts, temporaries too: this run's files never
         // take a name a file in the directory has.
-        out.generation_max = std::max(out.generation_max, name->generation);
+        if (name->generation >= out.generation_max) {
+            out.generation_max = name->generation;
+            out.generation_max_name = entry->d_name;
+        }
         if (name->temporary) continue;
         const found_file f{entry->d_name, name->generation, name->core};
         if (name->role == file_role::snapshot) out.snapshots[f.generation] = f;
@@ -54,15 +58,40 @@ bool list_directory(const std::string& dir, directory_listing& out, std::string&
     return true;
 }
 
+// Opens one of ringkv's files to read (O_RDONLY) or truncate (O_WRONLY):
+// a regular file only. A FIFO or device named like a log would block the
+// start or worse, and a symlink would let the start read or cut a file
+// elsewhere: O_NONBLOCK and O_NOFOLLOW, then fstat; -1 with `error` set.
+int open_regular(const std::string& path, int access, struct stat& info, std::string& error) {
+    const int fd = ::open(path.c_str(), access | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    const int opened_errno = errno;
+    if (fd >= 0 && ::fstat(fd, &info) != 0) {
+        error = path + ": " + std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    if (fd < 0 && opened_errno != ELOOP) {
+        error = path + ": " + std::strerror(opened_errno);
+        return -1;
+    }
+    if (fd < 0 || !S_ISREG(info.st_mode)) {
+        const char* what = fd < 0                    ? "a symbolic link"
+                           : S_ISFIFO(info.st_mode) ? "a FIFO"
+                           : S_ISDIR(info.st_mode)  ? "a directory"
+                                                    : "not a regular file";
+        error = path + ": " + what + "; ringkv reads only regular files in --data-dir (move it away)";
+        if (fd >= 0) ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 // The whole file in memory (owned by state.files), or an error.
 std::string read_file(const std::string& path, loaded_state& state, std::string_view& bytes) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return path + ": " + std::strerror(errno);
     struct stat info {};
-    if (fstat(fd, &info) != 0) {
-        ::close(fd);
-        return path + ": " + std::strerror(errno);
-    }
+    std::string error;
+    const int fd = open_regular(path, O_RDONLY, info, error);
+    if (fd < 0) return error;
     const auto size = std::size_t(info.st_size);
     auto buffer = std::make_unique_for_overwrite<char[]>(size + 1);
     std::size_t got = 0;
@@ -293,9 +322,16 @@ private:
     }
 
     std::string truncate(const std::string& path, std::uint64_t offset, std::uint64_t size) {
-        if (::truncate(path.c_str(), off_t(offset)) != 0) {
+        struct stat info {};
+        std::string error;
+        const int fd = open_regular(path, O_WRONLY, info, error);
+        if (fd < 0) return error;
+        const bool cut = ::ftruncate(fd, off_t(offset)) == 0;
+        const int cut_errno = errno;
+        ::close(fd);
+        if (!cut) {
             return path + ": the last record is cut short at byte offset " + std::to_string(offset) +
-                   " and truncating it there failed: " + std::strerror(errno);
+                   " and truncating it there failed: " + std::strerror(cut_errno);
         }
         std::fprintf(stderr,
                      "ringkv: %s: the last record is cut short at byte offset %" PRIu64
@@ -447,6 +483,16 @@ load_result load(const std::string& dir, unsigned cores) {
     directory_listing listing;
     if (!list_directory(dir, listing, result.error)) return result;
     state.generation_max = listing.generation_max;
+    if (listing.generation_max > generation_max_allowed) {
+        // This run's generations follow it, and would wrap round to 0 onto
+        // the names of older files.
+        result.error = dir + "/" + listing.generation_max_name + ": generation " +
+                       std::to_string(listing.generation_max) + " is past the largest ringkv counts to (" +
+                       std::to_string(generation_max_allowed) +
+                       "), so the generations after it would wrap round to 0; a file ringkv did not write? Move it "
+                       "away";
+        return result;
+    }
     progress shown(dir);
     file_loader loader(state, cores);
     std::uint64_t first_log_generation = 0;

@@ -62,7 +62,7 @@ struct file_written {
 io::task<file_written> write_file(std::string directory, std::string path, const std::vector<char>& bytes,
                                   bool fail_directory_sync) {
     const std::string temporary = path + ".tmp";
-    int fd = co_await open_at(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = co_await open_at(temporary.c_str(), new_file_flags, new_file_mode);
     if (fd < 0) co_return file_written{fd, false};
     int result = 0;
     std::size_t done = 0;
@@ -118,8 +118,13 @@ io::task<std::string> create_logs(std::string directory, std::uint64_t generatio
     std::string error;
     for (unsigned core = 0; core < set.cores && error.empty(); ++core) {
         paths.push_back(directory + "/" + log_name(generation, core));
-        const int fd = co_await open_at(paths.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) error = paths.back() + ": " + std::strerror(-fd); else fds.push_back(fd);
+        const int fd = co_await open_at(paths.back().c_str(), new_file_flags, new_file_mode);
+        if (fd < 0) {
+            error = paths.back() + ": " + std::strerror(-fd);
+            paths.pop_back();  // taken already: not ours to remove
+        } else {
+            fds.push_back(fd);
+        }
     }
     if (error.empty()) {
         const int directory_fd = co_await open_at(directory.c_str(), O_RDONLY | O_DIRECTORY, 0);
@@ -193,7 +198,7 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
     std::vector<int> part_fds(cores, -1);
     for (unsigned core = 0; core < cores && outcome.error.empty(); ++core) {
         const std::string temporary = options.dir + "/" + part_name(generation, core) + ".tmp";
-        part_fds[core] = co_await open_at(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        part_fds[core] = co_await open_at(temporary.c_str(), new_file_flags, new_file_mode);
         if (part_fds[core] < 0) outcome.error = temporary + ": " + std::strerror(-part_fds[core]);
     }
     journal::cut_capture capture;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -370,6 +371,54 @@ TEST(persist, a_directory_that_cannot_be_written_or_is_in_use_stops_the_start) {
     EXPECT_NE(second.err.find("in use by another ringkv"), std::string::npos) << second.err;
     const process_result without_dir = run_to_exit({"--port", "0", "--log", "always"});
     EXPECT_EQ(without_dir.exit_status, 2);
+}
+
+// The start-up write probe opens no name in the directory (it writes an
+// unnamed O_TMPFILE file): a `.write-test` there, even a symlink to a
+// person's file, is left alone (the probe used to follow it and truncate
+// the file). A FIFO named like a log is refused, named, where it used to
+// block the start for good.
+TEST(persist, the_start_touches_no_file_it_did_not_make_and_reads_only_regular_files) {
+    temp_dir dir;
+    temp_dir elsewhere;
+    elsewhere.write("precious", "a person's file");
+    ASSERT_EQ(::symlink((elsewhere.path() + "/precious").c_str(), (dir.path() + "/.write-test").c_str()), 0);
+    {
+        server_process server(with_dir(dir, {"--threads", "1"}));
+        EXPECT_EQ(server.stop(), 0);
+    }
+    EXPECT_EQ(elsewhere.read("precious"), "a person's file");
+    const std::string fifo = dir.path() + "/" + persist::log_name(0xff, 0);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0"}), 5000);
+    EXPECT_EQ(refused.exit_status, 1);  // (-2: it hung until killed)
+    EXPECT_NE(refused.err.find(fifo + ": a FIFO"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.out.find("listening"), std::string::npos);
+}
+
+// A data directory ringkv makes is the owner's only (0700), and so is every
+// file it writes there (0600): they hold the organizations' bearer tokens.
+TEST(persist, a_directory_ringkv_makes_and_its_files_are_the_owners_only) {
+    temp_dir parent;
+    const std::string dir = parent.path() + "/made";
+    const mode_t saved = ::umask(022);  // a common umask, which lets others read what is made 0755/0644
+    auto server = std::make_unique<server_process>(
+        std::vector<std::string>{"--data-dir", dir, "--threads", "2", "--log", "always"});
+    ::umask(saved);
+    const std::string id = create_namespace(server->port(), "private");
+    ASSERT_EQ(call(server->port(), "PUT", key_path(id, "k"), org_one_auth, "v").status, 201);
+    ASSERT_EQ(call(server->port(), "POST", "/_ringkv/snapshot").status, 200);
+    EXPECT_EQ(server->stop(), 0);  // and one more snapshot, on the way out
+    struct stat info {};
+    ASSERT_EQ(::stat(dir.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 0777, 0700u);
+    std::size_t files = 0;
+    for (const std::filesystem::directory_entry& entry : std::filesystem::directory_iterator(dir)) {
+        ASSERT_EQ(::stat(entry.path().c_str(), &info), 0);
+        EXPECT_EQ(info.st_mode & 0777, 0600u) << entry.path();
+        ++files;
+    }
+    EXPECT_EQ(files, 6u);  // LOCK, the snapshot, its two parts and the two logs after it
 }
 
 // Starts a server whose files may not grow past `bytes` (RLIMIT_FSIZE,

@@ -92,6 +92,13 @@ struct loaded_state {
     double seconds = 0;
 };
 
+// The newest generation a file in the directory may carry. A run's logs
+// and snapshots take the generations after the newest one found, which must
+// never wrap round to 0 (onto older files' names): a file past this stops
+// the start, naming it. 2^63 leaves more room than any run can use (a
+// snapshot every millisecond would take 292 million years).
+constexpr std::uint64_t generation_max_allowed = std::uint64_t(1) << 63;
+
 struct load_result {
     loaded_state state;
     std::string error;  // non-empty: refuse to start, print this

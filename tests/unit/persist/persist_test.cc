@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -356,6 +357,68 @@ TEST(PersistLoader, TheLargestClockOffsetIsRestored) {
     append(clock_record{std::uint64_t(1) << 50}, wild);
     dir.write(log_name(2, 0), wild);
     EXPECT_NE(load(dir.path(), 1).error.find("a bad clock record"), std::string::npos);
+}
+
+// A generation past generation_max_allowed (a stray file, a damaged name)
+// would make this run's generations wrap round to 0, onto the names of
+// older files: the start is refused naming the file. At the bound itself,
+// it starts.
+TEST(PersistLoader, AGenerationThatWouldWrapRoundIsRefusedNamingTheFile) {
+    temp_dir dir;
+    dir.write(log_name(1, 0), started_log(1));
+    dir.write(part_name(generation_max_allowed, 0), {});  // a part no snapshot lists: never read
+    const load_result at_bound = load(dir.path(), 1);
+    EXPECT_EQ(at_bound.error, "");
+    EXPECT_EQ(at_bound.state.generation_max, generation_max_allowed);
+    for (const std::string& stray : {part_name(generation_max_allowed + 1, 0), part_name(UINT64_MAX, 0) + ".tmp"}) {
+        dir.write(stray, {});
+        const load_result refused = load(dir.path(), 1);
+        EXPECT_NE(refused.error.find(dir.path() + "/" + stray + ": generation "), std::string::npos) << refused.error;
+        EXPECT_NE(refused.error.find("wrap round to 0"), std::string::npos) << refused.error;
+        std::remove((dir.path() + "/" + stray).c_str());
+    }
+}
+
+// Every file ringkv makes is new (O_EXCL): a name already taken is an
+// error, and the file that holds it is left as it was (it used to be
+// truncated), as are the names this call did not make.
+TEST(PersistLoader, NewLogsNeverTakeAnExistingFile) {
+    temp_dir dir;
+    const std::vector<char> precious = started_log(5, 1, {2, 0});
+    dir.write(log_name(5, 1), precious);
+    const std::string error = create_logs_now(dir.path(), 5, {2, 0});
+    EXPECT_NE(error.find(log_name(5, 1) + ": File exists"), std::string::npos) << error;
+    EXPECT_EQ(dir.size(log_name(5, 1)), precious.size());
+    EXPECT_EQ(dir.size(log_name(5, 0)), 0u);
+    EXPECT_NE(::access((dir.path() + "/" + log_name(5, 0)).c_str(), F_OK), 0) << "a log made by the failed call is left";
+    EXPECT_EQ(create_logs_now(dir.path(), 6, {2, 5}), "");
+    struct stat info {};
+    ASSERT_EQ(::stat((dir.path() + "/" + log_name(6, 1)).c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 077, 0u) << "logs hold bearer tokens: the owner's only";
+}
+
+// Only regular files are read. A FIFO named like a log used to block the
+// start (here a writer holds it open, so the old code read it as an empty
+// log and went on); a symlink or a directory is refused too, each named.
+TEST(PersistLoader, OnlyRegularFilesAreReadAndOthersAreNamed) {
+    temp_dir dir;
+    dir.write(log_name(1, 0), started_log(1));
+    const std::string fifo = dir.path() + "/" + log_name(2, 0);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+    ASSERT_GE(writer, 0);
+    const load_result refused = load(dir.path(), 1);
+    ::close(writer);
+    EXPECT_NE(refused.error.find(fifo + ": a FIFO"), std::string::npos) << refused.error;
+    std::remove(fifo.c_str());
+    const std::string link = dir.path() + "/" + log_name(3, 0);
+    ASSERT_EQ(::symlink((dir.path() + "/" + log_name(1, 0)).c_str(), link.c_str()), 0);
+    EXPECT_NE(load(dir.path(), 1).error.find(link + ": a symbolic link"), std::string::npos);
+    std::remove(link.c_str());
+    ASSERT_EQ(::mkdir(link.c_str(), 0700), 0);
+    EXPECT_NE(load(dir.path(), 1).error.find(link + ": a directory"), std::string::npos);
+    ::rmdir(link.c_str());
+    EXPECT_EQ(load(dir.path(), 1).error, "");
 }
 
 // apply() sorts a core's changes by a key prefix and applies each key's
