@@ -150,39 +150,57 @@ private:
     std::uint64_t _last_ns;
 };
 
+// What the loader saw of one log.
+struct log_seen {
+    std::optional<log_set_record> set;  // its log set record
+    std::uint32_t version = 0;          // of its header (0: too short to have one)
+    bool holds_records = false;         // records after its log set record
+    // Where it ends, when that is before its log set record (where version
+    // 2 needs one); nullopt when it has one or needs none (version 1).
+    std::optional<std::uint64_t> unstarted_at;
+};
+
 // What one file contributes; records are also dispatched to their owners.
 class file_loader {
 public:
     file_loader(loaded_state& state, unsigned cores) : _state(state), _cores(cores) {}
 
-    // A log: its log set (in `set`, when it has one), namespace states,
-    // key changes and clock records; a torn tail is cut off.
-    std::string load_log(const std::string& path, std::uint64_t generation, std::optional<log_set_record>& set,
-                         std::uint32_t& version) {
+    // A log: its log set (in seen.set, when it has one), namespace states,
+    // key changes and clock records; a torn tail is cut off. A log that
+    // ends before its log set record (shorter than its header, a header
+    // alone, or a log set record cut short) is not read or cut: whether
+    // that is a creation a crash cut short or a log that lost its records
+    // depends on its generation (load() decides; seen.unstarted_at).
+    std::string load_log(const std::string& path, std::uint64_t generation, log_seen& seen) {
         std::string_view bytes;
         if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
         if (bytes.size() < file_header_bytes) {
-            // A crash right after the file was created: nothing was logged.
-            std::fprintf(stderr, "ringkv: %s: shorter than its header (a crash as it was created); ignored\n",
-                         path.c_str());
+            seen.unstarted_at = bytes.size();
             return {};
         }
-        if (std::string e = check_header(path, bytes, file_kind::log, generation, &version); !e.empty()) return e;
+        if (std::string e = check_header(path, bytes, file_kind::log, generation, &seen.version); !e.empty()) return e;
         record_reader reader(bytes);
         for (bool first = true;; first = false) {
             const record_reader::status s = reader.next();
+            const bool before_set = first && seen.version >= 2;
+            if (before_set && s != record_reader::status::record && s != record_reader::status::damaged) {
+                seen.unstarted_at = bytes.size();
+                return {};
+            }
             if (s == record_reader::status::end) return {};
             if (s == record_reader::status::torn) return truncate(path, reader.offset(), bytes.size());
             if (s == record_reader::status::damaged) return at_offset(path, reader.offset(), "a record fails its checksum");
             const record& r = reader.current();
             if (r.type == record_type::log_set) {
-                set = decode_log_set(r.body);
-                if (!set || !first || set->cores > limits::cores_max || set->follows >= generation) {
+                seen.set = decode_log_set(r.body);
+                if (!seen.set || !first || seen.set->cores > limits::cores_max || seen.set->follows >= generation) {
                     return at_offset(path, reader.offset(), "a bad log set record");
                 }
-            } else if (first && version >= 2) {
-                return at_offset(path, reader.offset(), "the log does not begin with its log set record");
-            } else if (r.type == record_type::clock) {
+                continue;
+            }
+            if (before_set) return at_offset(path, reader.offset(), "the log does not begin with its log set record");
+            seen.holds_records = true;
+            if (r.type == record_type::clock) {
                 if (std::string e = take_clock(path, reader); !e.empty()) return e;
             } else if (std::string e = take(path, reader, false); !e.empty()) {
                 return e;
@@ -449,6 +467,22 @@ std::string missing(const std::string& dir, std::uint64_t generation, unsigned c
            "; the changes it held would be lost (put it back, or remove its whole generation to start without them)";
 }
 
+// A log that ends before its log set record (version 2): a crash while its
+// generation's logs were being made leaves such logs, and they hold
+// nothing; but once every log of a generation had its log set record
+// (which records in any of them, the snapshot or a later log set prove),
+// one that lacks it lost what it held.
+struct unstarted_log {
+    std::string path;
+    std::uint64_t size = 0;
+};
+
+std::string cut_short(const unstarted_log& log, const std::string& proof) {
+    return log.path + ": cut short at byte offset " + std::to_string(log.size) + ", before its log set record, though " +
+           proof + "; the changes it held would be lost (put it back, or remove its whole generation to start without "
+                   "them)";
+}
+
 // The logs found of one generation against the set they (or the snapshot)
 // name: every one of its logs, and the generation they follow.
 std::string check_log_set(const std::string& dir, std::uint64_t generation, const std::vector<found_file>& files,
@@ -473,6 +507,108 @@ std::string check_log_set(const std::string& dir, std::uint64_t generation, cons
     }
     return {};
 }
+
+// The logs from the snapshot's generation on, read generation by generation
+// (in order) and checked against the log set they, or the snapshot, name.
+class generation_loader {
+public:
+    generation_loader(const std::string& dir, const directory_listing& listing, file_loader& files, loaded_state& state,
+                      progress& shown, std::uint64_t first_log_generation,
+                      const std::optional<log_set_record>& snapshot_logs, const std::string& snapshot_path)
+        : _dir(dir),
+          _listing(listing),
+          _files(files),
+          _state(state),
+          _shown(shown),
+          _first_log_generation(first_log_generation),
+          _snapshot_logs(snapshot_logs),
+          _snapshot_path(snapshot_path) {}
+
+    // One generation's logs; "" or why the start is refused.
+    std::string load(std::uint64_t generation, const std::vector<found_file>& logs) {
+        seen_generation seen;
+        if (std::string e = read(generation, logs, seen); !e.empty()) return e;
+        if (generation == _first_log_generation && _snapshot_logs) {
+            if (seen.set && seen.set->cores != _snapshot_logs->cores) {
+                return seen.named_by + ": its log set record differs from that of " + _snapshot_path;
+            }
+            seen.set = _snapshot_logs;
+            seen.named_by = _snapshot_path;
+            if (seen.made.empty()) seen.made = _snapshot_path + " names the logs of its generation, made before it";
+        }
+        if (seen.set) {
+            const log_set_record& set = *seen.set;
+            if (std::string e = check_log_set(_dir, generation, logs, set, seen.named_by, _listing, _first_log_generation);
+                !e.empty()) {
+                return e;
+            }
+            if (const auto before = _unproven.find(set.follows); before != _unproven.end()) {
+                return cut_short(before->second, seen.named_by + " names its generation as the one its logs follow");
+            }
+        }
+        if (seen.unstarted && !seen.version_1) {
+            if (!seen.made.empty()) return cut_short(*seen.unstarted, seen.made);
+            _unproven.emplace(generation, *seen.unstarted);
+        }
+        if (seen.unstarted) {
+            std::fprintf(stderr,
+                         "ringkv: %s: holds nothing: it ends at byte offset %" PRIu64
+                         ", before its start was written (a crash as its generation's logs were made); ignored\n",
+                         seen.unstarted->path.c_str(), seen.unstarted->size);
+        }
+        // A generation a crash caught being made holds nothing, and the
+        // next logs do not follow it.
+        const bool unproven = seen.unstarted && !seen.version_1;
+        if ((seen.set || seen.version_1) && !unproven) _state.log_generation = generation;
+        return {};
+    }
+
+private:
+    struct seen_generation {
+        std::optional<log_set_record> set;  // the log set its logs name
+        std::string named_by;               // the first log (or the snapshot) that names it
+        bool version_1 = false;             // logs of version 1 name no set
+        std::optional<unstarted_log> unstarted;  // the first of its logs that ends before its log set record
+        std::string made;  // what proves that every log of the generation was made whole ("": nothing)
+    };
+
+    std::string read(std::uint64_t generation, const std::vector<found_file>& logs, seen_generation& seen) {
+        for (const found_file& f : logs) {
+            log_seen log;
+            const std::string path = _dir + "/" + f.name;
+            if (std::string e = _files.load_log(path, generation, log); !e.empty()) return e;
+            seen.version_1 = seen.version_1 || log.version == 1;
+            if (log.unstarted_at && !seen.unstarted) seen.unstarted = unstarted_log{path, *log.unstarted_at};
+            if (log.set && log.holds_records && seen.made.empty()) {
+                seen.made = path + " holds records, and records are written only once every log of the generation "
+                                   "has its log set record";
+            }
+            if (log.set && seen.set && (log.set->cores != seen.set->cores || log.set->follows != seen.set->follows)) {
+                return path + ": its log set record differs from that of " + seen.named_by;
+            }
+            if (log.set && !seen.set) {
+                seen.set = log.set;
+                seen.named_by = path;
+            }
+            _shown.report(_state);
+        }
+        return {};
+    }
+
+    const std::string& _dir;
+    const directory_listing& _listing;
+    file_loader& _files;
+    loaded_state& _state;
+    progress& _shown;
+    const std::uint64_t _first_log_generation;
+    const std::optional<log_set_record>& _snapshot_logs;
+    const std::string& _snapshot_path;
+    // Generations a crash may have caught being made: a log of theirs ends
+    // before its log set record and nothing (yet) proves that all were
+    // made. They hold nothing; a later log set that follows one proves it
+    // was made whole, and its unstarted log damaged.
+    std::map<std::uint64_t, unstarted_log> _unproven;
+};
 
 }  // namespace
 
@@ -510,43 +646,10 @@ load_result load(const std::string& dir, unsigned cores) {
             return result;
         }
     }
+    generation_loader logs(dir, listing, loader, state, shown, first_log_generation, snapshot_logs, snapshot_path);
     for (auto it = listing.logs.lower_bound(first_log_generation); it != listing.logs.end(); ++it) {
-        const std::uint64_t generation = it->first;
-        std::optional<log_set_record> set;
-        std::string named_by;
-        bool version_1 = false;
-        for (const found_file& f : it->second) {
-            std::optional<log_set_record> named;
-            std::uint32_t version = 0;
-            const std::string path = dir + "/" + f.name;
-            result.error = loader.load_log(path, generation, named, version);
-            if (!result.error.empty()) return result;
-            version_1 = version_1 || version == 1;
-            if (named && set && (named->cores != set->cores || named->follows != set->follows)) {
-                result.error = path + ": its log set record differs from that of " + named_by;
-                return result;
-            }
-            if (named && !set) {
-                set = named;
-                named_by = path;
-            }
-            shown.report(state);
-        }
-        if (generation == first_log_generation && snapshot_logs) {
-            if (set && set->cores != snapshot_logs->cores) {
-                result.error = named_by + ": its log set record differs from that of " + snapshot_path;
-                return result;
-            }
-            set = snapshot_logs;
-            named_by = snapshot_path;
-        }
-        if (set) {
-            result.error = check_log_set(dir, generation, it->second, *set, named_by, listing, first_log_generation);
-            if (!result.error.empty()) return result;
-        }
-        // Logs with no set record and no records (a crash cut their
-        // creation short) are not a generation the next logs follow.
-        if (set || version_1) state.log_generation = generation;
+        result.error = logs.load(it->first, it->second);
+        if (!result.error.empty()) return result;
     }
     state.seconds = shown.seconds();
     return result;

@@ -17,6 +17,12 @@
 //     both); presence leaves out one of them or neither. With one left
 //     out, the load must refuse naming it as missing, whatever the other
 //     holds; with both there, as mode 2.
+//   mode 3, presence 3: [presence 1][cut 1][rest...]: core 0's log holds
+//     the rest, core 1's is its start (header and log set record) cut to
+//     `cut` bytes, short of whole. If core 0's log holds a whole record
+//     after its set, the generation was made whole and core 1's log lost
+//     what it held: the load must refuse (naming a log); the start may go
+//     on only when no record proves it (a creation a crash cut short).
 #include "common.hh"
 
 #include <ringkv/persist/format.hh>
@@ -134,13 +140,39 @@ void load_and_apply(std::optional<unsigned> missing = std::nullopt) {
     }
 }
 
+// Whether a log holds a whole record after its log set record.
+bool holds_a_record(std::string_view log) {
+    record_reader reader(log);
+    return reader.next() == record_reader::status::record && reader.next() == record_reader::status::record;
+}
+
+void load_with_a_log_cut_short(input_reader& in) {
+    const std::vector<char> start = log_start(1, 1, {2, 0});
+    const std::size_t cut = in.choose(start.size());
+    const std::string first = log_with(in.rest(), 0, 2);
+    write_log(0, first);
+    write_log(1, std::string(start.data(), cut));
+    load_result loaded = load(scratch(), 2);
+    if (loaded.error.empty()) {
+        RINGKV_FUZZ_CHECK(!holds_a_record(first), "a log cut short in a generation made whole was ignored");
+        return;
+    }
+    RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, 0)) != std::string::npos ||
+                          loaded.error.find(log_name(1, 1)) != std::string::npos,
+                      loaded.error);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     input_reader in(data, size);
     const std::size_t mode = in.choose(4);
     if (mode == 3) {
-        const std::size_t presence = in.choose(3);  // 0: both, 1: core 0's left out, 2: core 1's
+        const std::size_t presence = in.choose(4);  // 0: both, 1: core 0's left out, 2: core 1's, 3: 1's cut
+        if (presence == 3) {
+            load_with_a_log_cut_short(in);
+            return 0;
+        }
         const std::string_view rest = in.rest();
         const std::string_view first = rest.substr(0, rest.size() / 2), second = rest.substr(rest.size() / 2);
         ::unlink((scratch() + "/" + log_name(1, 0)).c_str());

@@ -342,6 +342,35 @@ TEST(persist, a_flipped_byte_stops_the_start_naming_the_file_and_offset) {
     EXPECT_EQ(refused.out.find("listening"), std::string::npos);
 }
 
+// After a snapshot with no write since, its generation's logs hold their
+// start only (header and log set record). One cut shorter than that is
+// damage, not a creation a crash cut short, since the snapshot names its
+// generation's logs: the start is refused naming it and the offset (it
+// used to be ignored, as are logs that nothing names).
+TEST(persist, a_log_cut_short_that_its_snapshot_names_stops_the_start_naming_it) {
+    temp_dir dir;
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        const std::string id = create_namespace(server.port(), "cut");
+        for (int i = 0; i < 10; ++i) {
+            ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), org_one_auth, "v").status, 201);
+        }
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        kill_hard(server);
+    }
+    const std::vector<std::string> logs = dir.files("log-");
+    ASSERT_EQ(logs, (std::vector<std::string>{persist::log_name(2, 0), persist::log_name(2, 1)}));  // the snapshot's
+    ASSERT_EQ(dir.read(logs[1]).size(), persist::log_start(2, 1, {2, 1}).size());
+    dir.write(logs[1], dir.read(logs[1]).substr(0, 20));
+    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0"}), 5000);
+    EXPECT_EQ(refused.exit_status, 1);
+    EXPECT_NE(refused.err.find(dir.path() + "/" + logs[1] + ": cut short at byte offset 20"), std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find(persist::snapshot_name(2) + " names the logs of its generation"), std::string::npos)
+        << refused.err;
+    EXPECT_EQ(refused.out.find("listening"), std::string::npos);
+}
+
 TEST(persist, a_newer_format_version_is_refused_with_a_message) {
     temp_dir dir;
     std::vector<char> header;

@@ -112,9 +112,12 @@ struct load_result {
 // and each names how many there are (log_set_record), so a missing one was
 // lost, never just unwritten. Also refused: the logs of the snapshot's own
 // generation when the snapshot lists them, and a generation the logs after
-// it follow. Logs that hold no log set record (a crash cut their creation
-// short) hold nothing and are ignored. Version 1 logs name no set: nothing
-// can be checked for them.
+// it follow. A log that ends before its log set record is ignored when a
+// crash may have cut its generation's making short (it holds nothing), and
+// refused, naming it and where it ends, once its generation is known to
+// have been made whole (a record in any of its logs, the snapshot, or a
+// later log set that follows it says so). Version 1 logs name no set:
+// nothing can be checked for them.
 load_result load(const std::string& dir, unsigned cores);
 
 // Parses and checks one file's bytes, as load() does, without touching the

@@ -312,22 +312,68 @@ TEST(PersistLoader, TheGenerationALogSetFollowsMustBeThere) {
     EXPECT_EQ(whole.state.log_generation, 5u);
 }
 
+// A crash while a generation's logs are being made (all created empty,
+// then each given its header and log set record) leaves logs that end
+// before their log set record: shorter than a header, a header alone, a
+// log set record cut short. Nothing was logged in that generation, and
+// nothing names it: it is ignored, and the next logs follow the one before.
 TEST(PersistLoader, LogsWhoseCreationACrashCutShortHoldNothingAndAreIgnored) {
     temp_dir dir;
     dir.write(log_name(1, 0), started_log(1, 0, {1, 0}));
-    // Generation 2's logs: one with its header only, the other not there.
+    // Generation 2's logs: one with its header only, one cut inside its
+    // header, one inside its log set record, one with its set, one empty.
     std::vector<char> header;
     append_header({file_kind::log, format_version, 0, 2}, header);
     dir.write(log_name(2, 0), header);
+    const std::vector<char> whole = log_start(2, 1, {5, 1});
+    dir.write(log_name(2, 1), {whole.begin(), whole.begin() + 20});
+    dir.write(log_name(2, 2), {whole.begin(), whole.end() - 3});
+    dir.write(log_name(2, 3), log_start(2, 3, {5, 1}));
+    dir.write(log_name(2, 4), {});
     const load_result loaded = load(dir.path(), 2);
     EXPECT_EQ(loaded.error, "");
     EXPECT_EQ(loaded.state.log_generation, 1u);  // what the next logs follow
     EXPECT_EQ(loaded.state.generation_max, 2u);
+    EXPECT_EQ(dir.size(log_name(2, 2)), whole.size() - 3);  // not cut as a torn tail: left as found
     // But a version 2 log whose first record is not its set is damage.
     std::vector<char> bare = header;
     append(sample_put(1, "k", "v"), bare);
     dir.write(log_name(2, 0), bare);
     EXPECT_NE(load(dir.path(), 2).error.find("does not begin with its log set record"), std::string::npos);
+}
+
+// Once every log of a generation had its log set record, one that ends
+// before it lost what it held (a file cut short, emptied): the start is
+// refused naming it and the offset where it ends. Proof that all were
+// made: records in any log of the generation (written only after), or a
+// later generation's log set that follows it. (The snapshot naming its
+// generation's logs: persist_integration.)
+TEST(PersistLoader, ALogCutShortBeforeItsSetIsRefusedWhenItsGenerationWasMadeWhole) {
+    const std::vector<char> set_only = log_start(1, 1, {2, 0});
+    for (const std::size_t size : {std::size_t(0), std::size_t(20), file_header_bytes, set_only.size() - 1}) {
+        temp_dir dir;
+        dir.write(log_name(1, 0), started_log(1, 0, {2, 0}));  // holds records
+        dir.write(log_name(1, 1), {set_only.begin(), set_only.begin() + std::ptrdiff_t(size)});
+        const load_result refused = load(dir.path(), 2);
+        EXPECT_NE(refused.error.find(dir.path() + "/" + log_name(1, 1) + ": cut short at byte offset " +
+                                     std::to_string(size) + ", before its log set record, though " + dir.path() +
+                                     "/" + log_name(1, 0) + " holds records"),
+                  std::string::npos)
+            << size << ": " << refused.error;
+        EXPECT_EQ(dir.size(log_name(1, 1)), size);  // left as found
+    }
+    // No records in generation 1, but generation 2's logs follow it.
+    temp_dir dir;
+    dir.write(log_name(1, 0), log_start(1, 0, {2, 0}));
+    dir.write(log_name(1, 1), {set_only.begin(), set_only.begin() + 20});
+    EXPECT_EQ(load(dir.path(), 1).error, "");  // alone, it may be a creation a crash cut short
+    dir.write(log_name(2, 0), log_start(2, 0, {1, 1}));
+    const load_result followed = load(dir.path(), 1);
+    EXPECT_NE(followed.error.find(log_name(1, 1) + ": cut short at byte offset 20"), std::string::npos)
+        << followed.error;
+    EXPECT_NE(followed.error.find(log_name(2, 0) + " names its generation as the one its logs follow"),
+              std::string::npos)
+        << followed.error;
 }
 
 TEST(PersistLoader, VersionOneLogsAreStillRead) {
