@@ -388,7 +388,7 @@ int run(const config::config& given) {
         std::fprintf(stderr, "ringkv: %s\n", start.error.c_str());
         return 1;
     }
-    return 0;
+    return stored.all_saved() ? 0 : 1;  // (each core said what it lost)
 }
 
 }  // namespace ringkv::app

@@ -1,5 +1,6 @@
 #include "persistence.hh"
 
+#include <ringkv/io/ops.hh>
 #include <ringkv/net/http/error_response.hh>
 #include <ringkv/persist/snapshot.hh>
 
@@ -106,10 +107,20 @@ void print_snapshot(const persist::snapshot_outcome& done, const char* why) {
     }
 }
 
+// How often the shutdown snapshot asks again while another is written.
+constexpr std::uint64_t busy_retry_ns = 10'000'000;
+
 // A snapshot nobody awaits (the timer, SIGTERM); holds the loop until done.
+// The one at shutdown waits out a snapshot being written (the timer's, a
+// POST's), whose cut came before the last writes, and then takes its own.
 io::task<> background_snapshot(const persist::persist_options& options, io::loop& loop, const char* why) {
     loop.hold();
-    print_snapshot(co_await persist::take_snapshot(options), why);
+    persist::snapshot_outcome done = co_await persist::take_snapshot(options);
+    while (done.busy && loop.stopping()) {
+        co_await io::sleep_ns(busy_retry_ns);
+        done = co_await persist::take_snapshot(options);
+    }
+    print_snapshot(done, why);
     loop.release();
 }
 
@@ -197,7 +208,7 @@ std::string persistence::restore(unsigned core, api::core_state& state, io::loop
     return {};
 }
 
-core_persistence::core_persistence(const persistence& shared, io::loop& loop, api::core_state& state)
+core_persistence::core_persistence(persistence& shared, io::loop& loop, api::core_state& state)
     : _shared(shared), _loop(loop), _state(state) {}
 
 core_persistence::~core_persistence() {
@@ -209,6 +220,16 @@ core_persistence::~core_persistence() {
                      "ringkv: core %u: log: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64 " fsyncs, %" PRIu64
                      " write errors, %" PRIu64 " fsync errors\n",
                      _loop.core(), seen.records, seen.log_bytes, seen.fsyncs, seen.write_errors, seen.fsync_errors);
+        // Said, and the exit status says it too: a stop that loses what was
+        // acknowledged is not a clean one.
+        if (const std::uint64_t unsaved = _journal->unsaved(); unsaved != 0) {
+            std::fprintf(stderr,
+                         "ringkv: core %u: %" PRIu64
+                         " acknowledged changes are durable neither in the log nor in a snapshot (the errors above say "
+                         "why): they are lost\n",
+                         _loop.core(), unsaved);
+            _shared.note_unsaved();
+        }
         persist::journal::set_local(nullptr);
         _state.changes = nullptr;
     }

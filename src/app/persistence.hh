@@ -41,6 +41,12 @@ public:
     // The last core to finish prints the summary and frees the loaded files.
     std::string restore(unsigned core, api::core_state& state, io::loop& loop);
 
+    // A core stopped with acknowledged changes that are not durable (its
+    // log and the last snapshot could not be written): the process exits
+    // with status 1. Any core, as it ends.
+    void note_unsaved() { _unsaved_cores.fetch_add(1, std::memory_order_relaxed); }
+    bool all_saved() const { return _unsaved_cores.load(std::memory_order_relaxed) == 0; }
+
 private:
     persist::persist_options _options;
     unsigned _cores;
@@ -48,13 +54,14 @@ private:
     persist::loaded_state _loaded;
     std::atomic<unsigned> _restored_cores{0};
     std::atomic<std::uint64_t> _restored_keys{0};
+    std::atomic<unsigned> _unsaved_cores{0};
 };
 
 // One core's journal and its snapshot timer, for the loop's lifetime.
 class core_persistence {
 public:
     // state outlives this; the journal is installed as state.changes.
-    core_persistence(const persistence& shared, io::loop& loop, api::core_state& state);
+    core_persistence(persistence& shared, io::loop& loop, api::core_state& state);
     ~core_persistence();
     // Opens the log and registers the loop hooks; "" or the error.
     std::string start();
@@ -62,7 +69,7 @@ public:
     void add_collector(metrics::core_metrics& metrics) const;
 
 private:
-    const persistence& _shared;
+    persistence& _shared;
     io::loop& _loop;
     api::core_state& _state;
     std::unique_ptr<persist::journal> _journal;

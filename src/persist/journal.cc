@@ -139,11 +139,15 @@ void journal::start() {
         }
         kick();
     });
-    // A clean stop loses nothing, whatever the mode: the last writes are
-    // fsync'd before the loop may exit (flush_once holds it).
+    // A clean stop loses nothing acknowledged, whatever the mode: every
+    // batch is written (one the disk refused is tried again at once) and
+    // fsync'd before the loop may exit (flush_once holds it, and the
+    // iteration hook starts the next unit while the loop is stopping);
+    // what still is not durable, in the log or a snapshot, is counted by
+    // unsaved().
     _loop.on_stop([this](bool forced) {
         if (!forced) {
-            if (_written_unsynced > _durable && !_fd_distrusted) _sync_due = true;
+            _retry_at_ms = 0;
             kick();
             return;
         }
@@ -160,6 +164,7 @@ std::vector<char>& journal::open_batch() {
     if (_batches.empty() || _batches.back().in_flight || _batches.back().fd != _fd) {
         batch b;
         b.fd = _fd;
+        b.generation = _generation;
         b.offset = _file_offset;
         if (!_spare.empty()) {
             b.bytes = std::move(_spare.back());
@@ -179,6 +184,13 @@ journal::ticket journal::appended(std::size_t bytes) {
     ++_stats.records;
     _batches.back().last = ++_appended;
     return _appended;
+}
+
+// A change under --log off: counted (the snapshots are all that keeps it,
+// unsaved()), and waited for only while a snapshot's cut holds writes.
+journal::ticket journal::unlogged() {
+    ++_appended;
+    return _held_from != 0 ? _appended : 0;
 }
 
 // The ticket a write's caller must wait for, or 0 to answer at once.
@@ -205,7 +217,7 @@ void journal::note_clock(std::vector<char>& out) {
 
 journal::ticket journal::put(std::uint32_t namespace_number, std::string_view key, std::string_view value,
                              std::string_view content_type, std::uint32_t updated_at_s, std::uint64_t expires_at_ms) {
-    if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
+    if (_options.log == log_mode::off) return unlogged();
     put_record r;
     r.namespace_number = namespace_number;
     r.updated_at_s = updated_at_s;
@@ -221,7 +233,7 @@ journal::ticket journal::put(std::uint32_t namespace_number, std::string_view ke
 }
 
 journal::ticket journal::erase(std::uint32_t namespace_number, std::string_view key) {
-    if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
+    if (_options.log == log_mode::off) return unlogged();
     std::vector<char>& out = open_batch();
     const std::size_t before = out.size();
     note_clock(out);
@@ -246,7 +258,7 @@ namespace_state_record record_of(const store::namespace_record& n, std::int64_t 
 }
 
 journal::ticket journal::namespace_changed(const store::namespace_record& record) {
-    if (_options.log == log_mode::off) return _held_from != 0 ? ++_appended : 0;
+    if (_options.log == log_mode::off) return unlogged();
     std::vector<char>& out = open_batch();
     const std::size_t before = out.size();
     note_clock(out);
@@ -290,10 +302,25 @@ void journal::notify_waiters() {
 
 // --- flushing ----------------------------------------------------------
 
-bool journal::has_work() const {
-    if (_flushing) return false;
-    if (_failed && _loop.now_ms() < _retry_at_ms) return false;
-    return !_batches.empty() || _sync_due;
+bool journal::has_work() const { return !_flushing && (write_due() || sync_wanted()); }
+
+// A batch waits to be written, and the disk has not just refused it (a
+// refused one is tried again after retry_ms; the records written before
+// it are fsync'd meanwhile).
+bool journal::write_due() const {
+    return !_batches.empty() && (!_failed || _loop.now_ms() >= _retry_at_ms);
+}
+
+// The everysec fsync is due, or the loop is stopping with records written
+// and not yet fsync'd (a clean stop under everysec loses nothing).
+bool journal::sync_wanted() const {
+    return _sync_due || (_loop.stopping() && _written_unsynced > _durable && !_fd_distrusted);
+}
+
+std::uint64_t journal::unsaved() const {
+    if (_options.log == log_mode::always) return 0;  // acknowledged only once durable
+    const ticket saved = std::max(_durable, _snapshot_covered);
+    return _appended > saved ? _appended - saved : 0;
 }
 
 void journal::kick() {
@@ -310,16 +337,21 @@ void journal::kick() {
 io::task<> journal::flush_once() {
     _flushing = true;
     _loop.hold();
-    if (!_batches.empty()) {
+    drop_covered();
+    if (write_due()) {
         batch& b = _batches.front();  // deque: stays put while others are pushed
         b.in_flight = true;
         if (co_await write_out(b)) batch_done();
-    } else if (_sync_due) {
+    } else if (sync_wanted()) {
         _sync_due = false;
         const ticket covered = _written_unsynced;
-        const int result = co_await sync_log(_fd);
+        // The file this fsync is of: a snapshot's cut may move _fd and
+        // _generation to the next log while it runs.
+        const int fd = _fd;
+        const std::uint64_t generation = _generation;
+        const int result = co_await sync_log(fd);
         if (result < 0) {
-            distrust(_fd, -result);
+            distrust(fd, generation, -result);
         } else {
             _durable = std::max(_durable, covered);
             _last_sync_ms = _loop.now_ms();
@@ -342,11 +374,33 @@ io::task<bool> journal::write_out(batch& b) {
     if (_options.log == log_mode::always || b.seal) {
         const int result = co_await sync_log(b.fd);
         if (result < 0) {
-            distrust(b.fd, -result);
+            distrust(b.fd, b.generation, -result);
             co_return false;
         }
     }
     co_return true;
+}
+
+// Batches for a log older than the newest durable snapshot hold nothing it
+// lacks (their records were made before its cut): one the disk refused is
+// not tried again, and the batches of the new log behind it go ahead.
+// From the flush only, or while none runs (a batch being written is left).
+void journal::drop_covered() {
+    bool dropped = false;
+    while (!_batches.empty() && _batches.front().generation < _snapshot_generation) {
+        const batch& b = _batches.front();
+        if (b.seal && b.fd != _fd) ::close(b.fd);
+        _pending_bytes -= b.bytes.size();
+        _batches.pop_front();
+        dropped = true;
+    }
+    if (dropped && _failed) {
+        _failed = false;
+        _retry_at_ms = 0;
+        std::fprintf(stderr,
+                     "ringkv: core %u: the log's unwritten records are in snapshot %" PRIu64 "; writes are accepted\n",
+                     _core, _snapshot_generation);
+    }
 }
 
 void journal::batch_done() {
@@ -410,7 +464,7 @@ io::task<int> journal::sync_log(int fd) {
 // refused until a snapshot of a later generation is durable (recover()).
 // From the called flush only: the front batch (if any is in flight) is
 // the failed one, and nothing touches it after this.
-void journal::distrust(int fd, int error) {
+void journal::distrust(int fd, std::uint64_t generation, int error) {
     if (!_distrusted) {
         std::fprintf(stderr,
                      "ringkv: core %u: an fsync of the log failed (%s); the log file is not trusted again: writes get "
@@ -419,7 +473,7 @@ void journal::distrust(int fd, int error) {
         _lost_after = _durable;
     }
     _distrusted = true;
-    _distrusted_generation = _generation;
+    _distrusted_generation = std::max(_distrusted_generation, generation);
     _lost_through = _appended;
     if (fd == _fd) _fd_distrusted = true;
     for (auto it = _batches.begin(); it != _batches.end();) {
@@ -462,6 +516,11 @@ io::task<> journal::recover() {
 }
 
 void journal::snapshot_durable(std::uint64_t generation) {
+    if (generation == _cut_generation) {
+        _snapshot_covered = std::max(_snapshot_covered, _cut_ticket);
+        _snapshot_generation = generation;
+        if (!_flushing) drop_covered();
+    }
     if (!_distrusted || generation <= _distrusted_generation) return;
     _distrusted = false;
     std::fprintf(stderr, "ringkv: core %u: snapshot %" PRIu64 " is durable; writes are accepted again\n", _core,
@@ -505,6 +564,7 @@ std::string journal::rotate(std::uint64_t generation) {
     } else {
         batch seal;
         seal.fd = old_fd;
+        seal.generation = _generation;  // still the old one: open_log() moves it
         seal.seal = true;
         seal.last = _appended;
         _batches.push_back(std::move(seal));
@@ -526,6 +586,8 @@ std::string journal::cut(std::uint64_t generation, int part_fd, cut_capture* cap
     if (_options.log != log_mode::off) {
         if (std::string error = rotate(generation); !error.empty()) return error;
     }
+    _cut_ticket = _appended;
+    _cut_generation = generation;
     _held_from = _appended + 1;
     _cut_ms = _loop.now_ms();
     _cut_wall_offset_ms = wall_offset_ms();

@@ -184,14 +184,12 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
     outcome.generation = generation;
     // The new generation's logs exist, all of them, before any core cuts.
     std::optional<log_set_record> logs;
+    bool logs_made = false;
     if (options.log != log_mode::off) {
         logs = log_set_record{cores, claimed->logs_follow};
         outcome.error = co_await create_logs(options.dir, generation, *logs);
-        if (outcome.error.empty()) {
-            co_await io::submit_to(0, [generation] { journal::local().logs_created(generation); });
-        } else {
-            outcome.error = "making the new logs: " + outcome.error;
-        }
+        logs_made = outcome.error.empty();
+        if (!logs_made) outcome.error = "making the new logs: " + outcome.error;
     }
     // The parts' temporary files, made here with io_uring: creating a file
     // may wait for the filesystem's journal, which a loop must not.
@@ -221,6 +219,17 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
         co_await unlink_at(temporary.c_str());
     }
     for (const unsigned core : cut_cores) co_await io::submit_to(core, [] { journal::local().release_hold(); });
+    if (logs_made && !cut_cores.empty()) {
+        co_await io::submit_to(0, [generation] { journal::local().logs_created(generation); });
+    } else if (logs_made) {
+        // Made, but no core moved to them (every cut failed): nothing names
+        // them, and the next logs follow the ones before. Removed, or each
+        // failed try (one a second after a failed fsync) would leave a set.
+        for (unsigned core = 0; core < cores; ++core) {
+            const std::string log = options.dir + "/" + log_name(generation, core);
+            co_await unlink_at(log.c_str());
+        }
+    }
     // Wait for every part that was started, even after a failure: its
     // writer holds the shard frozen until it ends.
     std::vector<journal::part_state> parts(cores);

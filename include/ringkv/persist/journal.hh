@@ -161,8 +161,15 @@ public:
     void snapshot_durable(std::uint64_t generation);
 
     // Loop hooks, registered by start(): flushes once per iteration, the
-    // everysec fsync and retries on the tick, a last fsync on stop.
+    // everysec fsync and retries on the tick; on a clean stop, every batch
+    // written (a refused one tried again at once) and fsync'd.
     void start();
+    // Changes this core acknowledged that are durable neither in its log
+    // nor in a durable snapshot: what stopping now loses. None under
+    // --log always (a write is acknowledged once durable); under everysec,
+    // what the disk refused or the last fsync has not covered; under off,
+    // every change since the last snapshot's cut.
+    std::uint64_t unsaved() const;
 
     struct counters {
         std::uint64_t records = 0;
@@ -181,6 +188,7 @@ public:
 private:
     struct batch {
         int fd = -1;
+        std::uint64_t generation = 0;  // of the log file fd is
         std::uint64_t offset = 0;   // where bytes[0] goes in the file
         std::vector<char> bytes;
         std::size_t written = 0;    // bytes already in the file
@@ -192,16 +200,20 @@ private:
     std::vector<char>& open_batch();
     ticket appended(std::size_t bytes);
     ticket answer(ticket t) const;
+    ticket unlogged();
     std::string rotate(std::uint64_t generation);
     std::string open_log(std::uint64_t generation);
     bool has_work() const;
+    bool write_due() const;
+    bool sync_wanted() const;
+    void drop_covered();
     void kick();
     io::task<> flush_once();
     io::task<bool> write_out(batch& b);
     void batch_done();
     void fail(int error);
     io::task<int> sync_log(int fd);
-    void distrust(int fd, int error);
+    void distrust(int fd, std::uint64_t generation, int error);
     bool lost(ticket t) const { return t > _lost_after && t <= _lost_through; }
     io::task<> recover();
     void notify_waiters();
@@ -252,6 +264,13 @@ private:
     // The virtual clock's lead as this core's log last recorded it: a
     // clock record goes before the first record written after an advance.
     std::uint64_t _logged_clock_offset_ms = 0;
+    // The last cut on this core: its generation and the newest ticket
+    // before it; once that snapshot is durable, every change up to the
+    // ticket is (_snapshot_covered), whatever became of its log records.
+    std::uint64_t _cut_generation = 0;
+    ticket _cut_ticket = 0;
+    std::uint64_t _snapshot_generation = 0;
+    ticket _snapshot_covered = 0;
     part_state _part_state;
     std::unique_ptr<part_writer> _part_writer;
     std::vector<const store::item*> _frozen;
