@@ -39,6 +39,7 @@ void prefetch_item(const store::item* i) {
 void part_writer::start() {
     _loop.on_idle([this] { return run_turn(); });
     _loop.on_tick([this] {
+        _tick_bytes_left = bytes_per_tick;
         if (_waiting && !_turned) run_turn();  // never idle this tick: one turn anyway
         _turned = false;
     });
@@ -52,7 +53,7 @@ void part_writer::turn_awaiter::await_suspend(std::coroutine_handle<> waiting) n
 // One turn of the waiting writer: it encodes for at most turn_ns, then
 // waits for its next turn or for a write. True while it wants another.
 bool part_writer::run_turn() {
-    if (!_waiting) return false;
+    if (!_waiting || (_tick_bytes_left == 0 && !_loop.stopping())) return false;
     _turned = true;
     std::exchange(_waiting, {}).resume();
     return bool(_waiting);
@@ -61,9 +62,11 @@ bool part_writer::run_turn() {
 void part_writer::encode_turn(const cut_view& cut, std::vector<char>& out) {
     const std::uint64_t until_ns = base::monotonic_ns() + turn_ns;
     const std::size_t count = cut.items.size();
-    while (_next < count && out.size() < buffer_bytes) {
+    const std::size_t before = out.size();
+    const std::size_t limit = std::min(buffer_bytes, before + _tick_bytes_left);
+    while (_next < count && out.size() < limit) {
         const std::size_t stop = std::min(count, _next + items_per_clock_read);
-        for (; _next < stop && out.size() < buffer_bytes; ++_next) {
+        for (; _next < stop && out.size() < limit; ++_next) {
             if (_next + prefetch_distance < count) prefetch_item(cut.items[_next + prefetch_distance]);
             const store::item& i = *cut.items[_next];
             if (i.expired(cut.cut_ms)) continue;
@@ -79,6 +82,7 @@ void part_writer::encode_turn(const cut_view& cut, std::vector<char>& out) {
         }
         if (base::monotonic_ns() >= until_ns) break;
     }
+    _tick_bytes_left -= std::min(_tick_bytes_left, out.size() - before);
 }
 
 io::task<> part_writer::write_chunk(chunk& c, int fd, std::uint64_t offset) {

@@ -7,8 +7,11 @@
 // of at most turn_ns, only in the loop's idle moments (io::loop::on_idle:
 // no completion waiting, within the loop's background share of each tick);
 // a request that arrives during a turn waits at most turn_ns. A loop that
-// is never idle still gets one turn per tick, so every part ends; once the
-// server is stopping (the snapshot at SIGTERM), turns run back to back.
+// is never idle still gets one turn per tick, so every part ends. The
+// kernel's work for the writes (page-cache copies in io_uring's workers,
+// writeback, a virtual disk's host time) is not paced by the turns, so the
+// bytes encoded are capped too, bytes_per_tick. Once the server is
+// stopping (the snapshot at SIGTERM), turns run back to back, uncapped.
 //
 // Each item is an allocation of its own, so reading one is a cache miss:
 // items are prefetched prefetch_distance ahead of the one being encoded.
@@ -33,6 +36,9 @@ public:
     static constexpr std::size_t buffer_bytes = 1u << 20;
     static constexpr std::uint64_t turn_ns = 50'000;
     static constexpr std::size_t prefetch_distance = 16;
+    // Bytes encoded per tick at most (about 50 MB/s per core), unless
+    // stopping.
+    static constexpr std::size_t bytes_per_tick = 512u << 10;
 
     explicit part_writer(io::loop& loop) : _loop(loop) {}
     part_writer(const part_writer&) = delete;
@@ -84,6 +90,7 @@ private:
     io::loop& _loop;
     std::coroutine_handle<> _waiting;  // the writer, waiting for its turn
     bool _turned = false;              // a turn ran since the last tick
+    std::size_t _tick_bytes_left = bytes_per_tick;
     std::size_t _next = 0;             // the next item to encode
     std::uint64_t _records = 0;
 };
