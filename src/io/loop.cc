@@ -423,7 +423,12 @@ void loop::check_drained() {
     }
     // Every core keeps answering messages until all of them have drained,
     // since a peer's connection may still be waiting on a call to this core.
-    if (_counted_drained && _peers.drained_cores().load(std::memory_order_acquire) == core_count()) {
+    // Such a call may start work here after this core counted itself (a
+    // write to its log, a snapshot part): it holds the loop, and the loop
+    // runs on until it ends, or its coroutine would never resume and its
+    // write would be lost.
+    if (_counted_drained && _holds == 0 &&
+        _peers.drained_cores().load(std::memory_order_acquire) == core_count()) {
         _exit = true;
         publish_mailboxes();  // nothing this core sent is left staged
         io_uring_submit(&_ring);  // send the last doorbells
