@@ -225,8 +225,7 @@ core_persistence::~core_persistence() {
         if (const std::uint64_t unsaved = _journal->unsaved(); unsaved != 0) {
             std::fprintf(stderr,
                          "ringkv: core %u: %" PRIu64
-                         " acknowledged changes are durable neither in the log nor in a snapshot (the errors above say "
-                         "why): they are lost\n",
+                         " acknowledged changes are durable neither in the log nor in a snapshot: they are lost\n",
                          _loop.core(), unsaved);
             _shared.note_unsaved();
         }

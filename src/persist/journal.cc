@@ -199,7 +199,11 @@ journal::ticket journal::answer(ticket t) const {
     return _options.log == log_mode::always || held ? t : 0;
 }
 
-bool journal::accepting() const { return !_failed && !_distrusted && _pending_bytes < log_buffer_bytes_max; }
+// Under --log off, the snapshot cut on a stopping server is the last one:
+// a change made after it would be acknowledged and kept by no file.
+bool journal::accepting() const {
+    return !_failed && !_distrusted && !_past_last_cut && _pending_bytes < log_buffer_bytes_max;
+}
 
 // Times in the files are on ringkv's clock: the machine's wall clock plus
 // the virtual clock's lead, which moves with now_ms().
@@ -589,6 +593,7 @@ std::string journal::cut(std::uint64_t generation, int part_fd, cut_capture* cap
     _cut_ticket = _appended;
     _cut_generation = generation;
     _held_from = _appended + 1;
+    _past_last_cut = _options.log == log_mode::off && _loop.stopping();
     _cut_ms = _loop.now_ms();
     _cut_wall_offset_ms = wall_offset_ms();
     _frozen.clear();

@@ -239,6 +239,7 @@ private:
     ticket _durable = 0;   // newest ticket fsync'd
     ticket _written_unsynced = 0;  // newest ticket written since the last fsync (everysec)
     ticket _held_from = 0;  // tickets from here wait for release_hold(); 0: none held
+    bool _past_last_cut = false;  // --log off, stopping, cut taken: changes are refused (507)
     waiter* _waiting_head = nullptr;
     waiter* _waiting_tail = nullptr;
 
