@@ -63,7 +63,11 @@ void part_writer::encode_turn(const cut_view& cut, std::vector<char>& out) {
     const std::uint64_t until_ns = base::monotonic_ns() + turn_ns;
     const std::size_t count = cut.items.size();
     const std::size_t before = out.size();
-    const std::size_t limit = std::min(buffer_bytes, before + _tick_bytes_left);
+    // A stopping server's snapshot is not paced (run_turn lets it run with
+    // the tick's bytes spent): with the cap here too it would make no
+    // progress and its turns would never end.
+    const std::size_t allowed = _loop.stopping() ? buffer_bytes : _tick_bytes_left;
+    const std::size_t limit = std::min(buffer_bytes, before + allowed);
     while (_next < count && out.size() < limit) {
         const std::size_t stop = std::min(count, _next + items_per_clock_read);
         for (; _next < stop && out.size() < limit; ++_next) {
