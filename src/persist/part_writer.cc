@@ -53,7 +53,7 @@ void part_writer::turn_awaiter::await_suspend(std::coroutine_handle<> waiting) n
 // One turn of the waiting writer: it encodes for at most turn_ns, then
 // waits for its next turn or for a write. True while it wants another.
 bool part_writer::run_turn() {
-    if (!_waiting || (_tick_bytes_left == 0 && !_loop.stopping())) return false;
+    if (!_waiting || bytes_allowed() == 0) return false;
     _turned = true;
     std::exchange(_waiting, {}).resume();
     return bool(_waiting);
@@ -63,11 +63,7 @@ void part_writer::encode_turn(const cut_view& cut, std::vector<char>& out) {
     const std::uint64_t until_ns = base::monotonic_ns() + turn_ns;
     const std::size_t count = cut.items.size();
     const std::size_t before = out.size();
-    // A stopping server's snapshot is not paced (run_turn lets it run with
-    // the tick's bytes spent): with the cap here too it would make no
-    // progress and its turns would never end.
-    const std::size_t allowed = _loop.stopping() ? buffer_bytes : _tick_bytes_left;
-    const std::size_t limit = std::min(buffer_bytes, before + allowed);
+    const std::size_t limit = std::min(buffer_bytes, before + bytes_allowed());
     while (_next < count && out.size() < limit) {
         const std::size_t stop = std::min(count, _next + items_per_clock_read);
         for (; _next < stop && out.size() < limit; ++_next) {

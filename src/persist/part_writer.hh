@@ -82,6 +82,10 @@ private:
     };
 
     turn_awaiter next_turn() { return {*this}; }
+    // What a turn may encode now: the tick's bytes left, or a whole buffer
+    // once stopping. The one place the cap is lifted: a turn given with no
+    // bytes allowed would make no progress and end at once, for ever.
+    std::size_t bytes_allowed() const { return _loop.stopping() ? buffer_bytes : _tick_bytes_left; }
     bool run_turn();
     void encode_turn(const cut_view& cut, std::vector<char>& out);
     void start_write(chunk& c, int fd, std::uint64_t offset);
