@@ -5,7 +5,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -293,6 +296,37 @@ std::string json_string(const std::string& json, const std::string& name) {
     if (at == std::string::npos) return "";
     const std::size_t start = at + marker.size();
     return json.substr(start, json.find('"', start) - start);
+}
+
+temp_dir::temp_dir() {
+    char pattern[] = "/tmp/ringkv-data-XXXXXX";
+    const char* made = mkdtemp(pattern);
+    if (made == nullptr) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    _path = made;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(_path, ignored);
+}
+
+std::vector<std::string> temp_dir::files(const std::string& prefix) const {
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(_path)) {
+        std::string name = entry.path().filename().string();
+        if (name.starts_with(prefix)) found.push_back(std::move(name));
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+std::string temp_dir::read(const std::string& name) const {
+    std::ifstream in(_path + "/" + name, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void temp_dir::write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(_path + "/" + name, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 }  // namespace ringkv::testing

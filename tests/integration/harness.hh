@@ -32,6 +32,24 @@ process_result run_to_exit(const std::vector<std::string>& args, int timeout_ms 
 process_result run_program_to_exit(const char* path_variable, const std::vector<std::string>& args,
                                    int timeout_ms = 10'000);
 
+// A directory made for one test under /tmp and removed with everything in
+// it when the test ends (--data-dir tests).
+class temp_dir {
+public:
+    temp_dir();
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    const std::string& path() const { return _path; }
+    // The names in it that begin with `prefix`, sorted.
+    std::vector<std::string> files(const std::string& prefix) const;
+    std::string read(const std::string& name) const;
+    void write(const std::string& name, const std::string& bytes) const;
+
+private:
+    std::string _path;
+};
+
 class server_process {
 public:
     explicit server_process(std::vector<std::string> args = {});

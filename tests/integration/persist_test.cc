@@ -32,36 +32,6 @@
 namespace ringkv::testing {
 namespace {
 
-class temp_dir {
-public:
-    temp_dir() {
-        char pattern[] = "/tmp/ringkv-data-XXXXXX";
-        _path = mkdtemp(pattern);
-    }
-    ~temp_dir() { std::system(("rm -rf " + _path).c_str()); }
-    const std::string& path() const { return _path; }
-    std::vector<std::string> files(const std::string& prefix) const {
-        std::vector<std::string> found;
-        const std::string list = _path + "/.list";
-        std::system(("ls " + _path + " > " + list).c_str());
-        std::ifstream in(list);
-        for (std::string name; std::getline(in, name);) {
-            if (name.starts_with(prefix)) found.push_back(name);
-        }
-        return found;
-    }
-    std::string read(const std::string& name) const {
-        std::ifstream in(_path + "/" + name, std::ios::binary);
-        return {std::istreambuf_iterator<char>(in), {}};
-    }
-    void write(const std::string& name, const std::string& bytes) const {
-        std::ofstream(_path + "/" + name, std::ios::binary | std::ios::trunc) << bytes;
-    }
-
-private:
-    std::string _path;
-};
-
 std::vector<std::string> with_dir(const temp_dir& dir, std::vector<std::string> args) {
     args.insert(args.begin(), {"--data-dir", dir.path()});
     return args;

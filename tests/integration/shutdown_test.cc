@@ -16,21 +16,6 @@
 namespace ringkv::testing {
 namespace {
 
-class temp_dir {
-public:
-    temp_dir() {
-        char pattern[] = "/tmp/ringkv-shutdown-XXXXXX";
-        _path = mkdtemp(pattern);
-    }
-    ~temp_dir() { std::system(("rm -rf " + _path).c_str()); }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const std::string& path() const { return _path; }
-
-private:
-    std::string _path;
-};
-
 constexpr int connections = 8;
 constexpr int rounds = 3;
 
