@@ -22,7 +22,10 @@ port=18110
 pid=$(start_ringkv $port ringkv-latency)
 trap 'kill $pid 2>/dev/null || true' EXIT
 url="http://127.0.0.1:$port/v2"
-bench_run() { build/src/ringkv-bench --url "$url" --quiet "$@"; }
+# The load generator runs under this prefix: unpinned for the validation,
+# on CPU 0 from step 1 on.
+client_prefix=()
+bench_run() { "${client_prefix[@]}" build/src/ringkv-bench --url "$url" --quiet "$@"; }
 pick() { awk -v k="\"$1\": " '{i = index($0, k); if (i) {print substr($0, i + length(k)) + 0; exit}}' "$2"; }
 show() {  # show NAME JSON
   printf '%-26s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms  max %7.3f ms  errors %s\n' "$1" \
@@ -46,8 +49,8 @@ echo "ringkv CPU while one ringkv-bench thread drives it: $(awk -v t=$((after - 
 
 kill $pid
 wait $pid 2>/dev/null || true
-pid=$(taskset -c 1 bash -c "source bench/lib.sh; start_ringkv $port ringkv-latency-1 --threads 1")
-bench_run() { taskset -c 0 build/src/ringkv-bench --url "$url" --quiet "$@"; }
+server_prefix=(taskset -c 1) client_prefix=(taskset -c 0)
+pid=$(start_ringkv $port ringkv-latency-1 --threads 1)
 
 echo "== 1. maximum throughput, 90/10 GET/PUT, 100,000 keys, 64 connections (server on CPU 1, client on CPU 0)"
 common=(--keys 100000 --mix get=90,put=10 --value-size 64 --connections 64 --threads 1)

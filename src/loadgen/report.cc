@@ -1,5 +1,7 @@
 #include "report.hh"
 
+#include <ringkv/metrics/requests.hh>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -22,17 +24,20 @@ std::string format_duration(std::uint64_t ns) {
 }
 
 std::vector<server_route> parse_server_stats(std::string_view json) {
-    // The KV API's routes, as ringkv's metrics name them (its own routes,
-    // such as the stats request of --server-stats itself, are left out).
-    static constexpr std::string_view kv_routes[] = {"get_key",         "put_key",         "delete_key",
-                                                      "list_keys",       "create_namespace", "list_namespaces",
-                                                      "get_namespace",   "delete_namespace", "other"};
+    // The KV API's routes and `other`, named as ringkv's metrics name them
+    // (its own routes, such as the stats request of --server-stats itself,
+    // are left out).
+    using metrics::route;
+    static constexpr route kv_routes[] = {route::get_key,          route::put_key,         route::delete_key,
+                                          route::list_keys,        route::create_namespace, route::list_namespaces,
+                                          route::get_namespace,    route::delete_namespace, route::other};
     static constexpr std::string_view points[] = {"\"p50\":", "\"p90\":", "\"p99\":",
                                                   "\"p99.9\":", "\"p99.99\":", "\"max\":"};
     std::vector<server_route> out;
     const std::size_t routes = json.find("\"routes\":{");
     if (routes == std::string_view::npos) return out;
-    for (const std::string_view name : kv_routes) {
+    for (const route which : kv_routes) {
+        const std::string_view name = metrics::name_of(which);
         // append(), not operator+: GCC 12 warns falsely on string + (bug 105329).
         std::string marker("\"");
         marker.append(name).append("\":{\"count\":");

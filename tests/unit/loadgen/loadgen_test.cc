@@ -1,8 +1,13 @@
 // ringkv-bench's pure parts (the histogram is tested in tests/unit/metrics):
 // the zipfian distribution's shape, mixes, sizes, the open-loop schedule and
-// how --tokens spreads connections over organizations.
+// how --tokens spreads connections over organizations, and the reading of
+// the server's stats that --server-stats prints.
+#include "loadgen/report.hh"
+
 #include <ringkv/loadgen/options.hh>
 #include <ringkv/loadgen/workload.hh>
+#include <ringkv/metrics/core_metrics.hh>
+#include <ringkv/metrics/snapshot.hh>
 
 #include <gtest/gtest.h>
 
@@ -146,6 +151,42 @@ TEST(tokens, bad_counts_and_a_shared_namespace_are_refused) {
     EXPECT_EQ(status({"--tokens", "17", "--connections", "16"}), 2);  // an organization without a connection
     EXPECT_EQ(status({"--tokens", "2", "--namespace", "00000000-0000-4000-8000-000000000000"}), 2);
     EXPECT_EQ(status({"--tokens", "1", "--namespace", "00000000-0000-4000-8000-000000000000"}), 0);
+}
+
+// --server-stats reads what the server's stats route writes: the JSON comes
+// from metrics::snapshot itself, so a renamed route or a reshaped field
+// fails here rather than silently dropping the server's half of a report.
+TEST(server_stats, reads_the_kv_routes_the_server_writes) {
+    using metrics::method;
+    using metrics::route;
+    metrics::core_metrics a(0, 0), b(1, 0);
+    for (int i = 0; i < 900; ++i) a.requests.record({route::get_key, method::get, 200, 40'000});
+    for (int i = 0; i < 100; ++i) b.requests.record({route::get_key, method::get, 404, 3'000'000});
+    for (int i = 0; i < 10; ++i) b.requests.record({route::put_key, method::put, 201, 70'000});
+    b.requests.record({route::other, method::other, 400, 5'000});
+    a.requests.record({route::admin, method::get, 200, 9'000});  // ringkv's own: left out
+    metrics::snapshot s(metrics::snapshot::view::stats);
+    s.add(a);
+    s.add(b);
+
+    const std::vector<server_route> routes = parse_server_stats(s.stats_json(1'000'000'000));
+    ASSERT_EQ(routes.size(), 3u);
+    EXPECT_EQ(routes[0].name, "get_key");
+    EXPECT_EQ(routes[0].count, 1000u);
+    EXPECT_NEAR(routes[0].latency_us[0], 40.0, 0.5);      // p50
+    EXPECT_NEAR(routes[0].latency_us[2], 3'000.0, 30.0);  // p99
+    EXPECT_NEAR(routes[0].latency_us[5], 3'000.0, 30.0);  // max
+    EXPECT_EQ(routes[1].name, "put_key");
+    EXPECT_EQ(routes[1].count, 10u);
+    EXPECT_NEAR(routes[1].latency_us[0], 70.0, 0.7);
+    EXPECT_EQ(routes[2].name, "other");
+    EXPECT_EQ(routes[2].count, 1u);
+}
+
+TEST(server_stats, other_json_reads_as_no_routes) {
+    EXPECT_TRUE(parse_server_stats("").empty());
+    EXPECT_TRUE(parse_server_stats("{\"errors\":[{\"code\":\"10009\"}]}").empty());
+    EXPECT_TRUE(parse_server_stats("{\"data\":{\"routes\":{\"get_key\":{\"count\":").empty());
 }
 
 }  // namespace
