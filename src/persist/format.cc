@@ -107,12 +107,15 @@ auto fields_of(const part_record& r) { return std::tuple{r.core, r.bytes, r.reco
 auto fields_of(const end_record& r) { return std::tuple{r.records}; }
 auto fields_of(const log_set_record& r) { return std::tuple{r.cores, r.follows}; }
 auto fields_of(const clock_record& r) { return std::tuple{r.offset_ms}; }
+auto fields_of(const generation_whole_record& r) { return std::tuple{r.generation}; }
 
 bool all_zero(std::string_view bytes) {
     return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
-bool known_type(std::uint8_t type) { return type >= std::uint8_t(record_type::put) && type <= std::uint8_t(record_type::clock); }
+bool known_type(std::uint8_t type) {
+    return type >= std::uint8_t(record_type::put) && type <= std::uint8_t(record_type::generation_whole);
+}
 
 }  // namespace
 
@@ -260,6 +263,19 @@ std::optional<log_set_record> decode_log_set(std::string_view body) {
     c.read(r.cores);
     c.read(r.follows);
     if (!c.done() || r.cores == 0) return std::nullopt;
+    return r;
+}
+
+void append(const generation_whole_record& r, std::vector<char>& out) {
+    append_record(out, record_type::generation_whole, fields_of(r));
+}
+
+std::optional<generation_whole_record> decode_generation_whole(std::string_view body) {
+    if (body.empty() || body[0] != char(record_type::generation_whole)) return std::nullopt;
+    cursor c(body.substr(1));
+    generation_whole_record r;
+    c.read(r.generation);
+    if (!c.done()) return std::nullopt;
     return r;
 }
 

@@ -63,32 +63,56 @@ std::vector<char> log_start(std::uint64_t generation, unsigned core, const log_s
     return out;
 }
 
+std::vector<char> log_whole(std::uint64_t generation) {
+    std::vector<char> out;
+    append(generation_whole_record{generation}, out);
+    return out;
+}
+
+namespace {
+
+// Writes bytes_of(core) into the logs of cores [from, to) at `offset`, then
+// fdatasyncs each: one step of create_logs_now, durable in those logs when
+// it returns "".
+template <typename Bytes>
+std::string write_logs(const std::string& dir, std::uint64_t generation, const std::vector<int>& fds, unsigned from,
+                       unsigned to, std::uint64_t offset, Bytes bytes_of) {
+    for (unsigned core = from; core < to; ++core) {
+        const std::vector<char> bytes = bytes_of(core);
+        errno = 0;
+        if (::pwrite(fds[core], bytes.data(), bytes.size(), off_t(offset)) != ssize_t(bytes.size())) {
+            return dir + "/" + log_name(generation, core) + ": " + describe(errno != 0 ? errno : ENOSPC);
+        }
+    }
+    for (unsigned core = from; core < to; ++core) {
+        if (::fdatasync(fds[core]) != 0) return dir + "/" + log_name(generation, core) + ": " + describe(errno);
+    }
+    return {};
+}
+
+}  // namespace
+
 std::string create_logs_now(const std::string& dir, std::uint64_t generation, const log_set_record& set) {
     std::vector<int> fds;
     std::string error;
-    const auto failed = [&error](const std::string& what) {
-        if (error.empty()) error = what + ": " + describe(errno);
-    };
     for (unsigned core = 0; core < set.cores && error.empty(); ++core) {
         const std::string path = dir + "/" + log_name(generation, core);
         const int fd = ::open(path.c_str(), new_file_flags | O_CLOEXEC, new_file_mode);
-        if (fd < 0) failed(path); else fds.push_back(fd);
+        if (fd < 0) error = path + ": " + describe(errno); else fds.push_back(fd);
     }
     if (error.empty()) {
         const int directory = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (directory < 0 || ::fsync(directory) != 0) failed(dir);
+        if (directory < 0 || ::fsync(directory) != 0) error = dir + ": " + describe(errno);
         if (directory >= 0) ::close(directory);
     }
-    for (unsigned core = 0; core < fds.size() && error.empty(); ++core) {
-        const std::vector<char> start = log_start(generation, core, set);
-        const std::string path = dir + "/" + log_name(generation, core);
-        if (::pwrite(fds[core], start.data(), start.size(), 0) != ssize_t(start.size())) {
-            if (errno == 0) errno = ENOSPC;
-            failed(path);
-        } else if (::fdatasync(fds[core]) != 0) {
-            failed(path);
-        }
-    }
+    const auto cores = unsigned(fds.size());
+    const std::size_t start_bytes = log_start(generation, 0, set).size();
+    const auto start = [&](unsigned core) { return log_start(generation, core, set); };
+    const auto whole = [&](unsigned) { return log_whole(generation); };
+    // Step 2, then step 3 with core 0's log last (see journal.hh).
+    if (error.empty()) error = write_logs(dir, generation, fds, 0, cores, 0, start);
+    if (error.empty()) error = write_logs(dir, generation, fds, 1, cores, start_bytes, whole);
+    if (error.empty()) error = write_logs(dir, generation, fds, 0, 1, start_bytes, whole);
     for (unsigned core = 0; core < fds.size(); ++core) {
         ::close(fds[core]);
         // Only the files made here: a name that was taken is left as found.

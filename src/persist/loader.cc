@@ -150,14 +150,23 @@ private:
     std::uint64_t _last_ns;
 };
 
+// The records a log begins with, before any change (its start): the log
+// set record (from version 2 on), then the generation_whole record (from
+// version 3 on).
+enum class start_record { log_set, generation_whole };
+
+const char* name_of(start_record r) { return r == start_record::log_set ? "log set" : "generation_whole"; }
+
 // What the loader saw of one log.
 struct log_seen {
     std::optional<log_set_record> set;  // its log set record
     std::uint32_t version = 0;          // of its header (0: too short to have one)
-    bool holds_records = false;         // records after its log set record
-    // Where it ends, when that is before its log set record (where version
-    // 2 needs one); nullopt when it has one or needs none (version 1).
+    bool whole = false;                 // holds its generation_whole record
+    bool holds_records = false;         // records after its start
+    // Where it ends, when that is before a record of its start its
+    // version needs (ends_before); nullopt when its start is whole.
     std::optional<std::uint64_t> unstarted_at;
+    start_record ends_before = start_record::log_set;
 };
 
 // What one file contributes; records are also dispatched to their owners.
@@ -167,10 +176,11 @@ public:
 
     // A log: its log set (in seen.set, when it has one), namespace states,
     // key changes and clock records; a torn tail is cut off. A log that
-    // ends before its log set record (shorter than its header, a header
-    // alone, or a log set record cut short) is not read or cut: whether
-    // that is a creation a crash cut short or a log that lost its records
-    // depends on its generation (load() decides; seen.unstarted_at).
+    // ends before its start is whole (shorter than its header, a header
+    // alone, a log set or generation_whole record missing or cut short) is
+    // not read or cut: whether that is a creation a crash cut short or a
+    // log that lost its records depends on its generation (load() decides;
+    // seen.unstarted_at).
     std::string load_log(const std::string& path, std::uint64_t generation, log_seen& seen) {
         std::string_view bytes;
         if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
@@ -179,12 +189,18 @@ public:
             return {};
         }
         if (std::string e = check_header(path, bytes, file_kind::log, generation, &seen.version); !e.empty()) return e;
+        // The records of its start its version needs, in order.
+        std::vector<start_record> start;
+        if (seen.version >= format_version_log_set) start.push_back(start_record::log_set);
+        if (seen.version >= format_version_generation_whole) start.push_back(start_record::generation_whole);
         record_reader reader(bytes);
-        for (bool first = true;; first = false) {
+        for (std::size_t index = 0;; ++index) {
             const record_reader::status s = reader.next();
-            const bool before_set = first && seen.version >= 2;
-            if (before_set && s != record_reader::status::record && s != record_reader::status::damaged) {
+            const bool in_start = index < start.size();  // a record of the start belongs here
+            const start_record expected = in_start ? start[index] : start_record::log_set;
+            if (in_start && s != record_reader::status::record && s != record_reader::status::damaged) {
                 seen.unstarted_at = bytes.size();
+                seen.ends_before = expected;
                 return {};
             }
             if (s == record_reader::status::end) return {};
@@ -193,12 +209,25 @@ public:
             const record& r = reader.current();
             if (r.type == record_type::log_set) {
                 seen.set = decode_log_set(r.body);
-                if (!seen.set || !first || seen.set->cores > limits::cores_max || seen.set->follows >= generation) {
+                if (!seen.set || index != 0 || seen.set->cores > limits::cores_max || seen.set->follows >= generation) {
                     return at_offset(path, reader.offset(), "a bad log set record");
                 }
                 continue;
             }
-            if (before_set) return at_offset(path, reader.offset(), "the log does not begin with its log set record");
+            if (r.type == record_type::generation_whole) {
+                const auto whole = decode_generation_whole(r.body);
+                if (!whole || !in_start || expected != start_record::generation_whole || whole->generation != generation) {
+                    return at_offset(path, reader.offset(), "a bad generation_whole record");
+                }
+                seen.whole = true;
+                continue;
+            }
+            if (in_start && expected == start_record::log_set) {
+                return at_offset(path, reader.offset(), "the log does not begin with its log set record");
+            }
+            if (in_start) {
+                return at_offset(path, reader.offset(), "its log set record is not followed by its generation_whole record");
+            }
             seen.holds_records = true;
             if (r.type == record_type::clock) {
                 if (std::string e = take_clock(path, reader); !e.empty()) return e;
@@ -467,20 +496,22 @@ std::string missing(const std::string& dir, std::uint64_t generation, unsigned c
            "; the changes it held would be lost (put it back, or remove its whole generation to start without them)";
 }
 
-// A log that ends before its log set record (version 2): a crash while its
-// generation's logs were being made leaves such logs, and they hold
-// nothing; but once every log of a generation had its log set record
-// (which records in any of them, the snapshot or a later log set prove),
-// one that lacks it lost what it held.
+// A log that ends before its start is whole (before its log set record,
+// from version 2 on, or its generation_whole record, from version 3 on):
+// a crash while its generation's logs were being made leaves such logs,
+// and they hold nothing; but once every log of the generation had that
+// record durable (see generation_loader for the proofs), one that lacks
+// it lost what it held.
 struct unstarted_log {
     std::string path;
     std::uint64_t size = 0;
+    start_record ends_before = start_record::log_set;
 };
 
 std::string cut_short(const unstarted_log& log, const std::string& proof) {
-    return log.path + ": cut short at byte offset " + std::to_string(log.size) + ", before its log set record, though " +
-           proof + "; the changes it held would be lost (put it back, or remove its whole generation to start without "
-                   "them)";
+    return log.path + ": cut short at byte offset " + std::to_string(log.size) + ", before its " +
+           name_of(log.ends_before) + " record, though " + proof +
+           "; the changes it held would be lost (put it back, or remove its whole generation to start without them)";
 }
 
 // The logs found of one generation against the set they (or the snapshot)
@@ -534,7 +565,7 @@ public:
             }
             seen.set = _snapshot_logs;
             seen.named_by = _snapshot_path;
-            if (seen.made.empty()) seen.made = _snapshot_path + " names the logs of its generation, made before it";
+            seen.proven(_snapshot_path + " names the logs of its generation, made before it", true);
         }
         if (seen.set) {
             const log_set_record& set = *seen.set;
@@ -546,30 +577,76 @@ public:
                 return cut_short(before->second, seen.named_by + " names its generation as the one its logs follow");
             }
         }
-        if (seen.unstarted && !seen.version_1) {
-            if (!seen.made.empty()) return cut_short(*seen.unstarted, seen.made);
-            _unproven.emplace(generation, *seen.unstarted);
+        const std::optional<unstarted_log>& unstarted = seen.short_of_set ? seen.short_of_set : seen.short_of_whole;
+        if (seen.short_of_set && !seen.sets_made.empty() && !seen.version_1) {
+            return cut_short(*seen.short_of_set, seen.sets_made);
         }
-        if (seen.unstarted) {
+        if (seen.short_of_whole && !seen.whole_made.empty()) return cut_short(*seen.short_of_whole, seen.whole_made);
+        if (unstarted && !seen.version_1) _unproven.emplace(generation, *unstarted);
+        if (unstarted) {
             std::fprintf(stderr,
                          "ringkv: %s: holds nothing: it ends at byte offset %" PRIu64
                          ", before its start was written (a crash as its generation's logs were made); ignored\n",
-                         seen.unstarted->path.c_str(), seen.unstarted->size);
+                         unstarted->path.c_str(), unstarted->size);
         }
         // A generation a crash caught being made holds nothing, and the
         // next logs do not follow it.
-        const bool unproven = seen.unstarted && !seen.version_1;
+        const bool unproven = unstarted && !seen.version_1;
         if ((seen.set || seen.version_1) && !unproven) _state.log_generation = generation;
         return {};
     }
 
 private:
+    // What the logs of one generation showed. Its logs are made in steps
+    // (journal.hh, log_start): every log's log set record is durable
+    // before any generation_whole record is written, core 0's
+    // generation_whole record is written once every other log's is
+    // durable, and any other record only after that. So a generation_whole
+    // record in any log proves that every log has its log set record; one
+    // in core 0's log, or a record after the start of any log, proves that
+    // every log has its generation_whole record too (a record in a version
+    // 2 log, which has none, proves the first). So do the snapshot that
+    // names the generation's logs (made before its cut) and a later log
+    // set that follows the generation (a run follows only logs it made,
+    // or loaded as whole).
     struct seen_generation {
         std::optional<log_set_record> set;  // the log set its logs name
         std::string named_by;               // the first log (or the snapshot) that names it
         bool version_1 = false;             // logs of version 1 name no set
-        std::optional<unstarted_log> unstarted;  // the first of its logs that ends before its log set record
-        std::string made;  // what proves that every log of the generation was made whole ("": nothing)
+        std::uint32_t version = 0;          // of its first log with a header
+        std::string version_of;             // that log
+        // The first of its logs that ends before its log set record, and
+        // the first that ends after it, before its generation_whole record.
+        std::optional<unstarted_log> short_of_set;
+        std::optional<unstarted_log> short_of_whole;
+        // What proves that every log of the generation has its log set
+        // record, and its generation_whole record ("": nothing).
+        std::string sets_made;
+        std::string whole_made;
+
+        void proven(const std::string& proof, bool whole) {
+            if (sets_made.empty()) sets_made = proof;
+            if (whole && whole_made.empty()) whole_made = proof;
+        }
+        // What one log proves of its generation's making (the first proof
+        // found is the one a refusal names: records, the most direct, first).
+        void note_proofs(const log_seen& log, const std::string& path, unsigned core) {
+            if (log.set && log.holds_records) {
+                const char* last_start_record = log.whole ? "generation_whole" : "log set";
+                proven(path + " holds records, and records are written only once every log of the generation has its " +
+                           last_start_record + " record",
+                       true);
+            }
+            if (log.whole && core == 0) {
+                proven(path + " holds its generation_whole record, written last of its generation's, once every "
+                              "other log has its own",
+                       true);
+            } else if (log.whole) {
+                proven(path + " holds its generation_whole record, written only once every log of the generation "
+                              "has its log set record",
+                       false);
+            }
+        }
     };
 
     std::string read(std::uint64_t generation, const std::vector<found_file>& logs, seen_generation& seen) {
@@ -577,12 +654,20 @@ private:
             log_seen log;
             const std::string path = _dir + "/" + f.name;
             if (std::string e = _files.load_log(path, generation, log); !e.empty()) return e;
-            seen.version_1 = seen.version_1 || log.version == 1;
-            if (log.unstarted_at && !seen.unstarted) seen.unstarted = unstarted_log{path, *log.unstarted_at};
-            if (log.set && log.holds_records && seen.made.empty()) {
-                seen.made = path + " holds records, and records are written only once every log of the generation "
-                                   "has its log set record";
+            if (log.version != 0 && seen.version == 0) {
+                seen.version = log.version;
+                seen.version_of = path;
+            } else if (log.version != 0 && log.version != seen.version) {
+                return path + ": its format version (" + std::to_string(log.version) + ") differs from that of " +
+                       seen.version_of + " (" + std::to_string(seen.version) + "), of the same generation";
             }
+            seen.version_1 = seen.version_1 || log.version == 1;
+            if (log.unstarted_at) {
+                std::optional<unstarted_log>& first =
+                    log.ends_before == start_record::log_set ? seen.short_of_set : seen.short_of_whole;
+                if (!first) first = unstarted_log{path, *log.unstarted_at, log.ends_before};
+            }
+            seen.note_proofs(log, path, f.core);
             if (log.set && seen.set && (log.set->cores != seen.set->cores || log.set->follows != seen.set->follows)) {
                 return path + ": its log set record differs from that of " + seen.named_by;
             }
@@ -674,6 +759,7 @@ std::string check_file(std::string_view bytes) {
             case record_type::end: if (!decode_end(r.body)) return "bad end"; break;
             case record_type::log_set: if (!decode_log_set(r.body)) return "bad log set"; break;
             case record_type::clock: if (!decode_clock(r.body)) return "bad clock"; break;
+            case record_type::generation_whole: if (!decode_generation_whole(r.body)) return "bad generation_whole"; break;
         }
     }
 }

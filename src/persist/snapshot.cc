@@ -132,12 +132,26 @@ io::task<std::string> create_logs(std::string directory, std::uint64_t generatio
         if (directory_fd >= 0) co_await io::close(directory_fd);
         if (result < 0) error = directory + ": " + std::strerror(-result);
     }
-    for (unsigned core = 0; core < fds.size() && error.empty(); ++core) {
-        const std::vector<char> start = log_start(generation, core, set);
-        int result = co_await write_at(fds[core], start.data(), unsigned(start.size()), 0);
-        if (result >= 0 && std::size_t(result) != start.size()) result = -ENOSPC;
-        if (result >= 0) result = co_await sync_data(fds[core]);
-        if (result < 0) error = paths[core] + ": " + std::strerror(-result);
+    // Each log's start; once all are durable, every log's generation_whole
+    // record but core 0's; once those are, core 0's. Each step writes its
+    // logs, then fdatasyncs each once.
+    struct step {
+        bool whole;
+        unsigned from, to;
+    };
+    const auto cores = unsigned(fds.size());
+    const std::size_t start_bytes = log_start(generation, 0, set).size();
+    for (const step s : {step{false, 0, cores}, step{true, 1, cores}, step{true, 0, std::min(1u, cores)}}) {
+        for (unsigned core = s.from; core < s.to && error.empty(); ++core) {
+            const std::vector<char> bytes = s.whole ? log_whole(generation) : log_start(generation, core, set);
+            int result = co_await write_at(fds[core], bytes.data(), unsigned(bytes.size()), s.whole ? start_bytes : 0);
+            if (result >= 0 && std::size_t(result) != bytes.size()) result = -ENOSPC;
+            if (result < 0) error = paths[core] + ": " + std::strerror(-result);
+        }
+        for (unsigned core = s.from; core < s.to && error.empty(); ++core) {
+            const int result = co_await sync_data(fds[core]);
+            if (result < 0) error = paths[core] + ": " + std::strerror(-result);
+        }
     }
     for (const int fd : fds) co_await io::close(fd);
     if (!error.empty()) {

@@ -5,24 +5,32 @@
 //   mode 0: the rest is a whole file. check_file() never crashes; the
 //     record reader's offsets only move forward and stay inside the bytes;
 //     every record it accepts decodes to what re-encodes byte for byte.
-//   mode 1: the rest is the records of a log, behind a valid header: the
-//     same oracles where the header no longer stops the input early.
-//   mode 2: the rest is written as a log file (under a valid header and
-//     log set record) in a scratch directory and load() + apply() run on
-//     it for two cores: the whole start-up path, truncation of a torn tail
-//     included. Either the load refuses with a message naming the file, or
-//     every core applies its share within its memory budget.
+//   mode 1: the rest is the records of a log, behind a valid start (header,
+//     log set and generation_whole records): the same oracles where the
+//     header no longer stops the input early.
+//   mode 2: the rest is written as a log file (after a valid start) in a
+//     scratch directory and load() + apply() run on it for two cores: the
+//     whole start-up path, truncation of a torn tail included. Either the
+//     load refuses with a message naming the file, or every core applies
+//     its share within its memory budget.
 //   mode 3: [presence 1][rest...]: a generation of two logs, the rest split
-//     between them (each under a valid header and a log set record naming
-//     both); presence leaves out one of them or neither. With one left
-//     out, the load must refuse naming it as missing, whatever the other
-//     holds; with both there, as mode 2.
+//     between them (each after a valid start naming both); presence leaves
+//     out one of them or neither. With one left out, the load must refuse
+//     naming it as missing, whatever the other holds; with both there, as
+//     mode 2.
 //   mode 3, presence 3: [presence 1][cut 1][rest...]: core 0's log holds
-//     the rest, core 1's is its start (header and log set record) cut to
-//     `cut` bytes, short of whole. If core 0's log holds a whole record
-//     after its set, the generation was made whole and core 1's log lost
-//     what it held: the load must refuse (naming a log); the start may go
-//     on only when no record proves it (a creation a crash cut short).
+//     the rest after its start, core 1's is its start cut to `cut` bytes,
+//     short of whole. Core 0's generation_whole record (written last of the
+//     generation's) proves that core 1's log had its whole start: the load
+//     must refuse, naming a log, whatever the rest.
+//   mode 3, presence 4: [presence 1][cut 1][rest...]: the other way round:
+//     core 1's log holds the rest after its start, core 0's is its start
+//     cut short. Cut before the end of its log set record, it must be
+//     refused (core 1's generation_whole record proves every log had its
+//     set); cut after it, it is refused when core 1's log holds a whole
+//     record after its start, and with nothing after core 1's start (the
+//     logs a crash before core 0's generation_whole record leaves) the
+//     start must go on.
 #include "common.hh"
 
 #include <ringkv/persist/format.hh>
@@ -70,6 +78,9 @@ void check_reencodes(const record& r, std::string_view header_and_body) {
         case record_type::clock:
             if (const auto d = decode_clock(r.body)) append(*d, again); else return;
             break;
+        case record_type::generation_whole:
+            if (const auto d = decode_generation_whole(r.body)) append(*d, again); else return;
+            break;
     }
     RINGKV_FUZZ_CHECK(std::string_view(again.data(), again.size()) == header_and_body, "a record re-encodes differently");
 }
@@ -91,10 +102,17 @@ void walk(std::string_view bytes) {
     }
 }
 
-// A log of generation 1 as ringkv starts one, then `records`.
-std::string log_with(std::string_view records, unsigned core = 0, unsigned cores = 1) {
+// A log of generation 1's start, as ringkv makes it whole: header, log set
+// record, generation_whole record.
+std::string made_start(unsigned core, unsigned cores) {
     const std::vector<char> start = log_start(1, core, {cores, 0});
-    return std::string(start.data(), start.size()) + std::string(records);
+    const std::vector<char> whole = log_whole(1);
+    return std::string(start.data(), start.size()) + std::string(whole.data(), whole.size());
+}
+
+// A log of generation 1 as ringkv makes one, then `records`.
+std::string log_with(std::string_view records, unsigned core = 0, unsigned cores = 1) {
+    return made_start(core, cores) + std::string(records);
 }
 
 // A scratch directory for this process, made once.
@@ -140,26 +158,38 @@ void load_and_apply(std::optional<unsigned> missing = std::nullopt) {
     }
 }
 
-// Whether a log holds a whole record after its log set record.
+// Whether a log holds a whole record after its start (log set and
+// generation_whole records).
 bool holds_a_record(std::string_view log) {
     record_reader reader(log);
-    return reader.next() == record_reader::status::record && reader.next() == record_reader::status::record;
+    return reader.next() == record_reader::status::record && reader.next() == record_reader::status::record &&
+           reader.next() == record_reader::status::record;
 }
 
-void load_with_a_log_cut_short(input_reader& in) {
-    const std::vector<char> start = log_start(1, 1, {2, 0});
+bool names_a_log(const std::string& error) {
+    return error.find(log_name(1, 0)) != std::string::npos || error.find(log_name(1, 1)) != std::string::npos;
+}
+
+// One log's start cut to `cut` bytes (short of whole), the other log whole
+// with the rest of the input after its start.
+void load_with_a_log_cut_short(input_reader& in, unsigned cut_core) {
+    const std::string start = made_start(cut_core, 2);
     const std::size_t cut = in.choose(start.size());
-    const std::string first = log_with(in.rest(), 0, 2);
-    write_log(0, first);
-    write_log(1, std::string(start.data(), cut));
-    load_result loaded = load(scratch(), 2);
-    if (loaded.error.empty()) {
-        RINGKV_FUZZ_CHECK(!holds_a_record(first), "a log cut short in a generation made whole was ignored");
+    const std::string_view rest = in.rest();
+    const std::string other = log_with(rest, 1 - cut_core, 2);
+    write_log(1 - cut_core, other);
+    write_log(cut_core, start.substr(0, cut));
+    const load_result loaded = load(scratch(), 2);
+    // Only core 0's log may lack its generation_whole record unnoticed: it
+    // is written last, so a crash before it leaves logs like these.
+    const bool ignorable = cut_core == 0 && cut >= log_start(1, 0, {2, 0}).size();
+    if (!loaded.error.empty()) {
+        RINGKV_FUZZ_CHECK(names_a_log(loaded.error), loaded.error);
+        RINGKV_FUZZ_CHECK(!(ignorable && rest.empty()), "the logs a crash leaves were refused: " + loaded.error);
         return;
     }
-    RINGKV_FUZZ_CHECK(loaded.error.find(log_name(1, 0)) != std::string::npos ||
-                          loaded.error.find(log_name(1, 1)) != std::string::npos,
-                      loaded.error);
+    RINGKV_FUZZ_CHECK(ignorable, "a log cut short in a generation proven whole was ignored");
+    RINGKV_FUZZ_CHECK(!holds_a_record(other), "a log cut short in a generation holding records was ignored");
 }
 
 }  // namespace
@@ -168,9 +198,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     input_reader in(data, size);
     const std::size_t mode = in.choose(4);
     if (mode == 3) {
-        const std::size_t presence = in.choose(4);  // 0: both, 1: core 0's left out, 2: core 1's, 3: 1's cut
-        if (presence == 3) {
-            load_with_a_log_cut_short(in);
+        // 0: both, 1: core 0's left out, 2: core 1's, 3: 1's cut, 4: 0's cut.
+        const std::size_t presence = in.choose(5);
+        if (presence >= 3) {
+            load_with_a_log_cut_short(in, presence == 3 ? 1 : 0);
             return 0;
         }
         const std::string_view rest = in.rest();

@@ -43,6 +43,40 @@ void kill_hard(server_process& server) {
     server.stop();  // reaps it
 }
 
+// Sends this process's stderr to a file while it lives: a server started
+// meanwhile keeps writing its stderr there, for the test to read.
+class stderr_to_file {
+public:
+    explicit stderr_to_file(const std::string& path) : _saved(::dup(2)) {
+        std::fflush(stderr);
+        const int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ::dup2(file, 2);
+        ::close(file);
+    }
+    ~stderr_to_file() {
+        std::fflush(stderr);
+        ::dup2(_saved, 2);
+        ::close(_saved);
+    }
+    stderr_to_file(const stderr_to_file&) = delete;
+    stderr_to_file& operator=(const stderr_to_file&) = delete;
+
+private:
+    int _saved;
+};
+
+// A server started with its stderr going to `path`.
+std::unique_ptr<server_process> start_with_stderr_in(const std::string& path, const std::vector<std::string>& args) {
+    const stderr_to_file capture(path);
+    return std::make_unique<server_process>(args);
+}
+
+// The bytes a log of `generation` holds before any change: its header, log
+// set record and generation_whole record.
+std::size_t made_log_bytes(std::uint64_t generation, unsigned core, persist::log_set_record set) {
+    return persist::log_start(generation, core, set).size() + persist::log_whole(generation).size();
+}
+
 TEST(persist, a_restart_restores_namespaces_keys_types_ttls_and_times_exactly) {
     temp_dir dir;
     std::string listing_before, namespace_before, pending_before, deleting_before, ids[3];
@@ -133,8 +167,7 @@ TEST(persist, sigterm_writes_a_snapshot_and_removes_what_it_replaces) {
     // One snapshot (the one at shutdown), its two parts, and the logs after it.
     EXPECT_EQ(dir.files("snapshot-").size(), 3u);
     for (const std::string& log : dir.files("log-")) {
-        const std::vector<char> start = persist::log_start(1, 0, {2, 0});
-        EXPECT_EQ(dir.read(log).size(), start.size()) << log;  // nothing after the last cut
+        EXPECT_EQ(dir.read(log).size(), made_log_bytes(1, 0, {2, 0})) << log;  // nothing after the last cut
     }
     server_process server(with_dir(dir, {"--threads", "2", "--log", "off"}));
     EXPECT_EQ(call(server.port(), "GET", key_path(id, "late")).body, "v");
@@ -358,7 +391,7 @@ TEST(persist, a_flipped_byte_stops_the_start_naming_the_file_and_offset) {
     }
     const std::string log = dir.files("log-").at(0);
     std::string bytes = dir.read(log);
-    const std::size_t first = persist::log_start(1, 0, {1, 0}).size();  // after the header and log set
+    const std::size_t first = made_log_bytes(1, 0, {1, 0});  // after the header, log set and generation_whole
     const std::size_t at = first + 40;  // inside the first record written (the namespace)
     bytes[at] = char(bytes[at] ^ 0x20);
     dir.write(log, bytes);
@@ -370,10 +403,12 @@ TEST(persist, a_flipped_byte_stops_the_start_naming_the_file_and_offset) {
 }
 
 // After a snapshot with no write since, its generation's logs hold their
-// start only (header and log set record). One cut shorter than that is
-// damage, not a creation a crash cut short, since the snapshot names its
-// generation's logs: the start is refused naming it and the offset (it
-// used to be ignored, as are logs that nothing names).
+// start only (header, log set and generation_whole records). Cut shorter
+// than that, both of them (so that no generation_whole record is left to
+// prove anything), they are damage, not a creation a crash cut short,
+// since the snapshot names its generation's logs: the start is refused
+// naming one and the offset (it used to be ignored, as are logs that
+// nothing names).
 TEST(persist, a_log_cut_short_that_its_snapshot_names_stops_the_start_naming_it) {
     temp_dir dir;
     {
@@ -387,15 +422,165 @@ TEST(persist, a_log_cut_short_that_its_snapshot_names_stops_the_start_naming_it)
     }
     const std::vector<std::string> logs = dir.files("log-");
     ASSERT_EQ(logs, (std::vector<std::string>{persist::log_name(2, 0), persist::log_name(2, 1)}));  // the snapshot's
-    ASSERT_EQ(dir.read(logs[1]).size(), persist::log_start(2, 1, {2, 1}).size());
-    dir.write(logs[1], dir.read(logs[1]).substr(0, 20));
+    for (const std::string& log : logs) {
+        ASSERT_EQ(dir.read(log).size(), made_log_bytes(2, 1, {2, 1}));
+        dir.write(log, dir.read(log).substr(0, 20));
+    }
     const process_result refused = run_to_exit(with_dir(dir, {"--port", "0"}), 5000);
     EXPECT_EQ(refused.exit_status, 1);
-    EXPECT_NE(refused.err.find(dir.path() + "/" + logs[1] + ": cut short at byte offset 20"), std::string::npos)
+    EXPECT_NE(refused.err.find(": cut short at byte offset 20, before its log set record, though " + dir.path() + "/" +
+                               persist::snapshot_name(2) + " names the logs of its generation"),
+              std::string::npos)
         << refused.err;
-    EXPECT_NE(refused.err.find(persist::snapshot_name(2) + " names the logs of its generation"), std::string::npos)
+    EXPECT_TRUE(refused.err.find(dir.path() + "/" + logs[0]) != std::string::npos ||
+                refused.err.find(dir.path() + "/" + logs[1]) != std::string::npos)
         << refused.err;
     EXPECT_EQ(refused.out.find("listening"), std::string::npos);
+}
+
+// The records of changes (not of a log's start) in a log's bytes.
+std::size_t changes_in(const std::string& log) {
+    persist::record_reader reader(log);
+    std::size_t changes = 0;
+    while (reader.next() == persist::record_reader::status::record) {
+        const persist::record_type type = reader.current().type;
+        changes += type == persist::record_type::put || type == persist::record_type::erase ||
+                   type == persist::record_type::namespace_state || type == persist::record_type::clock;
+    }
+    return changes;
+}
+
+// The reviewer's case: in a run's own generation (no snapshot names it),
+// one core wrote and the other did not, and the log that holds the writes
+// was later cut short below its log set record (emptied, say). The other
+// log holds its start alone, so it cannot say whether the generation's
+// making was whole: the old code took the cut log for one a crash left
+// while the logs were being made, ignored it and started without the
+// acknowledged write. Now the other log's generation_whole record, written
+// once every log had its log set record, proves the cut log lost what it
+// held: the start is refused, naming it and the offset where it ends.
+TEST(persist, a_log_cut_short_in_a_generation_only_it_wrote_in_stops_the_start_naming_it) {
+    temp_dir dir;
+    std::string id;
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        id = create_namespace(server.port(), "cut");
+        kill_hard(server);
+    }
+    {
+        // Generation 2: one write, on whichever core owns the key.
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "acknowledged"), org_one_auth, "v").status, 201);
+        kill_hard(server);
+    }
+    const std::vector<std::string> logs = {persist::log_name(2, 0), persist::log_name(2, 1)};
+    ASSERT_EQ(dir.files("log-0000000000000002"), logs);
+    const std::size_t writer = changes_in(dir.read(logs[0])) == 0 ? 1 : 0;
+    ASSERT_EQ(changes_in(dir.read(logs[writer])), 1u);
+    ASSERT_EQ(changes_in(dir.read(logs[1 - writer])), 0u) << "both cores wrote";
+    const std::string written = dir.read(logs[writer]);
+    const std::size_t set_end = persist::log_start(2, unsigned(writer), {2, 1}).size();
+    for (const std::size_t cut : {std::size_t(0), std::size_t(20), set_end - 1}) {
+        dir.write(logs[writer], written.substr(0, cut));
+        const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--threads", "2"}), 5000);
+        EXPECT_EQ(refused.exit_status, 1) << cut;
+        EXPECT_NE(refused.err.find(dir.path() + "/" + logs[writer] + ": cut short at byte offset " +
+                                   std::to_string(cut) + ", before its log set record"),
+                  std::string::npos)
+            << cut << ": " << refused.err;
+        EXPECT_EQ(refused.out.find("listening"), std::string::npos) << cut;
+        EXPECT_EQ(dir.read(logs[writer]).size(), cut) << "left as found";
+    }
+    dir.write(logs[writer], written);
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "acknowledged")).body, "v");
+}
+
+// A crash after every log of a generation had its log set record, while
+// their generation_whole records were being written (core 1's durable,
+// core 0's not yet), leaves logs that hold nothing: the start goes on
+// (saying so), keeps everything of the generations before, and the next
+// logs follow the generation before the crashed one.
+TEST(persist, a_crash_while_a_generations_logs_were_made_whole_still_starts) {
+    temp_dir dir;
+    std::string id;
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        id = create_namespace(server.port(), "crashed");
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "k"), org_one_auth, "kept").status, 201);
+        kill_hard(server);
+    }
+    const persist::log_set_record set{2, 1};
+    const std::vector<char> start_0 = persist::log_start(2, 0, set);
+    std::vector<char> whole_1 = persist::log_start(2, 1, set);
+    const std::vector<char> marker = persist::log_whole(2);
+    whole_1.insert(whole_1.end(), marker.begin(), marker.end());
+    dir.write(persist::log_name(2, 0), std::string(start_0.begin(), start_0.end()));
+    dir.write(persist::log_name(2, 1), std::string(whole_1.begin(), whole_1.end()));
+    temp_dir scratch;
+    const std::unique_ptr<server_process> server =
+        start_with_stderr_in(scratch.path() + "/stderr", with_dir(dir, {"--threads", "2", "--log", "always"}));
+    EXPECT_EQ(call(server->port(), "GET", key_path(id, "k")).body, "kept");
+    // This run's logs (generation 3) follow generation 1, not the crashed 2.
+    const std::string log_3 = dir.read(persist::log_name(3, 0));
+    persist::record_reader reader(log_3);
+    ASSERT_EQ(reader.next(), persist::record_reader::status::record);
+    const auto logs_3 = persist::decode_log_set(reader.current().body);
+    ASSERT_TRUE(logs_3);
+    EXPECT_EQ(logs_3->follows, 1u);
+    EXPECT_EQ(server->stop(), 0);
+    const std::string err = scratch.read("stderr");
+    EXPECT_NE(err.find(dir.path() + "/" + persist::log_name(2, 0) + ": holds nothing"), std::string::npos) << err;
+}
+
+// Files of format version 2 (written before generation_whole records
+// existed): every file this run wrote (a snapshot, its parts, logs before
+// and after it) rewritten as version 2 wrote it, a header of version 2 and
+// no generation_whole record in the logs. They still load, whole.
+TEST(persist, files_of_format_version_2_still_load) {
+    temp_dir dir;
+    std::string id;
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        id = create_namespace(server.port(), "old");
+        for (int i = 0; i < 10; ++i) {
+            ASSERT_EQ(call(server.port(), "PUT", key_path(id, "before" + std::to_string(i)), org_one_auth, "v").status,
+                      201);
+        }
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        for (int i = 0; i < 10; ++i) {
+            ASSERT_EQ(call(server.port(), "PUT", key_path(id, "after" + std::to_string(i)), org_one_auth, "v").status,
+                      201);
+        }
+        kill_hard(server);
+    }
+    std::size_t rewritten = 0;
+    for (const std::string& name : dir.files("")) {
+        const std::optional<persist::file_name> parsed = persist::parse_file_name(name);
+        if (!parsed) continue;
+        std::string bytes = dir.read(name);
+        const persist::header_result h = persist::read_header(bytes);
+        ASSERT_TRUE(h.header) << name << ": " << h.error;
+        ASSERT_EQ(h.header->version, persist::format_version) << name;
+        std::vector<char> header;
+        persist::append_header({h.header->kind, 2, h.header->core, h.header->generation}, header);
+        bytes.replace(0, header.size(), header.data(), header.size());
+        if (parsed->role == persist::file_role::log) {
+            persist::record_reader reader(bytes);
+            ASSERT_EQ(reader.next(), persist::record_reader::status::record);
+            ASSERT_EQ(reader.next(), persist::record_reader::status::record);
+            ASSERT_EQ(reader.current().type, persist::record_type::generation_whole) << name;
+            bytes.erase(reader.offset(), persist::log_whole(parsed->generation).size());
+        }
+        dir.write(name, bytes);
+        ++rewritten;
+    }
+    EXPECT_EQ(rewritten, 5u);  // the snapshot, its two parts, its generation's two logs
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, "before" + std::to_string(i))).body, "v") << i;
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, "after" + std::to_string(i))).body, "v") << i;
+    }
 }
 
 TEST(persist, a_newer_format_version_is_refused_with_a_message) {
@@ -541,28 +726,6 @@ TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_ackno
         EXPECT_EQ(call(server.port(), "GET", key_path(id, key)).body, std::string(1000, 'v')) << key;
     }
 }
-
-// Sends this process's stderr to a file while it lives: a server started
-// meanwhile keeps writing its stderr there, for the test to read.
-class stderr_to_file {
-public:
-    explicit stderr_to_file(const std::string& path) : _saved(::dup(2)) {
-        std::fflush(stderr);
-        const int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ::dup2(file, 2);
-        ::close(file);
-    }
-    ~stderr_to_file() {
-        std::fflush(stderr);
-        ::dup2(_saved, 2);
-        ::close(_saved);
-    }
-    stderr_to_file(const stderr_to_file&) = delete;
-    stderr_to_file& operator=(const stderr_to_file&) = delete;
-
-private:
-    int _saved;
-};
 
 // A clean stop (SIGTERM) loses nothing acknowledged: each core writes and
 // fsyncs what its log holds (one batch the disk refused is tried again at

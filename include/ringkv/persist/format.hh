@@ -28,12 +28,18 @@
 
 namespace ringkv::persist {
 
-// Version 2: the layout above, with the log_set and clock records (and
-// times on ringkv's clock, the machine's plus the virtual clock's lead).
-// Version 1 files (no log_set, no clock, times on the machine's clock,
-// which is ringkv's with no lead) are still read. A file of a higher
-// version is refused.
-inline constexpr std::uint32_t format_version = 2;
+// Version 3: the layout above; a log's log set record is followed by its
+// generation_whole record. Version 2 logs have no generation_whole record;
+// version 1 files have no log_set and no clock records either, and their
+// times are on the machine's clock (ringkv's with no lead). Both are still
+// read. A file of a higher version is refused: a reader must not meet a
+// record type it does not know (the record reader would take it for a torn
+// tail, or damage), so a new record type raises the version.
+inline constexpr std::uint32_t format_version = 3;
+// The first version whose logs begin with a log set record.
+inline constexpr std::uint32_t format_version_log_set = 2;
+// The first version whose logs hold a generation_whole record after it.
+inline constexpr std::uint32_t format_version_generation_whole = 3;
 
 enum class file_kind : std::uint16_t { log = 1, snapshot_part = 2, snapshot = 3 };
 
@@ -58,6 +64,7 @@ enum class record_type : std::uint8_t {
     end = 6,              // last record of a snapshot or part: what came before it
     log_set = 7,          // first record of a log; in a snapshot, its generation's logs
     clock = 8,            // the virtual clock's lead, from here on
+    generation_whole = 9,  // second record of a log: every log of its generation has its log set
 };
 
 // Times on disk are wall-clock milliseconds since 1970 ("_wall_ms"): the
@@ -115,6 +122,15 @@ struct log_set_record {
     std::uint64_t follows = 0;
 };
 
+// Written into every log of a generation once each of them has its
+// log_set record durable, and made durable before any other record is
+// written to any of them: one in any log proves that every log of the
+// generation has its log set record, and a record after it in any log
+// proves that every log has this one.
+struct generation_whole_record {
+    std::uint64_t generation = 0;  // the generation of the logs; its header's too
+};
+
 // How far ringkv's clock runs ahead of the machine's (POST /_ringkv/clock);
 // it only grows, so the largest one found is the one to restore.
 struct clock_record {
@@ -131,6 +147,7 @@ void append(const part_record& r, std::vector<char>& out);
 void append(const end_record& r, std::vector<char>& out);
 void append(const log_set_record& r, std::vector<char>& out);
 void append(const clock_record& r, std::vector<char>& out);
+void append(const generation_whole_record& r, std::vector<char>& out);
 // The bytes append(put_record) adds: what a buffer bound counts.
 std::size_t encoded_bytes(const put_record& r);
 
@@ -154,6 +171,7 @@ std::optional<part_record> decode_part(std::string_view body);
 std::optional<end_record> decode_end(std::string_view body);
 std::optional<log_set_record> decode_log_set(std::string_view body);
 std::optional<clock_record> decode_clock(std::string_view body);
+std::optional<generation_whole_record> decode_generation_whole(std::string_view body);
 
 // Walks the records of a file after its header.
 class record_reader {

@@ -58,13 +58,24 @@ class part_writer;
 namespace_state_record record_of(const store::namespace_record& n, std::int64_t wall_offset_ms);
 
 // The logs of a generation, one per core, made before any is written
-// (docs/persistence.md, "Generations"): first every file, empty, and an
-// fsync of the directory, so that all their names are durable together;
-// then each one's header and log set record, fdatasync'd. A crash between
-// leaves logs with no log set record, which hold nothing and which the
-// loader ignores; once any has its record, every one exists, and a missing
-// one is loss. The bytes each starts with:
+// (docs/persistence.md, "Generations"), in three steps, each durable in
+// every log before the next begins:
+// 1. every file, empty, and an fsync of the directory, so that all their
+//    names are durable together;
+// 2. each one's header and log set record (log_start), fdatasync'd;
+// 3. each one's generation_whole record (log_whole), fdatasync'd: every
+//    log's but core 0's, then core 0's.
+// Records are written only after that. A crash before step 3 ends leaves
+// logs that hold nothing, which the loader ignores; a generation_whole
+// record in any log proves step 2 done (every log exists and has its set),
+// and one in core 0's log, or any record after the start of any log,
+// proves step 3 done. So a log cut short before its generation_whole
+// record is known to be damage, not a crash, unless it is core 0's (and
+// no log holds a record). The bytes of step 2:
 std::vector<char> log_start(std::uint64_t generation, unsigned core, const log_set_record& set);
+// The bytes of step 3, which go right after log_start's (at its size; it is
+// the same for every core).
+std::vector<char> log_whole(std::uint64_t generation);
 // At start-up, before the cores run (blocking calls); "" or the error.
 // The snapshot's cut makes its own with io_uring (snapshot.cc).
 std::string create_logs_now(const std::string& dir, std::uint64_t generation, const log_set_record& set);

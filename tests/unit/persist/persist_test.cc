@@ -7,6 +7,7 @@
 #include <ringkv/store/sharding.hh>
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -135,6 +137,64 @@ TEST(PersistFormat, HeaderDamageAndNewerVersionsAreRefused) {
     EXPECT_NE(h.error.find("newer"), std::string::npos) << h.error;
 }
 
+TEST(PersistFormat, GenerationWholeRecordsRoundTripAndDecodeOnlyTheirOwnBodies) {
+    std::vector<char> file;
+    append_header({file_kind::log, format_version, 0, 7}, file);
+    append(generation_whole_record{0x0123456789abcdefu}, file);
+    EXPECT_EQ(file.size(), file_header_bytes + record_header_bytes + 1 + 8);
+    record_reader reader(view(file));
+    ASSERT_EQ(reader.next(), record_reader::status::record);
+    EXPECT_EQ(reader.current().type, record_type::generation_whole);
+    const auto whole = decode_generation_whole(reader.current().body);
+    ASSERT_TRUE(whole);
+    EXPECT_EQ(whole->generation, 0x0123456789abcdefu);
+    EXPECT_EQ(reader.next(), record_reader::status::end);
+    EXPECT_EQ(check_file(view(file)), "");
+    // A body a byte short or long, another type's, or none: not one.
+    const std::string body(reader.current().body);
+    EXPECT_FALSE(decode_generation_whole(body.substr(0, body.size() - 1)));
+    EXPECT_FALSE(decode_generation_whole(body + '\0'));
+    EXPECT_FALSE(decode_generation_whole(""));
+    std::string clock = body;
+    clock[0] = char(record_type::clock);
+    EXPECT_FALSE(decode_generation_whole(clock));
+    EXPECT_TRUE(decode_clock(clock));
+    // log_whole is that record, for the generation given.
+    std::vector<char> expected;
+    append(generation_whole_record{7}, expected);
+    EXPECT_EQ(log_whole(7), expected);
+}
+
+// Why a new record type raises the format version: a reader that does not
+// know a type takes a record of it for a torn tail when it is the last one
+// (and would cut it off), for damage when records follow. A binary of
+// version 2 meets no generation_whole record: it refuses the version 3
+// header first ("newer").
+TEST(PersistFormat, ARecordOfAnUnknownTypeIsNeverReadAsARecord) {
+    std::vector<char> file;
+    append_header({file_kind::log, format_version, 0, 1}, file);
+    const std::size_t at = file.size();
+    append(clock_record{5}, file);
+    file[at + record_header_bytes] = char(std::uint8_t(record_type::generation_whole) + 1);  // a type no version has
+    const std::uint64_t check = XXH3_64bits(file.data() + at + 8, file.size() - at - 8);
+    std::memcpy(file.data() + at, &check, sizeof(check));  // whole but for its type
+    record_reader last(view(file));
+    EXPECT_EQ(last.next(), record_reader::status::torn);
+    append(clock_record{6}, file);
+    record_reader followed(view(file));
+    EXPECT_EQ(followed.next(), record_reader::status::damaged);
+    for (const std::uint32_t version : {1u, 2u, format_version}) {
+        std::vector<char> header;
+        append_header({file_kind::log, version, 0, 1}, header);
+        EXPECT_TRUE(read_header(view(header)).header) << version;
+    }
+    std::vector<char> newer;
+    append_header({file_kind::log, format_version + 1, 0, 1}, newer);
+    EXPECT_EQ(read_header(view(newer)).error, "format version " + std::to_string(format_version + 1) +
+                                                  " is newer than this ringkv reads (" + std::to_string(format_version) +
+                                                  "); use a newer ringkv");
+}
+
 TEST(PersistFormat, ImpossibleLengthsAreDamageNotAllocations) {
     std::vector<char> log;
     append_header({file_kind::log, format_version, 0, 1}, log);
@@ -211,13 +271,25 @@ private:
     std::string _path;
 };
 
-// A log as ringkv starts it (header and log set record), then the records
-// of sample_log().
-std::vector<char> started_log(std::uint64_t generation, unsigned core = 0, log_set_record set = {1, 0}) {
+// A log as ringkv makes one, before any change: its header, log set
+// record and generation_whole record.
+std::vector<char> made_log(std::uint64_t generation, unsigned core = 0, log_set_record set = {1, 0}) {
     std::vector<char> out = log_start(generation, core, set);
+    const std::vector<char> whole = log_whole(generation);
+    out.insert(out.end(), whole.begin(), whole.end());
+    return out;
+}
+
+// A log as ringkv makes one, then the records of sample_log().
+std::vector<char> started_log(std::uint64_t generation, unsigned core = 0, log_set_record set = {1, 0}) {
+    std::vector<char> out = made_log(generation, core, set);
     const std::vector<char> records = sample_log(generation);
     out.insert(out.end(), records.begin() + file_header_bytes, records.end());
     return out;
+}
+
+std::vector<char> prefix(const std::vector<char>& bytes, std::size_t size) {
+    return {bytes.begin(), bytes.begin() + std::ptrdiff_t(size)};
 }
 
 TEST(PersistLoader, ReplaysALogAndCutsItsTornTail) {
@@ -260,8 +332,8 @@ TEST(PersistLoader, DamageInTheMiddleNamesTheFileAndOffset) {
 
 TEST(PersistLoader, TtlsAreAbsoluteAndDeletedNamespacesKeepNoKeys) {
     temp_dir dir;
-    std::vector<char> log = log_start(2, 1, {2, 0});
-    dir.write(log_name(2, 0), log_start(2, 0, {2, 0}));  // core 0 wrote nothing
+    std::vector<char> log = made_log(2, 1, {2, 0});
+    dir.write(log_name(2, 0), made_log(2, 0, {2, 0}));  // core 0 wrote nothing
     append(sample_namespace(1), log);
     append(sample_namespace(2), log);
     append(sample_put(1, "soon", "x", 1700000100000 + 5000), log);  // 5 s left at load
@@ -289,15 +361,15 @@ TEST(PersistLoader, TtlsAreAbsoluteAndDeletedNamespacesKeepNoKeys) {
 TEST(PersistLoader, AMissingLogOfAGenerationIsRefusedNamingIt) {
     temp_dir dir;
     dir.write(log_name(2, 0), started_log(2, 0, {3, 0}));
-    dir.write(log_name(2, 2), log_start(2, 2, {3, 0}));  // a core that never wrote: its log is still there
+    dir.write(log_name(2, 2), made_log(2, 2, {3, 0}));  // a core that never wrote: its log is still there
     const load_result loaded = load(dir.path(), 2);
     EXPECT_NE(loaded.error.find(log_name(2, 1) + " is missing"), std::string::npos) << loaded.error;
-    dir.write(log_name(2, 1), log_start(2, 1, {3, 0}));
+    dir.write(log_name(2, 1), made_log(2, 1, {3, 0}));
     EXPECT_EQ(load(dir.path(), 2).error, "");
     // A log past the set it names, and logs that disagree on their set.
-    dir.write(log_name(2, 3), log_start(2, 3, {3, 0}));
+    dir.write(log_name(2, 3), made_log(2, 3, {3, 0}));
     EXPECT_NE(load(dir.path(), 2).error.find(log_name(2, 3) + ": not one of the 3 logs"), std::string::npos);
-    dir.write(log_name(2, 3), log_start(2, 3, {4, 0}));
+    dir.write(log_name(2, 3), made_log(2, 3, {4, 0}));
     EXPECT_NE(load(dir.path(), 2).error.find("differs"), std::string::npos);
 }
 
@@ -306,7 +378,7 @@ TEST(PersistLoader, TheGenerationALogSetFollowsMustBeThere) {
     dir.write(log_name(5, 0), started_log(5, 0, {1, 4}));
     const load_result loaded = load(dir.path(), 1);
     EXPECT_NE(loaded.error.find(log_name(4, 0) + " is missing"), std::string::npos) << loaded.error;
-    dir.write(log_name(4, 0), log_start(4, 0, {1, 0}));
+    dir.write(log_name(4, 0), made_log(4, 0, {1, 0}));
     const load_result whole = load(dir.path(), 1);
     EXPECT_EQ(whole.error, "");
     EXPECT_EQ(whole.state.log_generation, 5u);
@@ -335,7 +407,7 @@ TEST(PersistLoader, LogsWhoseCreationACrashCutShortHoldNothingAndAreIgnored) {
     EXPECT_EQ(loaded.state.log_generation, 1u);  // what the next logs follow
     EXPECT_EQ(loaded.state.generation_max, 2u);
     EXPECT_EQ(dir.size(log_name(2, 2)), whole.size() - 3);  // not cut as a torn tail: left as found
-    // But a version 2 log whose first record is not its set is damage.
+    // But a log (of version 2 on) whose first record is not its set is damage.
     std::vector<char> bare = header;
     append(sample_put(1, "k", "v"), bare);
     dir.write(log_name(2, 0), bare);
@@ -367,13 +439,168 @@ TEST(PersistLoader, ALogCutShortBeforeItsSetIsRefusedWhenItsGenerationWasMadeWho
     dir.write(log_name(1, 0), log_start(1, 0, {2, 0}));
     dir.write(log_name(1, 1), {set_only.begin(), set_only.begin() + 20});
     EXPECT_EQ(load(dir.path(), 1).error, "");  // alone, it may be a creation a crash cut short
-    dir.write(log_name(2, 0), log_start(2, 0, {1, 1}));
+    dir.write(log_name(2, 0), made_log(2, 0, {1, 1}));
     const load_result followed = load(dir.path(), 1);
     EXPECT_NE(followed.error.find(log_name(1, 1) + ": cut short at byte offset 20"), std::string::npos)
         << followed.error;
     EXPECT_NE(followed.error.find(log_name(2, 0) + " names its generation as the one its logs follow"),
               std::string::npos)
         << followed.error;
+}
+
+// The reviewer's case: only core 1 wrote in generation 1, then its log was
+// cut short (emptied, say). Core 0's log holds its start alone, and no
+// snapshot or later log set names the generation: before generation_whole
+// records, nothing told this from a crash while the logs were being made,
+// and the start went on without the cut log's changes. Core 0's
+// generation_whole record proves every log had its start: refused, naming
+// the cut log and where it ends, wherever the cut.
+TEST(PersistLoader, ALogCutShortIsRefusedWhenAnotherLogOfItsGenerationHoldsItsGenerationWholeRecord) {
+    const std::vector<char> written = started_log(1, 1, {2, 0});
+    const std::size_t start_bytes = log_start(1, 1, {2, 0}).size();
+    const std::size_t made_bytes = made_log(1, 1, {2, 0}).size();
+    for (const std::size_t size : {std::size_t(0), std::size_t(20), file_header_bytes, start_bytes - 1, start_bytes,
+                                   start_bytes + 10, made_bytes - 1}) {
+        temp_dir dir;
+        dir.write(log_name(1, 0), made_log(1, 0, {2, 0}));  // core 0 wrote nothing
+        dir.write(log_name(1, 1), prefix(written, size));
+        const load_result refused = load(dir.path(), 2);
+        const char* before = size < start_bytes ? "log set" : "generation_whole";
+        EXPECT_NE(refused.error.find(dir.path() + "/" + log_name(1, 1) + ": cut short at byte offset " +
+                                     std::to_string(size) + ", before its " + before + " record, though " +
+                                     dir.path() + "/" + log_name(1, 0) + " holds its generation_whole record"),
+                  std::string::npos)
+            << size << ": " << refused.error;
+        EXPECT_EQ(dir.size(log_name(1, 1)), size);  // left as found
+        dir.write(log_name(1, 1), written);
+        const load_result whole = load(dir.path(), 2);
+        EXPECT_EQ(whole.error, "");
+        EXPECT_EQ(whole.state.log_generation, 1u);
+        EXPECT_EQ(whole.state.records, 4u);
+    }
+    // Core 1's generation_whole record proves every log has its log set
+    // record: core 0's log cut short before it is refused too.
+    temp_dir dir;
+    dir.write(log_name(1, 0), prefix(started_log(1, 0, {2, 0}), 20));
+    dir.write(log_name(1, 1), made_log(1, 1, {2, 0}));
+    const load_result refused = load(dir.path(), 2);
+    EXPECT_NE(refused.error.find(log_name(1, 0) + ": cut short at byte offset 20, before its log set record, though " +
+                                 dir.path() + "/" + log_name(1, 1) + " holds its generation_whole record"),
+              std::string::npos)
+        << refused.error;
+}
+
+// generation_whole records are written once every log has its log set
+// record, core 0's last, then fdatasync'd; a crash meanwhile leaves some
+// logs with theirs and some without (or with one cut short), and no
+// record of a change anywhere. Nothing was lost: the generation is
+// ignored, its files are left as found, and the next logs follow the
+// generation before. A later log set that follows it proves it whole.
+TEST(PersistLoader, ACrashWhileGenerationWholeRecordsWereWrittenLeavesLogsThatAreIgnored) {
+    const std::vector<char> start_0 = log_start(2, 0, {2, 1}), start_1 = log_start(2, 1, {2, 1});
+    const std::vector<char> made_0 = made_log(2, 0, {2, 1}), made_1 = made_log(2, 1, {2, 1});
+    const std::vector<std::pair<std::vector<char>, std::vector<char>>> crashes = {
+        {start_0, start_1},                              // none written yet
+        {start_0, prefix(made_1, made_1.size() - 4)},    // core 1's cut short
+        {start_0, made_1},                               // every one but core 0's
+        {prefix(made_0, made_0.size() - 1), made_1},     // core 0's cut short
+    };
+    for (std::size_t i = 0; i < crashes.size(); ++i) {
+        temp_dir dir;
+        dir.write(log_name(1, 0), started_log(1, 0, {1, 0}));
+        dir.write(log_name(2, 0), crashes[i].first);
+        dir.write(log_name(2, 1), crashes[i].second);
+        const load_result loaded = load(dir.path(), 2);
+        EXPECT_EQ(loaded.error, "") << i;
+        EXPECT_EQ(loaded.state.log_generation, 1u) << i;  // what the next logs follow
+        EXPECT_EQ(loaded.state.generation_max, 2u) << i;
+        EXPECT_EQ(dir.size(log_name(2, 0)), crashes[i].first.size()) << i;  // not cut as a torn tail
+        EXPECT_EQ(dir.size(log_name(2, 1)), crashes[i].second.size()) << i;
+        dir.write(log_name(3, 0), made_log(3, 0, {1, 2}));
+        const load_result followed = load(dir.path(), 2);
+        EXPECT_NE(followed.error.find(": cut short at byte offset "), std::string::npos) << i << ": " << followed.error;
+        EXPECT_NE(followed.error.find(log_name(3, 0) + " names its generation as the one its logs follow"),
+                  std::string::npos)
+            << i << ": " << followed.error;
+    }
+}
+
+// A record after a log's start proves that every log of its generation has
+// its generation_whole record: one cut short before its own is refused.
+TEST(PersistLoader, ALogCutShortBeforeItsGenerationWholeRecordIsRefusedWhenAnyLogHoldsRecords) {
+    temp_dir dir;
+    const std::vector<char> made_1 = made_log(1, 1, {2, 0});
+    dir.write(log_name(1, 0), started_log(1, 0, {2, 0}));
+    dir.write(log_name(1, 1), prefix(made_1, made_1.size() - 1));
+    const load_result refused = load(dir.path(), 2);
+    EXPECT_NE(refused.error.find(log_name(1, 1) + ": cut short at byte offset " + std::to_string(made_1.size() - 1) +
+                                 ", before its generation_whole record, though " + dir.path() + "/" + log_name(1, 0) +
+                                 " holds records"),
+              std::string::npos)
+        << refused.error;
+}
+
+// The start of a version 3 log is its log set record, then its
+// generation_whole record naming its generation; anything else there, or
+// a generation_whole record anywhere else, is damage.
+TEST(PersistLoader, AGenerationWholeRecordOutOfPlaceIsDamage) {
+    const auto refusal = [](const std::vector<char>& log) {
+        temp_dir dir;
+        dir.write(log_name(1, 0), log);
+        return load(dir.path(), 1).error;
+    };
+    std::vector<char> no_whole = log_start(1, 0, {1, 0});
+    append(sample_put(1, "k", "v"), no_whole);
+    EXPECT_NE(refusal(no_whole).find("its log set record is not followed by its generation_whole record"),
+              std::string::npos);
+    std::vector<char> another_generation = log_start(1, 0, {1, 0});
+    append(generation_whole_record{2}, another_generation);
+    EXPECT_NE(refusal(another_generation).find("a bad generation_whole record"), std::string::npos);
+    std::vector<char> twice = made_log(1);
+    append(generation_whole_record{1}, twice);
+    append(sample_put(1, "k", "v"), twice);  // (as the last record, a bad one would be a torn tail)
+    EXPECT_NE(refusal(twice).find("a bad generation_whole record"), std::string::npos);
+    std::vector<char> version_2;
+    append_header({file_kind::log, 2, 0, 1}, version_2);
+    append(log_set_record{1, 0}, version_2);
+    append(generation_whole_record{1}, version_2);
+    append(sample_put(1, "k", "v"), version_2);
+    EXPECT_NE(refusal(version_2).find("a bad generation_whole record"), std::string::npos);
+    EXPECT_EQ(refusal(started_log(1)), "");
+}
+
+// Logs of version 2 (written before generation_whole records existed) are
+// still read by their own rule: a log set record, then the changes; records
+// in any log prove every log had its log set record. A generation's logs
+// are all of one version.
+TEST(PersistLoader, VersionTwoLogsAreStillRead) {
+    const auto version_2_start = [](unsigned core) {
+        std::vector<char> out;
+        append_header({file_kind::log, 2, core, 1}, out);
+        append(log_set_record{2, 0}, out);
+        return out;
+    };
+    std::vector<char> written = version_2_start(0);
+    const std::vector<char> records = sample_log(1);
+    written.insert(written.end(), records.begin() + file_header_bytes, records.end());
+    temp_dir dir;
+    dir.write(log_name(1, 0), written);
+    dir.write(log_name(1, 1), version_2_start(1));  // whole: version 2 has no generation_whole record
+    const load_result loaded = load(dir.path(), 2);
+    ASSERT_EQ(loaded.error, "");
+    EXPECT_EQ(loaded.state.log_generation, 1u);
+    EXPECT_EQ(loaded.state.records, 4u);
+    dir.write(log_name(1, 1), prefix(version_2_start(1), 20));
+    EXPECT_NE(load(dir.path(), 2).error.find(log_name(1, 1) + ": cut short at byte offset 20, before its log set "
+                                                               "record, though " + dir.path() + "/" + log_name(1, 0) +
+                                             " holds records"),
+              std::string::npos);
+    dir.write(log_name(1, 1), made_log(1, 1, {2, 0}));
+    const std::string mixed = load(dir.path(), 2).error;  // (which is named first: the order the directory lists them)
+    EXPECT_NE(mixed.find(": its format version ("), std::string::npos) << mixed;
+    EXPECT_NE(mixed.find(") differs from that of "), std::string::npos) << mixed;
+    EXPECT_NE(mixed.find(log_name(1, 0)), std::string::npos) << mixed;
+    EXPECT_NE(mixed.find(log_name(1, 1)), std::string::npos) << mixed;
 }
 
 TEST(PersistLoader, VersionOneLogsAreStillRead) {
@@ -438,6 +665,10 @@ TEST(PersistLoader, NewLogsNeverTakeAnExistingFile) {
     EXPECT_EQ(dir.size(log_name(5, 0)), 0u);
     EXPECT_NE(::access((dir.path() + "/" + log_name(5, 0)).c_str(), F_OK), 0) << "a log made by the failed call is left";
     EXPECT_EQ(create_logs_now(dir.path(), 6, {2, 5}), "");
+    // Each made whole: its start, then its generation_whole record.
+    std::ifstream made(dir.path() + "/" + log_name(6, 1), std::ios::binary);
+    const std::vector<char> bytes{std::istreambuf_iterator<char>(made), std::istreambuf_iterator<char>()};
+    EXPECT_EQ(bytes, made_log(6, 1, {2, 5}));
     struct stat info {};
     ASSERT_EQ(::stat((dir.path() + "/" + log_name(6, 1)).c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 077, 0u) << "logs hold bearer tokens: the owner's only";
