@@ -111,11 +111,12 @@ io::task<bool> connection::receive() {
     arm_once(mid_request ? _server._reading : _requests == 0 ? _server._fresh : _server._idle);
     // A connection that has sent nothing holds no read buffer, nor one idle
     // after a big message (the parser gave it back): wait for bytes before
-    // the parser takes one. After a small
-    // message the buffer stays (no allocation or poll per request), so an
-    // idle connection that has sent a request holds up to
-    // limits::read_buffer_bytes; giving that back too wants buffers the
-    // kernel picks at completion (provided buffer rings).
+    // the parser takes one. After a small message the buffer stays (no
+    // allocation or poll per request), but the parser starts a request
+    // over at its start when nothing follows the last one, so a client
+    // that waits for each answer keeps only what its requests span
+    // resident (a page for small ones); giving that back too wants buffers
+    // the kernel picks at completion (provided buffer rings).
     std::int32_t received = 0;
     if (_parser.holds_buffer() || (co_await io::poll_readable(_fd, &_pending) > 0 && !_interrupted)) {
         received = co_await io::recv(_fd, _parser.free_space(), &_pending);

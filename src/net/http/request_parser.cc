@@ -148,14 +148,21 @@ void request_parser::finish_message() {
     } else {
         _body.clear();
     }
-    // A message longer than the read buffer went through all of it; with
-    // nothing after it, the buffer goes too, as for a connection that has
-    // sent nothing (free_space() allocates it again). Small messages, the
-    // hot path, keep it.
-    if (_head_bytes + _body_bytes >= limits::read_buffer_bytes && _parsed == _end) {
-        _buffer.reset();
-        _start = _parsed = _end = 0;
-    }
+    // Bytes of the next message already buffered (pipelined) stay where
+    // they are; place_head() moves them when room runs short.
+    if (_parsed != _end) return;
+    // Nothing of the next message has arrived: it starts over at offset 0,
+    // so a keep-alive connection of small requests keeps writing the same
+    // first bytes of the buffer and its other pages are never touched
+    // (never made resident). No view is out: those of this message end
+    // here, by the contract of head(), and nothing after it was received.
+    RINGKV_DEBUG_ASSERT(_phase == phase::idle && !_started);
+    _start = _parsed = _end = 0;
+    // A message longer than the read buffer went through all of it; the
+    // buffer goes too, as for a connection that has sent nothing
+    // (free_space() allocates it again). Small messages, the hot path, keep
+    // it.
+    if (_head_bytes + _body_bytes >= limits::read_buffer_bytes) _buffer.reset();
 }
 
 request_parser::event request_parser::fail_now(failure f) {

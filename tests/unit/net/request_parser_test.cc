@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -42,47 +43,93 @@ bool holds_control(std::string_view s) {
     });
 }
 
-// Feeds `input` in pieces ending at each of `cuts` (and at the end), acting
-// like a connection that accepts bodies up to body_limit. The oracle: no
-// view holds a control character, and the views taken at head_ready still
-// read the same at message_ready (after the body was read and the buffer
-// compacted).
+// Bytes of free space overwritten past each piece (a recv may write its
+// whole room): a view into that room, or bytes read past those received,
+// show up as this pattern. Bounded, so byte-at-a-time feeds stay fast.
+constexpr std::size_t scribble_bytes = 512;
+constexpr char scribble = 'Z';
+
+// A connection's use of the parser, accepting (or discarding) bodies up to
+// body_limit. The oracle: no view holds a control character, and the views
+// taken at head_ready still read the same at message_ready (after the body
+// was read, the buffer compacted and the free space scribbled over).
+class reader {
+public:
+    explicit reader(std::size_t body_limit = limits::body_bytes_max, bool discard = false,
+                    std::size_t scribble_max = scribble_bytes)
+        : _body_limit(body_limit), _discard(discard), _scribble_max(scribble_max) {}
+
+    // Receives `piece`, in as many reads as the free space takes, each
+    // followed by every event up to need_more (the message before it is
+    // finished then, as a connection does before its next read). False once
+    // the parser failed.
+    bool send(std::string_view piece) {
+        while (!piece.empty() && !_failed) {
+            piece.remove_prefix(receive(piece));
+            handle_events();
+        }
+        return !_failed;
+    }
+
+    request_parser& parser() { return _parser; }
+    const std::vector<std::string>& transcript() const { return _transcript; }
+
+private:
+    // Writes the start of `piece` where free_space() says, after filling up
+    // to _scribble_max more bytes of the room with the pattern.
+    std::size_t receive(std::string_view piece) {
+        std::span<char> room = _parser.free_space();
+        EXPECT_GE(room.size(), 1u);
+        const std::size_t n = std::min(room.size(), piece.size());
+        std::memset(room.data(), scribble, n + std::min(_scribble_max, room.size() - n));
+        std::memcpy(room.data(), piece.data(), n);
+        _parser.received(n);
+        return n;
+    }
+
+    void handle_events() {
+        for (;;) {
+            const event e = _parser.next();
+            if (e == event::need_more) return;
+            if (e == event::head_ready) {
+                _transcript.push_back("head " + std::string(_parser.head().target));
+                _at_head = views_of(_parser.head());
+                for (const std::string& v : _at_head) EXPECT_FALSE(holds_control(v)) << v;
+                if (_discard) _parser.discard_body(_body_limit);
+                else _parser.accept_body(_body_limit);
+            } else if (e == event::message_ready) {
+                EXPECT_EQ(views_of(_parser.head()), _at_head) << "the head moved under its views";
+                _transcript.push_back(describe(_parser.head(), _parser.body()));
+            } else {
+                _transcript.push_back("failed " + std::to_string(int(_parser.error())));
+                _failed = true;
+                return;
+            }
+        }
+    }
+
+    request_parser _parser;
+    const std::size_t _body_limit;
+    const bool _discard;
+    const std::size_t _scribble_max;
+    std::vector<std::string> _transcript;
+    std::vector<std::string> _at_head;
+    bool _failed = false;
+};
+
+// Feeds `input` in pieces ending at each of `cuts` (and at the end).
 std::vector<std::string> feed(const std::string& input, const std::vector<std::size_t>& cuts,
                               std::size_t body_limit = limits::body_bytes_max, bool discard = false) {
-    request_parser parser;
-    std::vector<std::string> transcript;
-    std::vector<std::string> at_head;
+    reader r(body_limit, discard);
     std::size_t given = 0;
     std::vector<std::size_t> ends = cuts;
     ends.push_back(input.size());
     for (const std::size_t end : ends) {
-        while (given < end) {
-            std::span<char> room = parser.free_space();
-            EXPECT_GE(room.size(), 1u);
-            const std::size_t n = std::min(room.size(), end - given);
-            std::memcpy(room.data(), input.data() + given, n);
-            parser.received(n);
-            given += n;
-            for (;;) {
-                const event e = parser.next();
-                if (e == event::need_more) break;
-                if (e == event::head_ready) {
-                    transcript.push_back("head " + std::string(parser.head().target));
-                    at_head = views_of(parser.head());
-                    for (const std::string& v : at_head) EXPECT_FALSE(holds_control(v)) << v;
-                    if (discard) parser.discard_body(body_limit);
-                    else parser.accept_body(body_limit);
-                } else if (e == event::message_ready) {
-                    EXPECT_EQ(views_of(parser.head()), at_head) << "the head moved under its views";
-                    transcript.push_back(describe(parser.head(), parser.body()));
-                } else {
-                    transcript.push_back("failed " + std::to_string(int(parser.error())));
-                    return transcript;
-                }
-            }
-        }
+        if (end <= given) continue;
+        if (!r.send(std::string_view(input).substr(given, end - given))) break;
+        given = end;
     }
-    return transcript;
+    return r.transcript();
 }
 
 std::string failed(failure f) { return "failed " + std::to_string(int(f)); }
@@ -413,6 +460,13 @@ TEST(request_parser, blank_lines_before_a_request_are_bounded) {
     std::string crlfs;
     for (int i = 0; i < 20000; ++i) crlfs += "\r\n";
     EXPECT_EQ(feed(crlfs, {}).back(), failed(failure::header_too_large));
+    // Received a little at a time too: blank lines are not a finished
+    // message, after which the buffer starts over (and the count with it).
+    std::vector<std::size_t> cuts;
+    for (std::size_t at = 100; at < crlfs.size(); at += 100) cuts.push_back(at);
+    EXPECT_EQ(last(feed(crlfs, cuts)), failed(failure::header_too_large));
+    const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    EXPECT_EQ(last(feed(get + crlfs, {get.size()})), failed(failure::header_too_large));
     const auto t = feed("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", {});
     ASSERT_EQ(t.size(), 2u);
 }
@@ -525,6 +579,130 @@ TEST(request_parser, a_big_body_is_given_back_when_its_message_is_finished) {
     const std::size_t capacity = parser.body().capacity();
     EXPECT_EQ(parser.next(), event::need_more);
     EXPECT_EQ(parser.body().capacity(), capacity);
+}
+
+// --- The read buffer between messages ----------------------------------------
+// A keep-alive connection whose client waits for each answer sends its next
+// request only after the last one is finished (the caller called next()
+// after its message_ready): that request starts over at the buffer's start,
+// so the pages after the first are never touched. Bytes already received
+// of a next request (pipelined) must stay, and a head must not move while
+// its body arrives.
+
+// Requests of every kind, bodies of 0 to 900 bytes.
+std::vector<std::string> keep_alive_requests() {
+    std::vector<std::string> requests;
+    for (int i = 0; i < 48; ++i) {
+        const std::string n = std::to_string(i);
+        const std::string body(std::size_t(i * 61 % 900), char('a' + i % 26));
+        switch (i % 4) {
+            case 0:
+                requests.push_back(put("/k" + n + "?ttl_secs=" + n, body, "Authorization: Bearer t" + n + "\r\n"));
+                break;
+            case 1: {
+                std::string chunked = "POST /c" + n + " HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;e=" +
+                                      n + "\r\n!\r\n";
+                if (!body.empty()) chunked += (std::ostringstream() << std::hex << body.size()).str() + "\r\n" + body + "\r\n";
+                requests.push_back(chunked + "0\r\nT: " + n + "\r\n\r\n");
+                break;
+            }
+            case 2: requests.push_back("GET /g" + n + "?q=" + n + " HTTP/1.1\r\nHost: h\r\n\r\n"); break;
+            default: requests.push_back("\r\nHEAD /h" + n + " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"); break;
+        }
+    }
+    return requests;
+}
+
+TEST(request_parser, keep_alive_requests_read_the_same_at_every_split_from_the_buffer_start) {
+    const std::vector<std::string> requests = keep_alive_requests();
+    std::vector<std::vector<std::string>> expected;
+    std::size_t longest = 0;
+    for (const std::string& r : requests) {
+        expected.push_back(feed(r, {}));
+        ASSERT_EQ(expected.back().size(), 2u) << r;
+        ASSERT_EQ(expected.back()[1].find("failed"), std::string::npos) << r;
+        longest = std::max(longest, r.size());
+    }
+    // Each request of the sequence cut at `cut` (one piece when it is
+    // shorter), on one parser.
+    for (std::size_t cut = 0; cut < longest; ++cut) {
+        reader client;
+        const char* buffer_start = nullptr;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            const std::span<char> room = client.parser().free_space();
+            if (buffer_start == nullptr) buffer_start = room.data();
+            ASSERT_EQ(room.data(), buffer_start) << "request " << i << ", cut at " << cut;
+            ASSERT_EQ(room.size(), limits::read_buffer_bytes);
+            const std::string& r = requests[i];
+            const std::size_t first = cut == 0 ? r.size() : std::min(cut, r.size());
+            ASSERT_TRUE(client.send(std::string_view(r).substr(0, first)));
+            ASSERT_TRUE(client.send(std::string_view(r).substr(first)));
+            ASSERT_FALSE(client.parser().in_message()) << "request " << i << ", cut at " << cut;
+            const std::vector<std::string>& t = client.transcript();
+            ASSERT_EQ(t.size(), 2 * (i + 1));
+            ASSERT_EQ(t[2 * i], expected[i][0]) << "request " << i << ", cut at " << cut;
+            ASSERT_EQ(t[2 * i + 1], expected[i][1]) << "request " << i << ", cut at " << cut;
+        }
+    }
+}
+
+// One byte at a time, as a slow client sends: still the same.
+TEST(request_parser, keep_alive_requests_read_the_same_byte_by_byte) {
+    reader client;
+    std::vector<std::string> expected;
+    for (const std::string& r : keep_alive_requests()) {
+        for (const std::string& line : feed(r, {})) expected.push_back(line);
+        for (const char c : r) ASSERT_TRUE(client.send(std::string_view(&c, 1)));
+    }
+    EXPECT_EQ(client.transcript(), expected);
+}
+
+// The next request's first bytes arrive with the end of this one (at every
+// length): they are kept, and the request after, sent alone, starts over.
+TEST(request_parser, pipelined_bytes_after_a_message_are_kept_where_they_are) {
+    const std::string a = put("/a?x=1", "alpha", "Authorization: Bearer a\r\n");
+    const std::string b = "GET /b?y=2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer b\r\n\r\n";
+    const std::string c = put("/c", std::string(300, 'c'));
+    const std::string d = "POST /d HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nddd\r\n0\r\n\r\n";
+    const std::vector<std::string> expected = feed(a + b + c + d, {});
+    ASSERT_EQ(expected.size(), 8u);
+    for (std::size_t k = 0; k <= b.size(); ++k) {
+        for (const std::size_t c_split : {std::size_t(0), c.size() - 1}) {
+            reader client;
+            const char* buffer_start = client.parser().free_space().data();
+            ASSERT_TRUE(client.send(a + b.substr(0, k)));
+            ASSERT_TRUE(client.send(b.substr(k) + c.substr(0, c_split)));
+            ASSERT_TRUE(client.send(c.substr(c_split)));
+            ASSERT_EQ(client.parser().free_space().data(), buffer_start) << k;
+            ASSERT_TRUE(client.send(d));
+            ASSERT_EQ(client.transcript(), expected) << "the first " << k << " bytes of b with a, c split at " << c_split;
+        }
+    }
+}
+
+// A head whose read ended with it (nothing unparsed) stays put while its
+// body arrives, though the whole free space is overwritten before each read.
+TEST(request_parser, a_head_stays_put_while_its_body_arrives_into_scribbled_space) {
+    const std::string before = "GET /before HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (const std::size_t body_bytes : {1u, 100u, 5000u, 40000u}) {
+        for (const std::size_t piece : {1u, 7u, 1000u, 4096u}) {
+            const std::string body(body_bytes, 'b');
+            const std::string message = put("/k?q=v", body, "Authorization: Bearer tok\r\n");
+            const std::size_t head_bytes = message.size() - body.size();
+            reader client(limits::body_bytes_max, false, std::numeric_limits<std::size_t>::max());
+            ASSERT_TRUE(client.send(before));
+            ASSERT_TRUE(client.send(std::string_view(message).substr(0, head_bytes)));
+            ASSERT_TRUE(client.parser().request_begun());
+            for (std::size_t at = head_bytes; at < message.size(); at += piece) {
+                ASSERT_TRUE(client.send(std::string_view(message).substr(at, piece)));
+            }
+            const std::vector<std::string>& t = client.transcript();
+            ASSERT_EQ(t.size(), 4u);
+            EXPECT_EQ(t[3], "3 /k?q=v path=/k query=q=v ct=text/plain auth=Bearer tok chunked=0 expect=0 keep=1 minor=1 cl=" +
+                                std::to_string(body_bytes) + " body=" + body)
+                << body_bytes << " in pieces of " << piece;
+        }
+    }
 }
 
 }  // namespace

@@ -5,7 +5,12 @@
 // The read buffer (limits::read_buffer_bytes, allocated at the first byte,
 // never zero-filled) holds the head of the request in progress contiguously,
 // so the request_head handed out is views, not copies. What may move, when:
-//  - between messages: everything (the next head starts over at offset 0);
+//  - between messages: everything. When a message is finished (next() after
+//    its message_ready) with nothing after it received, the next one starts
+//    over at offset 0: a keep-alive client that waits for each answer has
+//    every request written over the same first bytes, and the buffer's
+//    other pages are never touched (never resident). Bytes of the next
+//    message already received (pipelined) stay until room runs short;
 //  - during a head: the partial head (its fields are offsets, and views are
 //    built only once the head is complete);
 //  - at head end, before the views are built: the head, once, to offset 0
@@ -54,7 +59,8 @@ public:
     request_parser& operator=(const request_parser&) = delete;
 
     // Where the next recv may write; never empty. Allocates the read buffer
-    // the first time.
+    // the first time. Called once next() said need_more (it may move what
+    // is buffered, never the head of a message whose body is being read).
     std::span<char> free_space();
     // False before the first byte, and between messages after one longer
     // than the buffer (finished with nothing after it): the caller may wait
