@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -31,6 +33,35 @@ persist::log_mode mode_of(config::config::persist_settings::log_policy policy) {
 
 std::string failed(const std::string& what, int error) { return what + ": " + std::strerror(error); }
 
+// `path` as one shell word, for a command to copy: as it is when it holds
+// nothing a shell reads specially, else in single quotes.
+std::string shell_word(const std::string& path) {
+    const bool plain = !path.empty() && std::all_of(path.begin(), path.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("/._-+,:@%", c) != nullptr;
+    });
+    if (plain) return path;
+    std::string quoted = "'";
+    for (const char c : path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// A data directory that group or others may read or enter: said on stderr,
+// never changed (the operator chose its mode, or a tool did). The files
+// ringkv writes are 0600 whatever the directory, but a file put there by
+// other means keeps its own mode, and they hold bearer tokens.
+void warn_if_open(const std::string& dir, mode_t mode) {
+    constexpr mode_t group_read_or_search = S_IRGRP | S_IXGRP;
+    constexpr mode_t others_read_or_search = S_IROTH | S_IXOTH;
+    const bool group = (mode & group_read_or_search) != 0, others = (mode & others_read_or_search) != 0;
+    if (!group && !others) return;
+    const char* who = group && others ? "group and others" : group ? "its group" : "others";
+    std::fprintf(stderr,
+                 "ringkv: warning: --data-dir %s is mode %04o: %s can list or enter it, and the files in it hold the "
+                 "organizations' bearer tokens (ringkv writes its own 0600, but a file copied in keeps its mode); to "
+                 "make it private: chmod 700 %s\n",
+                 dir.c_str(), unsigned(mode & 07777), who, shell_word(dir).c_str());
+}
+
 // The directory exists (made if missing: private, 0700, as it holds the
 // organizations' bearer tokens) and takes a written, fsync'd file. The
 // probe is an unnamed file (O_TMPFILE), so no name in the directory is
@@ -42,6 +73,7 @@ std::string check_writable(const std::string& dir) {
     struct stat info {};
     if (::stat(dir.c_str(), &info) != 0) return failed("--data-dir " + dir, errno);
     if (!S_ISDIR(info.st_mode)) return "--data-dir " + dir + ": not a directory";
+    warn_if_open(dir, info.st_mode);
     std::string probe;
     int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {  // EISDIR: a kernel that predates O_TMPFILE

@@ -71,6 +71,14 @@ std::unique_ptr<server_process> start_with_stderr_in(const std::string& path, co
     return std::make_unique<server_process>(args);
 }
 
+// What a server started on `dir` said on stderr, from its start to its stop.
+std::string stderr_of_a_run(const temp_dir& scratch, const std::string& dir) {
+    const std::unique_ptr<server_process> server =
+        start_with_stderr_in(scratch.path() + "/stderr", {"--data-dir", dir, "--threads", "1"});
+    EXPECT_EQ(server->stop(), 0);
+    return scratch.read("stderr");
+}
+
 // The bytes a log of `generation` holds before any change: its header, log
 // set record and generation_whole record.
 std::size_t made_log_bytes(std::uint64_t generation, unsigned core, persist::log_set_record set) {
@@ -725,6 +733,38 @@ TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_ackno
     for (const std::string& key : acknowledged) {
         EXPECT_EQ(call(server.port(), "GET", key_path(id, key)).body, std::string(1000, 'v')) << key;
     }
+}
+
+// A --data-dir that exists keeps its mode: ringkv never changes it. But
+// one that group or others can list or enter is named on stderr, with why
+// it matters and the chmod that makes it private (the path quoted for the
+// shell); a private one is not.
+TEST(persist, an_existing_data_dir_open_to_others_is_named_on_stderr_and_left_as_it_is) {
+    temp_dir parent;
+    const std::string dir = parent.path() + "/shared dir";
+    ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+    const auto mode_of = [&dir] {
+        struct stat info {};
+        EXPECT_EQ(::stat(dir.c_str(), &info), 0);
+        return info.st_mode & 07777;
+    };
+    ASSERT_EQ(::chmod(dir.c_str(), 0750), 0);  // (chmod: the umask does not apply)
+    const std::string group = stderr_of_a_run(parent, dir);
+    EXPECT_NE(group.find("ringkv: warning: --data-dir " + dir +
+                         " is mode 0750: its group can list or enter it, and the files in it hold the organizations' "
+                         "bearer tokens"),
+              std::string::npos)
+        << group;
+    EXPECT_NE(group.find("; to make it private: chmod 700 '" + dir + "'\n"), std::string::npos) << group;
+    EXPECT_EQ(mode_of(), 0750u);
+    ASSERT_EQ(::chmod(dir.c_str(), 0701), 0);
+    const std::string others = stderr_of_a_run(parent, dir);
+    EXPECT_NE(others.find("is mode 0701: others can list or enter it"), std::string::npos) << others;
+    EXPECT_EQ(mode_of(), 0701u);
+    ASSERT_EQ(::chmod(dir.c_str(), 0700), 0);
+    const std::string private_dir = stderr_of_a_run(parent, dir);
+    EXPECT_EQ(private_dir.find("warning"), std::string::npos) << private_dir;
+    EXPECT_EQ(mode_of(), 0700u);
 }
 
 // A clean stop (SIGTERM) loses nothing acknowledged: each core writes and
