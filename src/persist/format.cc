@@ -171,121 +171,91 @@ void append(const part_record& r, std::vector<char>& out) { append_record(out, r
 
 void append(const end_record& r, std::vector<char>& out) { append_record(out, record_type::end, fields_of(r)); }
 
-std::optional<put_record> decode_put(std::string_view body) {
-    cursor c(body.substr(1));
-    put_record r;
-    std::uint16_t key_bytes = 0, type_bytes = 0;
-    std::uint32_t value_bytes = 0;
-    c.read(r.namespace_number);
-    c.read(r.updated_at_s);
-    c.read(r.expires_at_wall_ms);
-    c.read(key_bytes);
-    c.read(type_bytes);
-    c.read(value_bytes);
-    c.read(r.key, key_bytes);
-    c.read(r.content_type, type_bytes);
-    c.read(r.value, value_bytes);
-    if (!c.done()) return std::nullopt;
-    return r;
-}
-
-std::optional<erase_record> decode_erase(std::string_view body) {
-    cursor c(body.substr(1));
-    erase_record r;
-    std::uint16_t key_bytes = 0;
-    c.read(r.namespace_number);
-    c.read(key_bytes);
-    c.read(r.key, key_bytes);
-    if (!c.done()) return std::nullopt;
-    return r;
-}
-
-std::optional<namespace_state_record> decode_namespace_state(std::string_view body) {
-    cursor c(body.substr(1));
-    namespace_state_record r;
-    std::uint8_t flags = 0;
-    std::uint16_t name_bytes = 0, organization_bytes = 0;
-    c.read(r.id.high);
-    c.read(r.id.low);
-    c.read(r.number);
-    c.read(flags);
-    c.read(r.created_at_s);
-    c.read(r.provisioned_at_s);
-    c.read(r.provisioned_at_wall_ms);
-    c.read(r.delete_requested_at_s);
-    c.read(r.deleted_at_wall_ms);
-    c.read(name_bytes);
-    c.read(organization_bytes);
-    c.read(r.name, name_bytes);
-    c.read(r.organization, organization_bytes);
-    if (!c.done() || (flags & ~3u) != 0) return std::nullopt;
-    r.ttl_support = (flags & 1) != 0;
-    r.deleting = (flags & 2) != 0;
-    return r;
-}
-
-std::optional<snapshot_meta_record> decode_snapshot_meta(std::string_view body) {
-    cursor c(body.substr(1));
-    snapshot_meta_record r;
-    c.read(r.next_namespace_number);
-    c.read(r.taken_at_wall_ms);
-    c.read(r.parts);
-    if (!c.done()) return std::nullopt;
-    return r;
-}
-
-std::optional<part_record> decode_part(std::string_view body) {
-    cursor c(body.substr(1));
-    part_record r;
-    c.read(r.core);
-    c.read(r.bytes);
-    c.read(r.records);
-    if (!c.done()) return std::nullopt;
-    return r;
-}
-
-std::optional<end_record> decode_end(std::string_view body) {
-    cursor c(body.substr(1));
-    end_record r;
-    c.read(r.records);
-    if (!c.done()) return std::nullopt;
-    return r;
-}
-
 void append(const log_set_record& r, std::vector<char>& out) { append_record(out, record_type::log_set, fields_of(r)); }
 
 void append(const clock_record& r, std::vector<char>& out) { append_record(out, record_type::clock, fields_of(r)); }
-
-std::optional<log_set_record> decode_log_set(std::string_view body) {
-    if (body.empty() || body[0] != char(record_type::log_set)) return std::nullopt;
-    cursor c(body.substr(1));
-    log_set_record r;
-    c.read(r.cores);
-    c.read(r.follows);
-    if (!c.done() || r.cores == 0) return std::nullopt;
-    return r;
-}
 
 void append(const generation_whole_record& r, std::vector<char>& out) {
     append_record(out, record_type::generation_whole, fields_of(r));
 }
 
-std::optional<generation_whole_record> decode_generation_whole(std::string_view body) {
-    if (body.empty() || body[0] != char(record_type::generation_whole)) return std::nullopt;
+namespace {
+
+// One body of `type`: its type byte, then the fields `read` takes from a
+// cursor into a record, in the order fields_of() writes them. The record
+// only if `read` accepts what it read and every byte was consumed.
+template <typename Record, typename Read>
+std::optional<Record> decode_body(std::string_view body, record_type type, Read read) {
+    if (body.empty() || body[0] != char(type)) return std::nullopt;
     cursor c(body.substr(1));
-    generation_whole_record r;
-    c.read(r.generation);
-    if (!c.done()) return std::nullopt;
+    Record r;
+    if (!read(c, r) || !c.done()) return std::nullopt;
     return r;
 }
 
+}  // namespace
+
+std::optional<put_record> decode_put(std::string_view body) {
+    return decode_body<put_record>(body, record_type::put, [](cursor& c, put_record& r) {
+        std::uint16_t key_bytes = 0, type_bytes = 0;
+        std::uint32_t value_bytes = 0;
+        return c.read(r.namespace_number) && c.read(r.updated_at_s) && c.read(r.expires_at_wall_ms) &&
+               c.read(key_bytes) && c.read(type_bytes) && c.read(value_bytes) && c.read(r.key, key_bytes) &&
+               c.read(r.content_type, type_bytes) && c.read(r.value, value_bytes);
+    });
+}
+
+std::optional<erase_record> decode_erase(std::string_view body) {
+    return decode_body<erase_record>(body, record_type::erase, [](cursor& c, erase_record& r) {
+        std::uint16_t key_bytes = 0;
+        return c.read(r.namespace_number) && c.read(key_bytes) && c.read(r.key, key_bytes);
+    });
+}
+
+std::optional<namespace_state_record> decode_namespace_state(std::string_view body) {
+    return decode_body<namespace_state_record>(body, record_type::namespace_state, [](cursor& c, namespace_state_record& r) {
+        std::uint8_t flags = 0;
+        std::uint16_t name_bytes = 0, organization_bytes = 0;
+        const bool read = c.read(r.id.high) && c.read(r.id.low) && c.read(r.number) && c.read(flags) &&
+                          c.read(r.created_at_s) && c.read(r.provisioned_at_s) && c.read(r.provisioned_at_wall_ms) &&
+                          c.read(r.delete_requested_at_s) && c.read(r.deleted_at_wall_ms) && c.read(name_bytes) &&
+                          c.read(organization_bytes) && c.read(r.name, name_bytes) &&
+                          c.read(r.organization, organization_bytes);
+        r.ttl_support = (flags & 1) != 0;
+        r.deleting = (flags & 2) != 0;
+        return read && (flags & ~3u) == 0;
+    });
+}
+
+std::optional<snapshot_meta_record> decode_snapshot_meta(std::string_view body) {
+    return decode_body<snapshot_meta_record>(body, record_type::snapshot_meta, [](cursor& c, snapshot_meta_record& r) {
+        return c.read(r.next_namespace_number) && c.read(r.taken_at_wall_ms) && c.read(r.parts);
+    });
+}
+
+std::optional<part_record> decode_part(std::string_view body) {
+    return decode_body<part_record>(body, record_type::part, [](cursor& c, part_record& r) {
+        return c.read(r.core) && c.read(r.bytes) && c.read(r.records);
+    });
+}
+
+std::optional<end_record> decode_end(std::string_view body) {
+    return decode_body<end_record>(body, record_type::end, [](cursor& c, end_record& r) { return c.read(r.records); });
+}
+
+std::optional<log_set_record> decode_log_set(std::string_view body) {
+    return decode_body<log_set_record>(body, record_type::log_set, [](cursor& c, log_set_record& r) {
+        return c.read(r.cores) && c.read(r.follows) && r.cores != 0;
+    });
+}
+
 std::optional<clock_record> decode_clock(std::string_view body) {
-    if (body.empty() || body[0] != char(record_type::clock)) return std::nullopt;
-    cursor c(body.substr(1));
-    clock_record r;
-    c.read(r.offset_ms);
-    if (!c.done()) return std::nullopt;
-    return r;
+    return decode_body<clock_record>(body, record_type::clock, [](cursor& c, clock_record& r) { return c.read(r.offset_ms); });
+}
+
+std::optional<generation_whole_record> decode_generation_whole(std::string_view body) {
+    return decode_body<generation_whole_record>(body, record_type::generation_whole,
+                                                [](cursor& c, generation_whole_record& r) { return c.read(r.generation); });
 }
 
 record_reader::status record_reader::next() {

@@ -14,8 +14,9 @@
 // The body's first byte is its type.
 //
 // Encoding appends to a caller's buffer; decoding hands out views into the
-// caller's bytes (zero-copy, valid while those bytes are), and never trusts
-// a length before checking it against what is there.
+// caller's bytes (zero-copy, valid while those bytes are), never trusts
+// a length before checking it against what is there, and takes only a body
+// of its own type whose every byte it consumed.
 
 #include <ringkv/store/uuid.hh>
 

@@ -165,6 +165,40 @@ TEST(PersistFormat, GenerationWholeRecordsRoundTripAndDecodeOnlyTheirOwnBodies) 
     EXPECT_EQ(log_whole(7), expected);
 }
 
+// Each decoder takes a body of its own type only (the type byte first):
+// every record's body given to every decoder decodes in its own alone.
+TEST(PersistFormat, EachDecoderTakesOnlyBodiesOfItsOwnType) {
+    std::vector<char> file;
+    append_header({file_kind::log, format_version, 0, 1}, file);
+    append(sample_put(1, "k", "v"), file);
+    append(erase_record{1, "k"}, file);
+    append(sample_namespace(1), file);
+    append(snapshot_meta_record{2, 3, 4}, file);
+    append(part_record{1, 2, 3}, file);
+    append(end_record{5}, file);
+    append(log_set_record{2, 1}, file);
+    append(clock_record{6}, file);
+    append(generation_whole_record{7}, file);
+    record_reader reader(view(file));
+    std::size_t records = 0;
+    while (reader.next() == record_reader::status::record) {
+        const std::string_view body = reader.current().body;
+        const record_type type = reader.current().type;
+        EXPECT_EQ(bool(decode_put(body)), type == record_type::put) << int(type);
+        EXPECT_EQ(bool(decode_erase(body)), type == record_type::erase) << int(type);
+        EXPECT_EQ(bool(decode_namespace_state(body)), type == record_type::namespace_state) << int(type);
+        EXPECT_EQ(bool(decode_snapshot_meta(body)), type == record_type::snapshot_meta) << int(type);
+        EXPECT_EQ(bool(decode_part(body)), type == record_type::part) << int(type);
+        EXPECT_EQ(bool(decode_end(body)), type == record_type::end) << int(type);
+        EXPECT_EQ(bool(decode_log_set(body)), type == record_type::log_set) << int(type);
+        EXPECT_EQ(bool(decode_clock(body)), type == record_type::clock) << int(type);
+        EXPECT_EQ(bool(decode_generation_whole(body)), type == record_type::generation_whole) << int(type);
+        ++records;
+    }
+    EXPECT_EQ(records, 9u);
+    EXPECT_EQ(decode_part(std::string_view()), std::nullopt);
+}
+
 // Why a new record type raises the format version: a reader that does not
 // know a type takes a record of it for a torn tail when it is the last one
 // (and would cut it off), for damage when records follow. A binary of
