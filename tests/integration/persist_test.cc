@@ -79,6 +79,17 @@ std::string stderr_of_a_run(const temp_dir& scratch, const std::string& dir) {
     return scratch.read("stderr");
 }
 
+// A run with --log always on `dir` that creates namespace `name`, stores
+// `key` in it, and dies (kill -9); the namespace's id.
+std::string crash_after_one_write(const temp_dir& dir, const std::string& threads, const std::string& name,
+                                  const std::string& key, const std::string& value) {
+    server_process server(with_dir(dir, {"--threads", threads, "--log", "always"}));
+    const std::string id = create_namespace(server.port(), name);
+    EXPECT_EQ(call(server.port(), "PUT", key_path(id, key), org_one_auth, value).status, 201);
+    kill_hard(server);
+    return id;
+}
+
 // The bytes a log of `generation` holds before any change: its header, log
 // set record and generation_whole record.
 std::size_t made_log_bytes(std::uint64_t generation, unsigned core, persist::log_set_record set) {
@@ -365,13 +376,7 @@ TEST(persist, the_virtual_clock_survives_restarts_and_ttls_keep_running_on_it) {
 
 TEST(persist, a_torn_log_tail_is_cut_and_the_rest_kept) {
     temp_dir dir;
-    std::string id;
-    {
-        server_process server(with_dir(dir, {"--threads", "1", "--log", "always"}));
-        id = create_namespace(server.port(), "torn");
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "whole"), org_one_auth, "kept").status, 201);
-        kill_hard(server);
-    }
+    const std::string id = crash_after_one_write(dir, "1", "torn", "whole", "kept");
     const std::vector<std::string> logs = dir.files("log-");
     ASSERT_EQ(logs.size(), 1u);
     const std::string whole = dir.read(logs[0]);
@@ -511,13 +516,7 @@ TEST(persist, a_log_cut_short_in_a_generation_only_it_wrote_in_stops_the_start_n
 // logs follow the generation before the crashed one.
 TEST(persist, a_crash_while_a_generations_logs_were_made_whole_still_starts) {
     temp_dir dir;
-    std::string id;
-    {
-        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
-        id = create_namespace(server.port(), "crashed");
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "k"), org_one_auth, "kept").status, 201);
-        kill_hard(server);
-    }
+    const std::string id = crash_after_one_write(dir, "2", "crashed", "k", "kept");
     const persist::log_set_record set{2, 1};
     const std::vector<char> start_0 = persist::log_start(2, 0, set);
     std::vector<char> whole_1 = persist::log_start(2, 1, set);

@@ -112,12 +112,17 @@ struct load_result {
 // and each names how many there are (log_set_record), so a missing one was
 // lost, never just unwritten. Also refused: the logs of the snapshot's own
 // generation when the snapshot lists them, and a generation the logs after
-// it follow. A log that ends before its log set record is ignored when a
-// crash may have cut its generation's making short (it holds nothing), and
+// it follow. A log whose start is not whole (it ends before its log set
+// record, or before its generation_whole record) is ignored when a crash
+// may have cut its generation's making short (it holds nothing), and
 // refused, naming it and where it ends, once its generation is known to
-// have been made whole (a record in any of its logs, the snapshot, or a
-// later log set that follows it says so). Version 1 logs name no set:
-// nothing can be checked for them.
+// have been made whole that far: a generation_whole record in any of its
+// logs proves that every log had its log set record; core 0's (written
+// last), a record of a change in any log, the snapshot, or a later log set
+// that follows the generation prove that every log had both
+// (docs/persistence.md, "Generations"). Version 2 logs have no
+// generation_whole record and version 1 logs no log set: what they lack
+// is not checked.
 load_result load(const std::string& dir, unsigned cores);
 
 // Parses and checks one file's bytes, as load() does, without touching the
