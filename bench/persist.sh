@@ -14,9 +14,14 @@
 #     and with snapshots written back to back through the measured window,
 #     with the machine's busy cores and the CPU the host stole meanwhile
 #     (client and server share the cores; the virtual disk's I/O shows as
-#     steal).
+#     steal), how long each core's loop spent freezing its keys at the
+#     last cut, and a snapshot taken under the closed-loop maximum (the
+#     part writer runs at idle priority: how long it takes when no CPU is
+#     idle).
 # Usage: bench/persist.sh [SECONDS] [put] [restart] [snapshot]
 #   SECONDS: per measured run (default 10); sections: default all three.
+#   ringkv_binary=PATH runs that ringkv instead of build/src/ringkv (an
+#   older build, for a before/after in one session).
 # The data directories live under bench/out (on this machine's disk).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -111,7 +116,7 @@ time_to_serve() {  # NAME [ringkv flags...]
   shift
   local start end ticks
   start=$(date +%s.%N)
-  "$bench_root/build/src/ringkv" --port "$port" "$@" > "$bench_out/$name.log" 2>&1 &
+  "${ringkv_binary:-$bench_root/build/src/ringkv}" --port "$port" "$@" > "$bench_out/$name.log" 2>&1 &
   ringkv_pid=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
     kill -0 "$ringkv_pid" 2>/dev/null || { echo "ringkv did not start: $(cat "$bench_out/$name.log")" >&2; exit 1; }
@@ -236,6 +241,17 @@ if [[ " $sections " == *" snapshot "* ]]; then
   record snapshots-busy-cores "$busy"
   record snapshots-steal-pct "$steal"
   for p in p50 p99 p99.9; do record "$p-half-load-with-snapshots-us" "$(latency_us "$bench_out/persist-snapshot.json" $p)"; done
+  metrics=$(curl -s http://127.0.0.1:$port/metrics)
+  record last-freeze-ms-per-core "$(echo "$metrics" | awk '/^ringkv_snapshot_last_freeze_seconds/ {printf "%s%.2f", sep, $2 * 1000; sep = ","}')"
+  # One snapshot under the closed-loop maximum (no CPU left idle).
+  load "$bench_out/persist-max-snapshot.json" --duration $((seconds + 10)) &
+  load_pid=$!
+  sleep 1
+  answer=$(curl -s -m $((seconds + 20)) -X POST http://127.0.0.1:$port/_ringkv/snapshot)
+  wait "$load_pid"
+  load_pid=
+  record max-load-snapshot-ms "$(echo "$answer" | sed -n 's/.*"ms":\([0-9.]*\).*/\1/p')"
+  record max-load-with-snapshot-rps "$(rps_of "$bench_out/persist-max-snapshot.json")"
   stop_ringkv -KILL
 fi
 
@@ -251,4 +267,5 @@ fi
 if [[ " $sections " == *" snapshot "* ]]; then
   echo "p99 at half load: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshots-us) us with snapshots written back to back"
   echo "the machine meanwhile: $(value_of half-load-busy-cores) / $(value_of snapshots-busy-cores) of $(nproc) cores busy, $(value_of half-load-steal-pct) / $(value_of snapshots-steal-pct) % stolen by the host"
+  echo "freezing the keys at the cut: $(value_of last-freeze-ms-per-core) ms per core; a snapshot under the closed-loop maximum took $(value_of max-load-snapshot-ms) ms"
 fi

@@ -178,6 +178,7 @@ persistence::persistence(const config::config& settings, unsigned cores) : _core
 }
 
 persistence::~persistence() {
+    _parts.reset();  // joins the part writer's thread (the loops have ended)
     if (_lock_fd >= 0) ::close(_lock_fd);
 }
 
@@ -201,6 +202,7 @@ std::string persistence::prepare() {
             return "--data-dir: making this run's logs: " + error;
         }
     }
+    _parts = std::make_unique<persist::part_writer>(_cores);
     return {};
 }
 
@@ -281,6 +283,9 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
                     seen.write_errors);
         out.gauge("ringkv_log_accepting", "1 while this core's log takes writes, 0 while they get 507.",
                   log.accepting() ? 1 : 0);
+        out.gauge("ringkv_snapshot_last_freeze_seconds",
+                  "How long this core's loop spent freezing its keys at the last snapshot's cut.",
+                  seen.last_freeze_ms / 1000);
         if (!snapshots) return;
         out.counter("ringkv_snapshots_total", "Snapshots written and made durable.", seen.snapshots);
         out.counter("ringkv_snapshot_failures_total", "Snapshots that could not be written.", seen.snapshot_failures);
@@ -294,7 +299,7 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
 std::string core_persistence::start() {
     if (!_shared.enabled()) return {};
     _journal = std::make_unique<persist::journal>(_shared.options(), _loop, _state.keys, _state.namespaces,
-                                                  _state.next_namespace_number);
+                                                  _state.next_namespace_number, _shared.parts());
     if (std::string error = _journal->open(); !error.empty()) return error;
     persist::journal::set_local(_journal.get());
     _state.changes = _journal.get();

@@ -10,6 +10,7 @@
 #include <ringkv/metrics/core_metrics.hh>
 #include <ringkv/persist/journal.hh>
 #include <ringkv/persist/loader.hh>
+#include <ringkv/persist/part_writer.hh>
 
 #include <atomic>
 #include <memory>
@@ -30,11 +31,14 @@ public:
     // Creates the directory if missing, checks it can be written (a file is
     // written, fsync'd and removed), locks it against a second ringkv,
     // probes the io_uring file operations, loads what it holds, and makes
-    // this run's logs (one per core, all before any is written).
+    // this run's logs (one per core, all before any is written), and
+    // starts the thread that writes the snapshots' parts.
     // "" or the error to print (exit 1).
     std::string prepare();
     void add_routes(control::admin_table& table) const;
     const persist::persist_options& options() const { return _options; }
+    // After prepare(); joined when this ends, after the loops.
+    persist::part_writer& parts() { return *_parts; }
 
     // On each core, before its loop runs: the virtual clock's lead as the
     // files left it, then its share of the loaded state. "" or the error.
@@ -55,6 +59,7 @@ private:
     std::atomic<unsigned> _restored_cores{0};
     std::atomic<std::uint64_t> _restored_keys{0};
     std::atomic<unsigned> _unsaved_cores{0};
+    std::unique_ptr<persist::part_writer> _parts;
 };
 
 // One core's journal and its snapshot timer, for the loop's lifetime.

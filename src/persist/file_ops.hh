@@ -26,6 +26,11 @@ inline auto write_at(int fd, const char* data, unsigned bytes, std::uint64_t off
     return io::operation<decltype(prepare)>{prepare};
 }
 
+inline auto read_at(int fd, void* into, unsigned bytes, std::uint64_t offset) {
+    auto prepare = [=](io_uring_sqe* e) { io_uring_prep_read(e, fd, into, bytes, offset); };
+    return io::operation<decltype(prepare)>{prepare};
+}
+
 // fdatasync: the data and the size, not the times (a log's appends).
 inline auto sync_data(int fd) {
     auto prepare = [fd](io_uring_sqe* e) { io_uring_prep_fsync(e, fd, IORING_FSYNC_DATASYNC); };

@@ -1,11 +1,12 @@
 #include <ringkv/persist/journal.hh>
 
 #include "file_ops.hh"
-#include "part_writer.hh"
 
 #include <ringkv/base/assert.hh>
+#include <ringkv/base/clock.hh>
 #include <ringkv/persist/format.hh>
 #include <ringkv/persist/loader.hh>
+#include <ringkv/persist/part_writer.hh>
 #include <ringkv/persist/snapshot.hh>
 
 #include <fcntl.h>
@@ -31,7 +32,8 @@ std::string describe(int error) { return std::strerror(error); }
 }  // namespace
 
 journal::journal(const persist_options& options, io::loop& loop, store::shard& keys,
-                 const store::namespace_registry& namespaces, const std::uint32_t& next_namespace_number)
+                 const store::namespace_registry& namespaces, const std::uint32_t& next_namespace_number,
+                 part_writer& parts)
     : _options(options),
       _loop(loop),
       _keys(keys),
@@ -40,7 +42,7 @@ journal::journal(const persist_options& options, io::loop& loop, store::shard& k
       _core(loop.core()),
       _next_generation(options.first_generation + 1),
       _newest_logs(options.log == log_mode::off ? 0 : options.first_generation),
-      _part_writer(std::make_unique<part_writer>(loop)) {}
+      _part_writer(parts) {}
 
 journal::~journal() {
     for (batch& b : _batches) {
@@ -147,7 +149,6 @@ std::string journal::open_log(std::uint64_t generation) {
 
 void journal::start() {
     _last_sync_ms = _loop.now_ms();
-    _part_writer->start();
     _loop.on_iteration([this] { kick(); });
     _loop.on_tick([this] {
         // A clock advance with no write after it is logged on its own.
@@ -162,6 +163,7 @@ void journal::start() {
             _sync_due = true;
         }
         kick();
+        if (_part_state.writing) _part_writer.check_starved(_core, _loop.real_now_ms());
     });
     // A clean stop loses nothing acknowledged, whatever the mode: every
     // batch is written (one the disk refused is tried again at once) and
@@ -171,6 +173,7 @@ void journal::start() {
     // unsaved().
     _loop.on_stop([this](bool forced) {
         if (!forced) {
+            _part_writer.hurry();  // the snapshot at the stop must not wait for idle CPU
             _retry_at_ms = 0;
             kick();
             return;
@@ -621,7 +624,9 @@ std::string journal::cut(std::uint64_t generation, int part_fd, cut_capture* cap
     _cut_ms = _loop.now_ms();
     _cut_wall_offset_ms = wall_offset_ms();
     _frozen.clear();
+    const std::uint64_t freeze_start_ns = base::monotonic_ns();
     _keys.freeze(_frozen);
+    _stats.last_freeze_ms = double(base::monotonic_ns() - freeze_start_ns) / 1e6;
     if (capture != nullptr) {
         capture->next_namespace_number = _next_namespace_number;
         capture->wall_offset_ms = _cut_wall_offset_ms;
@@ -642,25 +647,24 @@ void journal::release_hold() {
     notify_waiters();
 }
 
-// The frozen items, written by the part writer in the loop's idle moments;
-// then fsync'd and renamed into place.
+// The frozen items, encoded and written by the part writer's thread
+// (part_writer.hh), fsync'd and renamed into place; the shard stays frozen
+// until the thread is done with its items.
 io::task<> journal::write_part(std::uint64_t generation, int fd, std::string temporary, std::string final_path) {
     _loop.hold();
-    std::vector<char> start;
-    append_header({file_kind::snapshot_part, format_version, _core, generation}, start);
-    const part_writer::written done =
-        co_await _part_writer->write(fd, std::move(start), {_frozen, _cut_ms, _cut_wall_offset_ms});
-    int result = done.error;
-    if (result == 0) result = co_await sync_data(fd);
-    co_await io::close(fd);
-    if (result == 0) result = co_await rename_at(temporary.c_str(), final_path.c_str());
-    if (result < 0) co_await unlink_at(temporary.c_str());
+    part_writer::part_job job;
+    job.fd = fd;
+    append_header({file_kind::snapshot_part, format_version, _core, generation}, job.start);
+    job.cut = {_frozen, _cut_ms, _cut_wall_offset_ms};
+    job.temporary = std::move(temporary);
+    job.final_path = final_path;
+    const part_writer::written done = co_await _part_writer.write(_core, std::move(job));
     _keys.thaw();
     _frozen.clear();
     _frozen.shrink_to_fit();
     _part_state.writing = false;
     _part_state.done = true;
-    if (result < 0) _part_state.error = final_path + ": " + describe(-result);
+    if (done.error < 0) _part_state.error = final_path + ": " + describe(-done.error);
     _part_state.bytes = done.bytes;
     _part_state.records = done.records;
     _loop.release();

@@ -1,28 +1,38 @@
-#include "part_writer.hh"
+#include <ringkv/persist/part_writer.hh>
 
 #include "file_ops.hh"
 
+#include <ringkv/base/assert.hh>
 #include <ringkv/base/clock.hh>
 #include <ringkv/persist/format.hh>
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace ringkv::persist {
 namespace {
 
-// The clock is read once per this many items (about 2 µs of encoding).
-constexpr std::size_t items_per_clock_read = 16;
-
-// Writes all of `bytes` at `offset`; 0 or -errno.
-io::task<int> write_all(int fd, const std::vector<char>& bytes, std::uint64_t offset) {
+// Writes all of `bytes` at `offset` with pwrite; 0 or -errno.
+int write_all(int fd, const std::vector<char>& bytes, std::uint64_t offset) {
     std::size_t done = 0;
     while (done < bytes.size()) {
-        const int result = co_await write_at(fd, bytes.data() + done, unsigned(bytes.size() - done), offset + done);
-        if (result < 0) co_return result;
-        if (result == 0) co_return -ENOSPC;
+        const ssize_t result = ::pwrite(fd, bytes.data() + done, bytes.size() - done, off_t(offset + done));
+        if (result < 0 && errno == EINTR) continue;
+        if (result < 0) return -errno;
+        if (result == 0) return -ENOSPC;
         done += std::size_t(result);
     }
-    co_return 0;
+    return 0;
 }
 
 // An item's allocation: the TTL block before it (if any), then the item
@@ -34,42 +44,130 @@ void prefetch_item(const store::item* i) {
     __builtin_prefetch(at + 96);
 }
 
+// The calling thread's scheduling policy; 0 or -errno.
+int set_policy(pid_t tid, int policy) {
+    const sched_param none{};
+    return ::sched_setscheduler(tid, policy, &none) == 0 ? 0 : -errno;
+}
+
 }  // namespace
 
-void part_writer::start() {
-    _loop.on_idle([this] { return run_turn(); });
-    _loop.on_tick([this] {
-        _tick_bytes_left = bytes_per_tick;
-        if (_waiting && !_turned) run_turn();  // never idle this tick: one turn anyway
-        _turned = false;
-    });
+part_writer::part_writer(unsigned cores) : _slots(std::make_unique<slot[]>(cores)), _cores(cores) {
+    for (unsigned core = 0; core < cores; ++core) {
+        _slots[core].wake_fd = ::eventfd(0, EFD_CLOEXEC);
+        if (_slots[core].wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    }
+    // Every signal blocked in the thread from its first instruction (it
+    // inherits the mask): SIGTERM must reach the loops' signalfd, never
+    // this thread's default action.
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
+    _thread = std::thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    // The thread's id, for the loops to move it to normal priority.
+    while (_tid.load(std::memory_order_acquire) == 0) std::this_thread::yield();
 }
 
-void part_writer::turn_awaiter::await_suspend(std::coroutine_handle<> waiting) noexcept {
-    writer._waiting = waiting;
-    writer._loop.background_due();
+part_writer::~part_writer() {
+    for (unsigned core = 0; core < _cores; ++core) RINGKV_ASSERT(_slots[core].state.load() != slot_state::posted);
+    _stopping.store(true, std::memory_order_release);
+    _posts.fetch_add(1, std::memory_order_release);
+    _posts.notify_one();
+    _thread.join();
+    for (unsigned core = 0; core < _cores; ++core) ::close(_slots[core].wake_fd);
 }
 
-// One turn of the waiting writer: it encodes for at most turn_ns, then
-// waits for its next turn or for a write. True while it wants another.
-bool part_writer::run_turn() {
-    if (!_waiting || bytes_allowed() == 0) return false;
-    _turned = true;
-    std::exchange(_waiting, {}).resume();
-    return bool(_waiting);
+io::task<part_writer::written> part_writer::write(unsigned core, part_job job) {
+    RINGKV_ASSERT(core < _cores);
+    slot& s = _slots[core];
+    RINGKV_ASSERT(s.state.load(std::memory_order_relaxed) == slot_state::free);
+    s.job = std::move(job);
+    s.posted_ms = base::monotonic_ms();
+    s.state.store(slot_state::posted, std::memory_order_release);
+    _posts.fetch_add(1, std::memory_order_release);
+    _posts.notify_one();
+    // The eventfd's count is the wake-up; the slot's state (acquire) is
+    // what publishes the result.
+    std::uint64_t count = 0;
+    while (s.state.load(std::memory_order_acquire) != slot_state::done) {
+        const int result = co_await read_at(s.wake_fd, &count, sizeof(count), 0);
+        RINGKV_ASSERT(result == int(sizeof(count)) || result == -EINTR);
+    }
+    written result = s.result;
+    s.job = {};
+    s.state.store(slot_state::free, std::memory_order_relaxed);
+    co_return result;
 }
 
-void part_writer::encode_turn(const cut_view& cut, std::vector<char>& out) {
-    const std::uint64_t until_ns = base::monotonic_ns() + turn_ns;
+void part_writer::hurry() {
+    _hurried.store(true, std::memory_order_seq_cst);
+    if (idle_priority()) set_policy(_tid.load(std::memory_order_relaxed), SCHED_OTHER);
+}
+
+void part_writer::check_starved(unsigned core, std::uint64_t now_ms) {
+    const slot& s = _slots[core];
+    if (s.state.load(std::memory_order_relaxed) != slot_state::posted || now_ms < s.posted_ms + starved_ms_max) return;
+    if (!idle_priority()) return;
+    if (set_policy(_tid.load(std::memory_order_relaxed), SCHED_OTHER) == 0) {
+        _starved.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void part_writer::set_priority(bool idle) {
+    if (!idle_priority()) return;
+    set_policy(0, idle ? SCHED_IDLE : SCHED_OTHER);
+    // A stop that came meanwhile keeps normal priority (hurry() may have
+    // run between the caller's check and the change above).
+    if (idle && _hurried.load(std::memory_order_seq_cst)) set_policy(0, SCHED_OTHER);
+}
+
+part_writer::slot* part_writer::next_posted() {
+    for (unsigned core = 0; core < _cores; ++core) {
+        if (_slots[core].state.load(std::memory_order_acquire) == slot_state::posted) return &_slots[core];
+    }
+    return nullptr;
+}
+
+void part_writer::run() {
+    // Into SCHED_IDLE only if the thread can come back out of it: the
+    // change back is tried once here.
+    const bool can_idle = set_policy(0, SCHED_IDLE) == 0 && set_policy(0, SCHED_OTHER) == 0;
+    if (!can_idle) {
+        set_policy(0, SCHED_OTHER);
+        std::fprintf(stderr,
+                     "ringkv: the snapshot writer runs at normal priority: leaving SCHED_IDLE needs CAP_SYS_NICE or "
+                     "RLIMIT_NICE 20 (ulimit -e 20; systemd LimitNICE=20)\n");
+    }
+    _idle_priority.store(can_idle, std::memory_order_release);
+    set_priority(true);
+    _tid.store(::gettid(), std::memory_order_release);  // the constructor returns: idle from its first job
+    for (;;) {
+        const std::uint32_t seen = _posts.load(std::memory_order_acquire);
+        if (slot* s = next_posted()) {
+            s->result = write_part(s->job);
+            s->state.store(slot_state::done, std::memory_order_release);
+            const std::uint64_t one = 1;
+            [[maybe_unused]] const ssize_t woken = ::write(s->wake_fd, &one, sizeof(one));
+            continue;
+        }
+        // Nothing left: back to idle priority, unless stopping.
+        if (!_hurried.load(std::memory_order_seq_cst)) set_priority(true);
+        if (_stopping.load(std::memory_order_acquire)) return;
+        _posts.wait(seen, std::memory_order_acquire);
+    }
+}
+
+part_writer::written part_writer::write_part(part_job& job) {
+    const cut_view& cut = job.cut;
+    std::vector<char> out = std::move(job.start);
+    out.reserve(buffer_bytes + record_header_bytes + record_body_bytes_max);
+    written done;
     const std::size_t count = cut.items.size();
-    const std::size_t before = out.size();
-    const std::size_t limit = std::min(buffer_bytes, before + bytes_allowed());
-    while (_next < count && out.size() < limit) {
-        const std::size_t stop = std::min(count, _next + items_per_clock_read);
-        for (; _next < stop && out.size() < limit; ++_next) {
-            if (_next + prefetch_distance < count) prefetch_item(cut.items[_next + prefetch_distance]);
-            const store::item& i = *cut.items[_next];
-            if (i.expired(cut.cut_ms)) continue;
+    for (std::size_t next = 0; next < count && done.error == 0; ++next) {
+        if (next + prefetch_distance < count) prefetch_item(cut.items[next + prefetch_distance]);
+        const store::item& i = *cut.items[next];
+        if (!i.expired(cut.cut_ms)) {
             put_record r;
             r.namespace_number = i.namespace_number();
             r.updated_at_s = i.updated_at_s();
@@ -78,55 +176,27 @@ void part_writer::encode_turn(const cut_view& cut, std::vector<char>& out) {
             r.content_type = i.content_type();
             r.value = i.value();
             append(r, out);
-            ++_records;
+            ++done.records;
         }
-        if (base::monotonic_ns() >= until_ns) break;
+        if (out.size() < buffer_bytes && next + 1 < count) continue;
+        if (next + 1 == count) append(end_record{done.records}, out);
+        done.error = write_all(job.fd, out, done.bytes);
+        // The writeback starts now, in this thread's context and priority.
+        if (done.error == 0) ::sync_file_range(job.fd, off_t(done.bytes), off_t(out.size()), SYNC_FILE_RANGE_WRITE);
+        done.bytes += out.size();
+        out.clear();
     }
-    _tick_bytes_left -= std::min(_tick_bytes_left, out.size() - before);
-}
-
-io::task<> part_writer::write_chunk(chunk& c, int fd, std::uint64_t offset) {
-    c.result = co_await write_all(fd, c.bytes, offset);
-    c.writing = false;
-    if (c.waiter) std::exchange(c.waiter, {}).resume();
-}
-
-void part_writer::start_write(chunk& c, int fd, std::uint64_t offset) {
-    c.writing = true;
-    io::spawn(write_chunk(c, fd, offset));
-}
-
-io::task<part_writer::written> part_writer::write(int fd, std::vector<char> start, cut_view cut) {
-    _next = 0;
-    _records = 0;
-    chunk chunks[2];
-    for (chunk& c : chunks) c.bytes.reserve(buffer_bytes + record_header_bytes + record_body_bytes_max);
-    chunks[0].bytes.insert(chunks[0].bytes.end(), start.begin(), start.end());
-    unsigned filling = 0;
-    std::uint64_t offset = 0;
-    int error = 0;
-    bool ended = false;
-    while (error == 0 && !ended) {
-        chunk& c = chunks[filling];
-        co_await next_turn();
-        encode_turn(cut, c.bytes);
-        ended = _next == cut.items.size();
-        if (ended) append(end_record{_records}, c.bytes);
-        if (!ended && c.bytes.size() < buffer_bytes) continue;
-        // Full: written once the other buffer's write has ended.
-        error = co_await write_awaiter{chunks[1 - filling]};
-        if (error != 0) break;
-        chunks[1 - filling].bytes.clear();
-        start_write(c, fd, offset);
-        offset += c.bytes.size();
-        filling = 1 - filling;
+    if (count == 0) {  // no item: the header and the end record alone
+        append(end_record{0}, out);
+        done.error = write_all(job.fd, out, 0);
+        done.bytes = out.size();
     }
-    // Neither buffer may be in flight when this frame ends.
-    for (chunk& c : chunks) {
-        const int result = co_await write_awaiter{c};
-        if (error == 0) error = result;
-    }
-    co_return written{error, offset, _records};
+    if (done.error == 0 && ::fdatasync(job.fd) != 0) done.error = -errno;
+    ::close(job.fd);
+    job.fd = -1;
+    if (done.error == 0 && ::rename(job.temporary.c_str(), job.final_path.c_str()) != 0) done.error = -errno;
+    if (done.error != 0) ::unlink(job.temporary.c_str());
+    return done;
 }
 
 }  // namespace ringkv::persist

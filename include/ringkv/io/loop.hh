@@ -108,9 +108,6 @@ public:
     // sleeping); after it returns false it is called again from the next
     // tick on. It must bound its own work per call. Register at start-up only.
     void on_idle(std::function<bool()> callback) { _idle_callbacks.push_back(std::move(callback)); }
-    // Background work came due before the next tick (a write it waited for
-    // ended): the on_idle callbacks are called again at the next idle moment.
-    void background_due() { _background_pending = true; }
     // Called once per loop iteration, after completions are handled; must be
     // cheap (a timer check). Register at start-up only.
     void on_iteration(std::function<void()> callback) { _iteration_callbacks.push_back(std::move(callback)); }

@@ -28,8 +28,8 @@
 //
 // A snapshot's cut, on this core: the log moves to the new generation's
 // file, the shard is frozen (its items at this instant, shard::freeze), and
-// a coroutine writes them to the part file in the loop's idle moments
-// (src/persist/part_writer.hh), yielding to requests. Writes made after the cut are not
+// the part writer's thread (part_writer.hh) encodes and writes them to the
+// part file, at idle priority, while the loop serves requests. Writes made after the cut are not
 // acknowledged until every core has cut (release_hold()): no client can see
 // a write that the snapshot lacks while it holds a later one.
 
@@ -108,8 +108,11 @@ public:
 
     // keys, namespaces and next_namespace_number are this core's and
     // outlive the journal.
+    // parts: the process's part writer (its thread writes this core's
+    // snapshot parts).
     journal(const persist_options& options, io::loop& loop, store::shard& keys,
-            const store::namespace_registry& namespaces, const std::uint32_t& next_namespace_number);
+            const store::namespace_registry& namespaces, const std::uint32_t& next_namespace_number,
+            part_writer& parts);
     ~journal();
     journal(const journal&) = delete;
     journal& operator=(const journal&) = delete;
@@ -188,6 +191,9 @@ public:
         std::uint64_t fsyncs = 0;
         std::uint64_t write_errors = 0;
         std::uint64_t fsync_errors = 0;
+        // How long this core's last snapshot cut held its loop freezing
+        // its keys (collecting the item pointers), in ms.
+        double last_freeze_ms = 0;
         // Snapshots, counted on core 0 (which hands out their generations).
         std::uint64_t snapshots = 0;
         std::uint64_t snapshot_failures = 0;
@@ -284,7 +290,7 @@ private:
     std::uint64_t _snapshot_generation = 0;
     ticket _snapshot_covered = 0;
     part_state _part_state;
-    std::unique_ptr<part_writer> _part_writer;
+    part_writer& _part_writer;
     std::vector<const store::item*> _frozen;
     std::uint64_t _cut_ms = 0;
     std::int64_t _cut_wall_offset_ms = 0;

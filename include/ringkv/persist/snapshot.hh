@@ -13,8 +13,9 @@
 //    in two states;
 // 3. every core releases the writes it held since its cut (no client saw a
 //    write after the cut before every core had cut);
-// 4. each core writes its part in bounded steps while serving requests,
-//    fsyncs it and renames it into place;
+// 4. the part writer's thread (part_writer.hh) writes each core's part at
+//    idle priority while the cores serve requests, fsyncs it and renames
+//    it into place; each core thaws its keys once its part is done;
 // 5. the snapshot file (namespaces, the parts' sizes and record counts, the
 //    clock's lead, the log set of G) is
 //    written, fsync'd, renamed into place and the directory fsync'd: from

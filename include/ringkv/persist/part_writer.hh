@@ -1,0 +1,134 @@
+#pragma once
+// The snapshot's part writer: one thread per process (with --data-dir
+// only) that encodes each core's frozen items and writes its part file, so
+// that none of that work runs on the loops that serve requests.
+//
+// Priority. The thread runs under SCHED_IDLE: the kernel gives it a CPU
+// only when no other thread wants one and preempts it as soon as a loop
+// (or a client on the same machine) wakes, so a request never waits for
+// it. The kernel's side of the writes runs in its context too, at the same
+// priority: pwrite copies into the page cache, and
+// sync_file_range(SYNC_FILE_RANGE_WRITE) after each buffer starts its
+// writeback here rather than leaving it to the kernel's flusher threads.
+// On a CPU that is never idle it would get (almost) nothing, so it moves
+// to normal priority (SCHED_OTHER):
+//  - for good once the server is stopping (hurry(): the snapshot taken at
+//    SIGTERM must end);
+//  - when a part has waited starved_ms_max since its cut
+//    (check_starved()), until no part is left to write.
+// Leaving SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; without
+// either, the thread runs at normal priority throughout (said on stderr).
+//
+// Hand-off. One job slot per core: one snapshot at a time and one part
+// per core in it, so at most `cores` jobs, the bound. The owner core fills
+// its slot and publishes it (release); the thread sleeps on a futex word
+// (std::atomic wait) that each post bumps. When the part is written (or
+// has failed) the thread stores the result, publishes the slot as done and
+// writes the core's eventfd, which the waiting coroutine reads through its
+// loop's io_uring: a loop neither blocks nor takes a lock for any of it.
+//
+// Reading items on another thread: an item is immutable once published
+// (store/item.hh), and the frozen ones stay alive until the owner thaws
+// its shard, which it does only after the job is done. The thread reads
+// only what is written before publication (the header, key, value,
+// Content-Type and the TTL's at_ms), never the links the owner rewrites
+// meanwhile (the index's left/right, the timer wheel's next/previous/list).
+//
+// Memory: one buffer of about buffer_bytes (plus one record) while a part
+// is written.
+
+#include <ringkv/io/task.hh>
+#include <ringkv/store/item.hh>
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ringkv::persist {
+
+class part_writer {
+public:
+    static constexpr std::size_t buffer_bytes = 1u << 20;
+    static constexpr std::size_t prefetch_distance = 16;
+    // A part waiting this long since its cut gets normal priority.
+    static constexpr std::uint64_t starved_ms_max = 10'000;
+
+    // Starts the thread (with every signal blocked: the loops take them).
+    explicit part_writer(unsigned cores);
+    // Stops and joins the thread; no part may be in flight (the loops,
+    // which wait for theirs, have ended).
+    ~part_writer();
+    part_writer(const part_writer&) = delete;
+    part_writer& operator=(const part_writer&) = delete;
+
+    struct cut_view {
+        std::span<const store::item* const> items;  // frozen: alive until the part is written
+        std::uint64_t cut_ms = 0;                    // items expired at the cut are left out
+        std::int64_t wall_offset_ms = 0;             // a TTL's wall-clock ms = monotonic ms + this
+    };
+    struct part_job {
+        int fd = -1;               // the part's temporary file; closed by the writer
+        std::vector<char> start;   // the file header
+        cut_view cut;
+        std::string temporary;     // fd's name, removed if the part fails
+        std::string final_path;    // renamed to, once fdatasync'd
+    };
+    struct written {
+        int error = 0;  // 0 or -errno
+        std::uint64_t bytes = 0;
+        std::uint64_t records = 0;  // put records
+    };
+    // On core `core`'s loop: writes `job.start`, the items as put records
+    // and the end record from offset 0, fdatasyncs, closes and renames the
+    // file (or removes it on failure); resumes on that loop when done. One
+    // part at a time per core.
+    io::task<written> write(unsigned core, part_job job);
+
+    // Any loop, any number of times: the server is stopping; the thread
+    // runs at normal priority from now on.
+    void hurry();
+    // On core `core`'s tick: a part of it waiting longer than
+    // starved_ms_max gets the thread normal priority (again: cheap, and
+    // idempotent) until no part is left.
+    void check_starved(unsigned core, std::uint64_t now_ms);
+    // Whether the thread can leave SCHED_IDLE (else it never enters it).
+    bool idle_priority() const { return _idle_priority.load(std::memory_order_acquire); }
+    // Times check_starved() moved the thread to normal priority.
+    std::uint64_t starved_count() const { return _starved.load(std::memory_order_relaxed); }
+    // The thread's id (for tests: its scheduling policy).
+    pid_t thread_id() const { return _tid.load(std::memory_order_relaxed); }
+
+private:
+    enum class slot_state : std::uint32_t { free, posted, done };
+    struct slot {
+        part_job job;         // the owner's until posted, then the thread's until done
+        written result;       // the thread's, then the owner's once done
+        std::uint64_t posted_ms = 0;  // the owner's (real monotonic ms)
+        std::atomic<slot_state> state{slot_state::free};
+        int wake_fd = -1;     // eventfd the thread writes once the slot is done
+    };
+
+    void run();
+    slot* next_posted();
+    written write_part(part_job& job);
+    void set_priority(bool idle);
+
+    std::unique_ptr<slot[]> _slots;
+    const unsigned _cores;
+    // Bumped by every post and by the destructor; the thread waits on it.
+    std::atomic<std::uint32_t> _posts{0};
+    std::atomic<bool> _stopping{false};   // the destructor: the thread ends
+    std::atomic<bool> _hurried{false};    // the server is stopping: normal priority for good
+    std::atomic<bool> _idle_priority{false};
+    std::atomic<pid_t> _tid{0};
+    std::atomic<std::uint64_t> _starved{0};
+    std::thread _thread;
+};
+
+}  // namespace ringkv::persist

@@ -1,0 +1,233 @@
+// The part writer's hand-off (include/ringkv/persist/part_writer.hh): two
+// loops each hand the thread a part at the same moment and must be resumed
+// on their own loop with their own result; the file holds exactly the
+// items not expired at the cut, in order, then the end record; a part
+// that cannot be written reports the error and leaves no file; and the
+// thread's priority follows the rules (idle, normal once stopping).
+
+#include <ringkv/io/cluster.hh>
+#include <ringkv/io/loop.hh>
+#include <ringkv/io/task.hh>
+#include <ringkv/persist/format.hh>
+#include <ringkv/persist/part_writer.hh>
+#include <ringkv/store/item.hh>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ringkv::persist {
+namespace {
+
+constexpr unsigned cores = 2;
+constexpr std::uint64_t cut_ms = 1'000'000;
+constexpr std::int64_t wall_offset_ms = 5'000;
+
+std::string temp_directory() {
+    char pattern[] = "/tmp/ringkv-part-writer-XXXXXX";
+    const char* made = ::mkdtemp(pattern);
+    EXPECT_NE(made, nullptr);
+    return made == nullptr ? std::string() : std::string(made);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    return bytes.str();
+}
+
+// Items of one core: every third one with a TTL, half of those expired at
+// the cut; values long enough that a part spans several buffers.
+struct core_items {
+    std::vector<store::item*> owned;
+    std::vector<const store::item*> frozen;
+    std::vector<std::string> live_keys;  // what the part must hold, in order
+
+    core_items(unsigned core, std::size_t count) {
+        const std::string value(600, char('a' + core));
+        for (std::size_t n = 0; n < count; ++n) {
+            const std::string key = "c" + std::to_string(core) + "-" + std::to_string(n);
+            const bool ttl = n % 3 == 0;
+            store::item* i = store::item::create(7, key, value, n % 2 == 0 ? "text/plain" : "application/x-odd", 0,
+                                                 1234, ttl);
+            if (ttl) i->ttl().at_ms = n % 2 == 0 ? cut_ms : cut_ms + 60'000;  // at the cut: expired
+            owned.push_back(i);
+            frozen.push_back(i);
+            if (!i->expired(cut_ms)) live_keys.push_back(key);
+        }
+    }
+    ~core_items() {
+        for (store::item* i : owned) i->release();
+    }
+    core_items(const core_items&) = delete;
+    core_items& operator=(const core_items&) = delete;
+};
+using items_of_cores = std::vector<std::unique_ptr<core_items>>;
+
+items_of_cores make_items(std::size_t first_count, std::size_t more_per_core) {
+    items_of_cores items;
+    for (unsigned core = 0; core < cores; ++core) {
+        items.push_back(std::make_unique<core_items>(core, first_count + more_per_core * core));
+    }
+    return items;
+}
+
+struct outcome {
+    std::atomic<bool> resumed_on_own_loop{false};
+    part_writer::written result;
+};
+
+io::task<> write_one(part_writer& writer, part_writer::part_job job, outcome& out) {
+    io::loop& home = io::loop::current();
+    home.hold();
+    out.result = co_await writer.write(home.core(), std::move(job));
+    out.resumed_on_own_loop = &io::loop::current() == &home;
+    home.release();
+    home.stop_all();
+}
+
+part_writer::part_job job_for(unsigned core, int fd, const std::string& dir, const core_items& items) {
+    part_writer::part_job job;
+    job.fd = fd;
+    append_header({file_kind::snapshot_part, format_version, core, 9}, job.start);
+    job.cut = {items.frozen, cut_ms, wall_offset_ms};
+    job.temporary = dir + "/part-" + std::to_string(core) + ".tmp";
+    job.final_path = dir + "/part-" + std::to_string(core);
+    return job;
+}
+
+// Runs one loop per core, each handing `jobs[core]` to the writer at once.
+void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, std::vector<outcome>& outcomes) {
+    io::cluster peers(cores);
+    std::vector<std::thread> threads;
+    for (unsigned core = 0; core < cores; ++core) {
+        threads.emplace_back([&, core] {
+            io::loop_options options;
+            options.core = core;
+            io::loop l(peers, options);
+            peers.wait_until_all_rings_ready();
+            l.run([&] { io::spawn(write_one(writer, std::move(jobs[core]), outcomes[core])); });
+        });
+    }
+    for (std::thread& t : threads) t.join();
+}
+
+TEST(part_writer, two_cores_at_once_each_get_their_own_part_back_on_their_own_loop) {
+    const std::string dir = temp_directory();
+    part_writer writer(cores);
+    const items_of_cores items = make_items(4000, 1000);  // each part > 2 buffers
+    std::vector<part_writer::part_job> jobs;
+    for (unsigned core = 0; core < cores; ++core) {
+        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
+        const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        jobs.push_back(job_for(core, fd, dir, *items[core]));
+    }
+    std::vector<outcome> outcomes(cores);
+    run_cores(writer, jobs, outcomes);
+    for (unsigned core = 0; core < cores; ++core) {
+        SCOPED_TRACE("core " + std::to_string(core));
+        EXPECT_TRUE(outcomes[core].resumed_on_own_loop);
+        const part_writer::written& done = outcomes[core].result;
+        EXPECT_EQ(done.error, 0);
+        EXPECT_EQ(done.records, items[core]->live_keys.size());
+        const std::string path = dir + "/part-" + std::to_string(core);
+        EXPECT_NE(::access((path + ".tmp").c_str(), F_OK), 0);  // renamed
+        const std::string bytes = read_file(path);
+        EXPECT_EQ(bytes.size(), done.bytes);
+        const header_result header = read_header(bytes);
+        ASSERT_TRUE(header.header) << header.error;
+        EXPECT_EQ(header.header->core, core);
+        record_reader reader(bytes);
+        std::size_t n = 0;
+        bool ended = false;
+        while (reader.next() == record_reader::status::record) {
+            if (reader.current().type == record_type::end) {
+                const std::optional<end_record> end = decode_end(reader.current().body);
+                ASSERT_TRUE(end);
+                EXPECT_EQ(end->records, items[core]->live_keys.size());
+                ended = true;
+                continue;
+            }
+            const std::optional<put_record> put = decode_put(reader.current().body);
+            ASSERT_TRUE(put);
+            ASSERT_LT(n, items[core]->live_keys.size());
+            EXPECT_EQ(put->key, items[core]->live_keys[n]);
+            EXPECT_EQ(put->namespace_number, 7u);
+            EXPECT_EQ(put->updated_at_s, 1234u);
+            EXPECT_EQ(put->value, std::string(600, char('a' + core)));
+            const std::size_t index = std::stoul(std::string(put->key.substr(put->key.find('-') + 1)));
+            EXPECT_EQ(put->content_type, index % 2 == 0 ? "text/plain" : "application/x-odd");
+            EXPECT_EQ(put->expires_at_wall_ms, index % 3 == 0 ? std::uint64_t(cut_ms + 60'000 + wall_offset_ms) : 0u);
+            ++n;
+        }
+        EXPECT_TRUE(ended);
+        EXPECT_EQ(n, items[core]->live_keys.size());
+        ::unlink(path.c_str());
+    }
+    ::rmdir(dir.c_str());
+}
+
+TEST(part_writer, a_part_the_disk_refuses_reports_the_error_and_leaves_no_file) {
+    const std::string dir = temp_directory();
+    part_writer writer(cores);
+    const items_of_cores items = make_items(100, 0);
+    std::vector<part_writer::part_job> jobs;
+    for (unsigned core = 0; core < cores; ++core) {
+        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
+        // Core 1's file is open for reading only: every write fails (EBADF).
+        const int flags = core == 1 ? O_RDONLY : O_WRONLY;
+        const int fd = ::open(temporary.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        jobs.push_back(job_for(core, fd, dir, *items[core]));
+    }
+    std::vector<outcome> outcomes(cores);
+    run_cores(writer, jobs, outcomes);
+    EXPECT_EQ(outcomes[0].result.error, 0);
+    EXPECT_EQ(outcomes[1].result.error, -EBADF);
+    EXPECT_EQ(::access((dir + "/part-0").c_str(), F_OK), 0);
+    EXPECT_NE(::access((dir + "/part-1").c_str(), F_OK), 0);
+    EXPECT_NE(::access((dir + "/part-1.tmp").c_str(), F_OK), 0);
+    ::unlink((dir + "/part-0").c_str());
+    ::rmdir(dir.c_str());
+}
+
+TEST(part_writer, the_thread_idles_until_the_server_stops_then_runs_at_normal_priority_for_good) {
+    part_writer writer(cores);
+    if (!writer.idle_priority()) GTEST_SKIP() << "no CAP_SYS_NICE and RLIMIT_NICE below 20: never idle";
+    EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_IDLE);
+    writer.hurry();
+    EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_OTHER);
+    // A part written after the stop began leaves it at normal priority.
+    const std::string dir = temp_directory();
+    const items_of_cores items = make_items(10, 0);
+    std::vector<part_writer::part_job> jobs;
+    for (unsigned core = 0; core < cores; ++core) {
+        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
+        const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        jobs.push_back(job_for(core, fd, dir, *items[core]));
+    }
+    std::vector<outcome> outcomes(cores);
+    run_cores(writer, jobs, outcomes);
+    EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_OTHER);
+    for (unsigned core = 0; core < cores; ++core) ::unlink((dir + "/part-" + std::to_string(core)).c_str());
+    ::rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace ringkv::persist
