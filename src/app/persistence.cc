@@ -272,7 +272,8 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
     if (!_journal) return;
     const persist::journal& log = *_journal;
     const bool snapshots = _loop.core() == 0;
-    metrics.add_collector([&log, snapshots](metrics::sample_sink& out) {
+    const persist::part_writer& parts = _shared.parts();
+    metrics.add_collector([&log, &parts, snapshots](metrics::sample_sink& out) {
         const persist::journal::counters& seen = log.stats();
         out.counter("ringkv_log_records_total", "Records appended to this core's log (--data-dir).", seen.records);
         out.counter("ringkv_log_bytes_total", "Bytes appended to this core's log.", seen.log_bytes);
@@ -293,6 +294,9 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
                   seen.last_snapshot_ms / 1000);
         out.gauge("ringkv_snapshot_last_bytes", "The size of the last durable snapshot (its file and parts).",
                   double(seen.last_snapshot_bytes));
+        out.counter("ringkv_snapshot_writer_starved_total",
+                    "Times a snapshot part waited 10 s for idle CPU and its writer moved to normal priority.",
+                    parts.starved_count());
     });
 }
 

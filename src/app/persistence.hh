@@ -38,7 +38,7 @@ public:
     void add_routes(control::admin_table& table) const;
     const persist::persist_options& options() const { return _options; }
     // After prepare(); joined when this ends, after the loops.
-    persist::part_writer& parts() { return *_parts; }
+    persist::part_writer& parts() const { return *_parts; }
 
     // On each core, before its loop runs: the virtual clock's lead as the
     // files left it, then its share of the loaded state. "" or the error.

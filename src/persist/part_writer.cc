@@ -84,6 +84,7 @@ io::task<part_writer::written> part_writer::write(unsigned core, part_job job) {
     RINGKV_ASSERT(s.state.load(std::memory_order_relaxed) == slot_state::free);
     s.job = std::move(job);
     s.posted_ms = base::monotonic_ms();
+    s.starved = false;
     s.state.store(slot_state::posted, std::memory_order_release);
     _posts.fetch_add(1, std::memory_order_release);
     _posts.notify_one();
@@ -106,12 +107,14 @@ void part_writer::hurry() {
 }
 
 void part_writer::check_starved(unsigned core, std::uint64_t now_ms) {
-    const slot& s = _slots[core];
+    slot& s = _slots[core];
     if (s.state.load(std::memory_order_relaxed) != slot_state::posted || now_ms < s.posted_ms + starved_ms_max) return;
-    if (!idle_priority()) return;
-    if (set_policy(_tid.load(std::memory_order_relaxed), SCHED_OTHER) == 0) {
-        _starved.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (!idle_priority() || s.starved) return;
+    // Once per part: the thread goes back to idle priority only when no
+    // part is posted, so it stays at normal priority until this one ends.
+    s.starved = true;
+    _starved.fetch_add(1, std::memory_order_relaxed);
+    set_policy(_tid.load(std::memory_order_relaxed), SCHED_OTHER);
 }
 
 void part_writer::set_priority(bool idle) {

@@ -94,12 +94,13 @@ public:
     // runs at normal priority from now on.
     void hurry();
     // On core `core`'s tick: a part of it waiting longer than
-    // starved_ms_max gets the thread normal priority (again: cheap, and
-    // idempotent) until no part is left.
+    // starved_ms_max gets the thread normal priority until no part is
+    // left.
     void check_starved(unsigned core, std::uint64_t now_ms);
     // Whether the thread can leave SCHED_IDLE (else it never enters it).
     bool idle_priority() const { return _idle_priority.load(std::memory_order_acquire); }
-    // Times check_starved() moved the thread to normal priority.
+    // Parts that waited starved_ms_max (check_starved() moved the thread
+    // to normal priority for them).
     std::uint64_t starved_count() const { return _starved.load(std::memory_order_relaxed); }
     // The thread's id (for tests: its scheduling policy).
     pid_t thread_id() const { return _tid.load(std::memory_order_relaxed); }
@@ -110,6 +111,7 @@ private:
         part_job job;         // the owner's until posted, then the thread's until done
         written result;       // the thread's, then the owner's once done
         std::uint64_t posted_ms = 0;  // the owner's (real monotonic ms)
+        bool starved = false;         // the owner's: counted in _starved
         std::atomic<slot_state> state{slot_state::free};
         int wake_fd = -1;     // eventfd the thread writes once the slot is done
     };
