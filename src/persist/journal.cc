@@ -623,7 +623,6 @@ std::string journal::cut(std::uint64_t generation, int part_fd, cut_capture* cap
     _past_last_cut = _options.log == log_mode::off && _loop.stopping();
     _cut_ms = _loop.now_ms();
     _cut_wall_offset_ms = wall_offset_ms();
-    _frozen.clear();
     const std::uint64_t freeze_start_ns = base::monotonic_ns();
     _keys.freeze(_frozen);
     _stats.last_freeze_ms = double(base::monotonic_ns() - freeze_start_ns) / 1e6;
@@ -655,13 +654,12 @@ io::task<> journal::write_part(std::uint64_t generation, int fd, std::string tem
     part_writer::part_job job;
     job.fd = fd;
     append_header({file_kind::snapshot_part, format_version, _core, generation}, job.start);
-    job.cut = {_frozen, _cut_ms, _cut_wall_offset_ms};
+    job.cut = {_frozen.view(), _cut_ms, _cut_wall_offset_ms};
     job.temporary = std::move(temporary);
     job.final_path = final_path;
     const part_writer::written done = co_await _part_writer.write(_core, std::move(job));
     _keys.thaw();
-    _frozen.clear();
-    _frozen.shrink_to_fit();
+    _frozen.count = 0;
     _part_state.writing = false;
     _part_state.done = true;
     if (done.error < 0) _part_state.error = final_path + ": " + describe(-done.error);

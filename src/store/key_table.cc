@@ -51,15 +51,22 @@ key_table::~key_table() {
     }
 }
 
-void key_table::collect(std::vector<const item*>& out) const {
-    out.reserve(out.size() + _size);
+std::size_t key_table::collect(const item** out) const {
+    // Branch-free: each slot's pointer is stored at the end, and the end
+    // moves past it only when the slot holds an item. About half the slots
+    // do, at random, so a branch on it would be mispredicted every other
+    // slot: at 1M slots that was milliseconds of the loop's time.
+    std::size_t count = 0;
     for (const table* t : {_now, _old}) {
         if (t == nullptr) continue;
         for (std::size_t s = 0; s < t->capacity; ++s) {
             const std::uint64_t slot = owner_load(t->slots[s]);
-            if (holds_item(slot)) out.push_back(item_of(slot));
+            out[count] = item_of(slot);
+            count += holds_item(slot) ? 1 : 0;
         }
     }
+    RINGKV_DEBUG_ASSERT(count == _size);
+    return count;
 }
 
 key_table::table* key_table::make_table(std::size_t capacity) {

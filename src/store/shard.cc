@@ -96,9 +96,14 @@ void shard::let_go(item* i, std::size_t charge) {
     else _retired.retire(i, charge);
 }
 
-void shard::freeze(std::vector<const item*>& out) {
+void shard::freeze(frozen_items& out) {
     RINGKV_ASSERT(!_frozen);
-    _table.collect(out);
+    const std::size_t needed = _table.size() + 1;  // collect() may store one past the last item
+    if (out.room < needed) {
+        out.room = needed + needed / 8;  // some growth before the next reallocation
+        out.pointers.reset(new const item*[out.room]);  // not zeroed: collect() writes what it counts
+    }
+    out.count = _table.collect(out.pointers.get());
     _frozen = true;
 }
 

@@ -291,7 +291,7 @@ private:
     ticket _snapshot_covered = 0;
     part_state _part_state;
     part_writer& _part_writer;
-    std::vector<const store::item*> _frozen;
+    store::shard::frozen_items _frozen;  // kept between snapshots (shard.hh)
     std::uint64_t _cut_ms = 0;
     std::int64_t _cut_wall_offset_ms = 0;
 

@@ -72,9 +72,11 @@ public:
     // with this hash probes first (owner only).
     void prefetch(std::uint64_t hash) const { __builtin_prefetch(&_now->slots[hash & (_now->capacity - 1)]); }
 
-    // Appends every item the table holds (live or expired, not yet
-    // reclaimed), in no particular order: a snapshot's view of the table.
-    void collect(std::vector<const item*>& out) const;
+    // Stores every item the table holds (live or expired, not yet
+    // reclaimed) into `out`, in no particular order: a snapshot's view of
+    // the table. `out` has room for size() + 1 (the last store may land
+    // one past the last item). Returns how many it stored.
+    std::size_t collect(const item** out) const;
 
     std::size_t size() const { return _size; }
     std::size_t capacity() const { return _now->capacity; }
