@@ -32,7 +32,9 @@ bench_prepare
 
 keys=10000
 port=18091 redis_port=18093 webdis_port=18094
-data="$bench_out/persist-data"
+# persist_data=DIR puts the measured server's data directory elsewhere (a
+# tmpfs: the same runs without the virtual disk's writes).
+data="${persist_data:-$bench_out/persist-data}"
 cleanup() {
   kill "${ringkv_pid:-}" "${webdis_pid:-}" "${load_pid:-}" 2>/dev/null || true
   redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
