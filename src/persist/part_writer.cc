@@ -44,7 +44,8 @@ void prefetch_item(const store::item* i) {
     __builtin_prefetch(at + 96);
 }
 
-// The calling thread's scheduling policy; 0 or -errno.
+// Sets the scheduling policy of thread `tid` (0: the calling thread); 0
+// or -errno.
 int set_policy(pid_t tid, int policy) {
     const sched_param none{};
     return ::sched_setscheduler(tid, policy, &none) == 0 ? 0 : -errno;
