@@ -115,10 +115,64 @@ std::string create_logs_now(const std::string& dir, std::uint64_t generation, co
     if (error.empty()) error = write_logs(dir, generation, fds, 0, cores, 0, start);
     if (error.empty()) error = write_logs(dir, generation, fds, 1, cores, start_bytes, whole);
     if (error.empty()) error = write_logs(dir, generation, fds, 0, 1, start_bytes, whole);
-    for (unsigned core = 0; core < fds.size(); ++core) {
-        ::close(fds[core]);
-        // Only the files made here: a name that was taken is left as found.
-        if (!error.empty()) ::unlink((dir + "/" + log_name(generation, core)).c_str());
+    for (const int fd : fds) ::close(fd);
+    // Only the files made here (cores [0, cores)): a name that was taken is
+    // left as found.
+    if (!error.empty()) undo_logs(dir, generation, cores);
+    return error;
+}
+
+namespace {
+
+// Truncates the log at `path` to `bytes` if it is longer (never longer: a
+// log shorter than that stays as it is), and fdatasyncs it; "" or the error.
+std::string shrink_log(const std::string& path, std::uint64_t bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? std::string{} : path + ": " + describe(errno);
+    struct stat info {};
+    std::string error;
+    if (::fstat(fd, &info) != 0) {
+        error = path + ": " + describe(errno);
+    } else if (std::uint64_t(info.st_size) > bytes && (::ftruncate(fd, off_t(bytes)) != 0 || ::fdatasync(fd) != 0)) {
+        error = path + ": " + describe(errno);
+    }
+    ::close(fd);
+    return error;
+}
+
+std::string undo_steps(const std::string& dir, std::uint64_t generation, unsigned cores, std::size_t steps_max) {
+    const auto path = [&](unsigned core) { return dir + "/" + log_name(generation, core); };
+    const std::uint64_t start_bytes = log_start(generation, 0, {cores, 0}).size();
+    std::size_t steps = 0;
+    const std::string stopped = "stopped after " + std::to_string(steps_max) + " steps (a test)";
+    for (unsigned core = 0; core < cores; ++core) {  // steps 1 (core 0), then 2
+        if (steps++ == steps_max) return stopped;
+        if (std::string e = shrink_log(path(core), start_bytes); !e.empty()) return e;
+    }
+    for (unsigned core = 0; core < cores; ++core) {  // step 3
+        if (steps++ == steps_max) return stopped;
+        if (std::string e = shrink_log(path(core), 0); !e.empty()) return e;
+    }
+    for (unsigned core = 0; core < cores; ++core) {  // step 4
+        if (steps++ == steps_max) return stopped;
+        if (::unlink(path(core).c_str()) != 0 && errno != ENOENT) return path(core) + ": " + describe(errno);
+    }
+    const int directory = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    std::string error;
+    if (directory < 0 || ::fsync(directory) != 0) error = dir + ": " + describe(errno);
+    if (directory >= 0) ::close(directory);
+    return error;
+}
+
+}  // namespace
+
+std::string undo_logs(const std::string& dir, std::uint64_t generation, unsigned cores, std::size_t steps_max) {
+    std::string error = undo_steps(dir, generation, cores, steps_max);
+    if (!error.empty()) {
+        std::fprintf(stderr,
+                     "ringkv: removing the logs of generation %" PRIu64
+                     " after their making failed: %s; left as they are (a start ignores them)\n",
+                     generation, error.c_str());
     }
     return error;
 }

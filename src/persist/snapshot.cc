@@ -111,7 +111,7 @@ io::task<> remove_failed(std::string directory, std::string path, bool in_place,
 
 // The logs of a new generation, made before the cut (see create_logs_now
 // in journal.hh for the order and why); "" or the error, after which none
-// of them is left.
+// of them is left unless undo_logs stopped (then ignored by a start).
 io::task<std::string> create_logs(std::string directory, std::uint64_t generation, log_set_record set) {
     std::vector<int> fds;
     std::vector<std::string> paths;
@@ -154,9 +154,10 @@ io::task<std::string> create_logs(std::string directory, std::uint64_t generatio
         }
     }
     for (const int fd : fds) co_await io::close(fd);
-    if (!error.empty()) {
-        for (const std::string& path : paths) co_await unlink_at(path.c_str());
-    }
+    // Blocking calls on this loop (io_uring has no ftruncate here), as
+    // remove_before's directory read: on this failure path only, on files
+    // no longer than a log's start.
+    if (!error.empty()) undo_logs(directory, generation, cores);
     co_return error;
 }
 
@@ -238,11 +239,9 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
     } else if (logs_made) {
         // Made, but no core moved to them (every cut failed): nothing names
         // them, and the next logs follow the ones before. Removed, or each
-        // failed try (one a second after a failed fsync) would leave a set.
-        for (unsigned core = 0; core < cores; ++core) {
-            const std::string log = options.dir + "/" + log_name(generation, core);
-            co_await unlink_at(log.c_str());
-        }
+        // failed try (one a second after a failed fsync) would leave a set;
+        // undone in steps (blocking, as in create_logs).
+        undo_logs(options.dir, generation, cores);
     }
     // Wait for every part that was started, even after a failure: its
     // writer holds the shard frozen until it ends.

@@ -40,6 +40,7 @@
 #include <ringkv/store/namespaces.hh>
 #include <ringkv/store/shard.hh>
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -79,6 +80,27 @@ std::vector<char> log_whole(std::uint64_t generation);
 // At start-up, before the cores run (blocking calls); "" or the error.
 // The snapshot's cut makes its own with io_uring (snapshot.cc).
 std::string create_logs_now(const std::string& dir, std::uint64_t generation, const log_set_record& set);
+// Removes the logs of cores [0, cores) of `generation` after their making
+// failed, or when no core moved to them: the making undone in reverse, each
+// step durable in every log before the next, so that a crash at any point
+// leaves logs the loader reads as a making a crash cut short (ignored):
+// 1. core 0's generation_whole record dropped (truncated to its start's
+//    end), fdatasync'd: while it is there it proves every log whole, and a
+//    log without its own would be refused as cut short;
+// 2. every other log's generation_whole record dropped, fdatasync'd: while
+//    any is there it proves every log has its set, and an emptied log would
+//    be refused;
+// 3. every log truncated to 0, fdatasync'd: while any holds its set, that
+//    set names the others, and a log already removed would be refused as
+//    missing;
+// 4. every log removed, then the directory fsync'd.
+// A step that fails stops the undo, the logs left as they are (a state of
+// the list above, which the loader accepts; a run never follows them):
+// "" or why it stopped. Blocking calls, on small files (at most a log's
+// start), on this failure path only. `steps_max`: the undo stops (as a
+// crash would) after that many file steps (a log shrunk, or removed): tests.
+std::string undo_logs(const std::string& dir, std::uint64_t generation, unsigned cores,
+                      std::size_t steps_max = SIZE_MAX);
 
 struct persist_options {
     std::string dir;

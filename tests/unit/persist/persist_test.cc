@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -706,6 +707,122 @@ TEST(PersistLoader, NewLogsNeverTakeAnExistingFile) {
     struct stat info {};
     ASSERT_EQ(::stat((dir.path() + "/" + log_name(6, 1)).c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 077, 0u) << "logs hold bearer tokens: the owner's only";
+}
+
+std::size_t changes_of(const load_result& loaded) {
+    std::size_t count = 0;
+    for (const auto& core : loaded.state.changes) count += core.size();
+    return count;
+}
+
+// Generation 1 (two cores, records in core 0's log) beside generation 2's
+// two logs, made whole (no records): a making that failed after its last
+// step's write, which undo_logs then undoes.
+void write_made_beside_records(temp_dir& dir) {
+    dir.write(log_name(1, 0), started_log(1, 0, {2, 0}));
+    dir.write(log_name(1, 1), made_log(1, 1, {2, 0}));
+    dir.write(log_name(2, 0), made_log(2, 0, {2, 1}));
+    dir.write(log_name(2, 1), made_log(2, 1, {2, 1}));
+}
+
+// Undoing a making that failed (a disk full, an fsync error) goes through
+// states a start reads as a making a crash cut short: stopped (as a crash
+// would stop it) after each step, the start succeeds with every change of
+// generation 1 and follows generation 1, and so does a later generation
+// whose set follows 1 (the run kept logging there). The undo used to
+// remove core 0's log first, from its whole state: a crash then left core
+// 1's set naming a missing log, and the start was refused.
+TEST(PersistLoader, EveryStepOfUndoingAFailedMakingLeavesLogsAStartAccepts) {
+    std::size_t changes = 0;
+    {
+        temp_dir dir;
+        dir.write(log_name(1, 0), started_log(1, 0, {2, 0}));
+        dir.write(log_name(1, 1), made_log(1, 1, {2, 0}));
+        const load_result alone = load(dir.path(), 2);
+        ASSERT_EQ(alone.error, "");
+        changes = changes_of(alone);
+        ASSERT_GT(changes, 0u);
+    }
+    const std::size_t start_bytes = log_start(2, 0, {2, 1}).size();
+    // (core 0's size, core 1's size) after each step; -1: removed.
+    const std::vector<std::pair<long, long>> after_step = {
+        {86, 86}, {long(start_bytes), 86}, {long(start_bytes), long(start_bytes)}, {0, long(start_bytes)},
+        {0, 0},   {-1, 0},                 {-1, -1},
+    };
+    ASSERT_EQ(made_log(2, 0, {2, 1}).size(), 86u);
+    for (std::size_t steps = 0; steps < after_step.size(); ++steps) {
+        temp_dir dir;
+        write_made_beside_records(dir);
+        const std::string stopped = undo_logs(dir.path(), 2, 2, steps);
+        EXPECT_EQ(stopped.empty(), steps + 1 == after_step.size()) << steps << ": " << stopped;
+        for (unsigned core = 0; core < 2; ++core) {
+            const long expected = core == 0 ? after_step[steps].first : after_step[steps].second;
+            const bool present = ::access((dir.path() + "/" + log_name(2, core)).c_str(), F_OK) == 0;
+            EXPECT_EQ(present, expected >= 0) << steps << " core " << core;
+            if (present) {
+                EXPECT_EQ(long(dir.size(log_name(2, core))), expected) << steps << " core " << core;
+            }
+        }
+        const load_result loaded = load(dir.path(), 2);
+        EXPECT_EQ(loaded.error, "") << steps;
+        EXPECT_EQ(changes_of(loaded), changes) << steps;
+        // Only a generation made whole is followed; it holds nothing.
+        EXPECT_EQ(loaded.state.log_generation, steps == 0 ? 2u : 1u) << steps;
+        // The run that failed to make generation 2 went on in generation 1,
+        // and a later making (3) follows 1: accepted, every change kept.
+        dir.write(log_name(3, 0), made_log(3, 0, {2, 1}));
+        std::vector<char> records_3 = made_log(3, 1, {2, 1});
+        append(sample_put(1, "c", "gamma"), records_3);
+        dir.write(log_name(3, 1), records_3);
+        const load_result later = load(dir.path(), 2);
+        EXPECT_EQ(later.error, "") << steps;
+        EXPECT_EQ(changes_of(later), changes + 1) << steps;
+        EXPECT_EQ(later.state.log_generation, 3u) << steps;
+    }
+}
+
+// Why the undo's order: each other order leaves, at a crash, a state the
+// start refuses (the old undo's first step, core 0's log removed, among them).
+TEST(PersistLoader, UndoingAMakingInAnyOtherOrderCanLeaveLogsAStartRefuses) {
+    const std::vector<char> made_0 = made_log(2, 0, {2, 1}), made_1 = made_log(2, 1, {2, 1});
+    const std::vector<char> start_0 = log_start(2, 0, {2, 1}), start_1 = log_start(2, 1, {2, 1});
+    struct wrong_order {
+        std::optional<std::vector<char>> core_0, core_1;  // nullopt: removed
+        std::string refusal;
+    };
+    const std::vector<wrong_order> states = {
+        {std::nullopt, made_1, log_name(2, 0) + " is missing"},   // core 0 removed first (the old undo)
+        {std::nullopt, start_1, log_name(2, 0) + " is missing"},  // removed before the others were emptied
+        {made_0, start_1, log_name(2, 1) + ": cut short"},        // core 1's marker dropped before core 0's
+        {std::vector<char>{}, made_1, log_name(2, 0) + ": cut short"},  // emptied while core 1 had its marker
+    };
+    for (std::size_t i = 0; i < states.size(); ++i) {
+        temp_dir dir;
+        write_made_beside_records(dir);
+        for (unsigned core = 0; core < 2; ++core) {
+            const std::optional<std::vector<char>>& bytes = core == 0 ? states[i].core_0 : states[i].core_1;
+            if (bytes) dir.write(log_name(2, core), *bytes);
+            else std::remove((dir.path() + "/" + log_name(2, core)).c_str());
+        }
+        const load_result refused = load(dir.path(), 2);
+        EXPECT_NE(refused.error.find(states[i].refusal), std::string::npos) << i << ": " << refused.error;
+    }
+}
+
+// create_logs_now that fails removes what it made (and only that).
+TEST(PersistLoader, AFailedMakingRemovesItsLogsThroughTheUndo) {
+    temp_dir dir;
+    dir.write(log_name(4, 2), {});  // taken: core 2's log cannot be made
+    EXPECT_NE(create_logs_now(dir.path(), 4, {3, 0}).find(log_name(4, 2) + ": File exists"), std::string::npos);
+    for (unsigned core = 0; core < 2; ++core) {
+        EXPECT_NE(::access((dir.path() + "/" + log_name(4, core)).c_str(), F_OK), 0) << core;
+    }
+    EXPECT_EQ(::access((dir.path() + "/" + log_name(4, 2)).c_str(), F_OK), 0);
+    ASSERT_EQ(create_logs_now(dir.path(), 5, {2, 0}), "");
+    EXPECT_EQ(undo_logs(dir.path(), 5, 2), "");
+    for (unsigned core = 0; core < 2; ++core) {
+        EXPECT_NE(::access((dir.path() + "/" + log_name(5, core)).c_str(), F_OK), 0) << core;
+    }
 }
 
 // Only regular files are read. A FIFO named like a log used to block the
