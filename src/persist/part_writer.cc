@@ -51,6 +51,18 @@ int set_policy(pid_t tid, int policy) {
     return ::sched_setscheduler(tid, policy, &none) == 0 ? 0 : -errno;
 }
 
+// Anyone may enter SCHED_IDLE, but leaving it needs CAP_SYS_NICE or an
+// RLIMIT_NICE of 20: a thread that tried to come back and could not would
+// stay idle for good, and the snapshot at SIGTERM could then never end on
+// a busy machine. So a throw-away thread tries the way in and out first.
+bool idle_is_reversible() {
+    bool reversible = false;
+    std::thread([&reversible] {
+        reversible = set_policy(0, SCHED_IDLE) == 0 && set_policy(0, SCHED_OTHER) == 0;
+    }).join();
+    return reversible;
+}
+
 }  // namespace
 
 part_writer::part_writer(unsigned cores) : _slots(std::make_unique<slot[]>(cores)), _cores(cores) {
@@ -64,6 +76,7 @@ part_writer::part_writer(unsigned cores) : _slots(std::make_unique<slot[]>(cores
     sigset_t all, saved;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &saved);
+    _idle_priority.store(idle_is_reversible(), std::memory_order_release);
     _thread = std::thread([this] { run(); });
     pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     // The thread's id, for the loops to move it to normal priority.
@@ -134,16 +147,13 @@ part_writer::slot* part_writer::next_posted() {
 }
 
 void part_writer::run() {
-    // Into SCHED_IDLE only if the thread can come back out of it: the
-    // change back is tried once here.
-    const bool can_idle = set_policy(0, SCHED_IDLE) == 0 && set_policy(0, SCHED_OTHER) == 0;
-    if (!can_idle) {
-        set_policy(0, SCHED_OTHER);
+    // Into SCHED_IDLE only if the thread can come back out of it (the
+    // constructor found out); else it never enters it.
+    if (!idle_priority()) {
         std::fprintf(stderr,
                      "ringkv: the snapshot writer runs at normal priority: leaving SCHED_IDLE needs CAP_SYS_NICE or "
                      "RLIMIT_NICE 20 (ulimit -e 20; systemd LimitNICE=20)\n");
     }
-    _idle_priority.store(can_idle, std::memory_order_release);
     set_priority(true);
     _tid.store(::gettid(), std::memory_order_release);  // the constructor returns: idle from its first job
     for (;;) {

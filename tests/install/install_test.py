@@ -39,7 +39,7 @@ def check_unit(destdir, unit_path, bindir, mandir):
     with open(unit_path, encoding="utf-8") as f:
         unit = f.read()
     for required in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "StateDirectory=ringkv",
-                     "LimitNOFILE=", "EnvironmentFile=-", f"ExecStart={bindir}/ringkv\n"):
+                     "LimitNOFILE=", "LimitNICE=20\n", "EnvironmentFile=-", f"ExecStart={bindir}/ringkv\n"):
         if required not in unit:
             fail(f"ringkv.service lacks {required.strip()}")
     if "@" in re.sub(r"(?m)^#.*$", "", unit).replace("@system-service", "").replace("@privileged", ""):

@@ -15,8 +15,11 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -208,8 +211,9 @@ TEST(part_writer, a_part_the_disk_refuses_reports_the_error_and_leaves_no_file) 
 
 TEST(part_writer, the_thread_idles_until_the_server_stops_then_runs_at_normal_priority_for_good) {
     part_writer writer(cores);
-    if (!writer.idle_priority()) GTEST_SKIP() << "no CAP_SYS_NICE and RLIMIT_NICE below 20: never idle";
-    EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_IDLE);
+    // Without CAP_SYS_NICE or RLIMIT_NICE 20 it is never idle (the test
+    // below takes that case on purpose).
+    EXPECT_EQ(::sched_getscheduler(writer.thread_id()), writer.idle_priority() ? SCHED_IDLE : SCHED_OTHER);
     writer.hurry();
     EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_OTHER);
     // A part written after the stop began leaves it at normal priority.
@@ -227,6 +231,31 @@ TEST(part_writer, the_thread_idles_until_the_server_stops_then_runs_at_normal_pr
     EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_OTHER);
     for (unsigned core = 0; core < cores; ++core) ::unlink((dir + "/part-" + std::to_string(core)).c_str());
     ::rmdir(dir.c_str());
+}
+
+// Dropping CAP_SYS_NICE (and RLIMIT_NICE) in a child of its own: anyone
+// may enter SCHED_IDLE but only those may leave it, so a writer that
+// entered it there would stay idle for good and a stopping server's
+// snapshot could starve for ever. It must not enter it at all.
+int writer_policy_without_cap_sys_nice() {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+    if (::syscall(SYS_capget, &header, data) != 0) return 2;
+    data[CAP_TO_INDEX(CAP_SYS_NICE)].effective &= ~CAP_TO_MASK(CAP_SYS_NICE);
+    data[CAP_TO_INDEX(CAP_SYS_NICE)].permitted &= ~CAP_TO_MASK(CAP_SYS_NICE);
+    if (::syscall(SYS_capset, &header, data) != 0) return 3;
+    const rlimit none{0, 0};
+    if (::setrlimit(RLIMIT_NICE, &none) != 0) return 4;
+    part_writer writer(1);
+    if (writer.idle_priority()) return 5;
+    if (::sched_getscheduler(writer.thread_id()) != SCHED_OTHER) return 6;
+    writer.hurry();
+    return ::sched_getscheduler(writer.thread_id()) == SCHED_OTHER ? 0 : 7;
+}
+
+TEST(part_writer, without_the_right_to_leave_idle_priority_the_thread_never_enters_it) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(std::exit(writer_policy_without_cap_sys_nice()), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
