@@ -113,6 +113,22 @@ part_writer::part_job job_for(unsigned core, int fd, const std::string& dir, con
     return job;
 }
 
+// One job per core, each with its temporary part file made in `dir`; the
+// file of `read_only_core` (if any) is open for reading only, so every
+// write to it fails (EBADF).
+std::vector<part_writer::part_job> jobs_for(const std::string& dir, const items_of_cores& items,
+                                            unsigned read_only_core = cores) {
+    std::vector<part_writer::part_job> jobs;
+    for (unsigned core = 0; core < cores; ++core) {
+        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
+        const int flags = core == read_only_core ? O_RDONLY : O_WRONLY;
+        const int fd = ::open(temporary.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        EXPECT_GE(fd, 0) << temporary;
+        jobs.push_back(job_for(core, fd, dir, *items[core]));
+    }
+    return jobs;
+}
+
 // Runs one loop per core, each handing `jobs[core]` to the writer at once.
 void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, std::vector<outcome>& outcomes) {
     io::cluster peers(cores);
@@ -133,13 +149,7 @@ TEST(part_writer, two_cores_at_once_each_get_their_own_part_back_on_their_own_lo
     const std::string dir = temp_directory();
     part_writer writer(cores);
     const items_of_cores items = make_items(4000, 1000);  // each part > 2 buffers
-    std::vector<part_writer::part_job> jobs;
-    for (unsigned core = 0; core < cores; ++core) {
-        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
-        const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        jobs.push_back(job_for(core, fd, dir, *items[core]));
-    }
+    std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
     std::vector<outcome> outcomes(cores);
     run_cores(writer, jobs, outcomes);
     for (unsigned core = 0; core < cores; ++core) {
@@ -189,15 +199,7 @@ TEST(part_writer, a_part_the_disk_refuses_reports_the_error_and_leaves_no_file) 
     const std::string dir = temp_directory();
     part_writer writer(cores);
     const items_of_cores items = make_items(100, 0);
-    std::vector<part_writer::part_job> jobs;
-    for (unsigned core = 0; core < cores; ++core) {
-        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
-        // Core 1's file is open for reading only: every write fails (EBADF).
-        const int flags = core == 1 ? O_RDONLY : O_WRONLY;
-        const int fd = ::open(temporary.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        jobs.push_back(job_for(core, fd, dir, *items[core]));
-    }
+    std::vector<part_writer::part_job> jobs = jobs_for(dir, items, 1);  // core 1's writes fail
     std::vector<outcome> outcomes(cores);
     run_cores(writer, jobs, outcomes);
     EXPECT_EQ(outcomes[0].result.error, 0);
@@ -219,13 +221,7 @@ TEST(part_writer, the_thread_idles_until_the_server_stops_then_runs_at_normal_pr
     // A part written after the stop began leaves it at normal priority.
     const std::string dir = temp_directory();
     const items_of_cores items = make_items(10, 0);
-    std::vector<part_writer::part_job> jobs;
-    for (unsigned core = 0; core < cores; ++core) {
-        const std::string temporary = dir + "/part-" + std::to_string(core) + ".tmp";
-        const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        jobs.push_back(job_for(core, fd, dir, *items[core]));
-    }
+    std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
     std::vector<outcome> outcomes(cores);
     run_cores(writer, jobs, outcomes);
     EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_OTHER);
