@@ -98,7 +98,7 @@ io::task<part_writer::written> part_writer::write(unsigned core, part_job job) {
     RINGKV_ASSERT(s.state.load(std::memory_order_relaxed) == slot_state::free);
     s.job = std::move(job);
     s.posted_ms = base::monotonic_ms();
-    s.starved = false;
+    s.starved.store(false, std::memory_order_relaxed);  // published by the release below
     s.state.store(slot_state::posted, std::memory_order_release);
     _posts.fetch_add(1, std::memory_order_release);
     _posts.notify_one();
@@ -123,20 +123,29 @@ void part_writer::hurry() {
 void part_writer::check_starved(unsigned core, std::uint64_t now_ms) {
     slot& s = _slots[core];
     if (s.state.load(std::memory_order_relaxed) != slot_state::posted || now_ms < s.posted_ms + starved_ms_max) return;
-    if (!idle_priority() || s.starved) return;
-    // Once per part: the thread goes back to idle priority only when no
-    // part is posted, so it stays at normal priority until this one ends.
-    s.starved = true;
+    if (!idle_priority() || s.starved.load(std::memory_order_relaxed)) return;
+    // Once per part: the thread stays at normal priority until this part
+    // is written (settle_priority() reads the flag when it takes a part up).
+    s.starved.store(true, std::memory_order_seq_cst);
     _starved.fetch_add(1, std::memory_order_relaxed);
     set_policy(_tid.load(std::memory_order_relaxed), SCHED_OTHER);
 }
 
-void part_writer::set_priority(bool idle) {
+// Idle priority for the part the thread takes up (or for none), unless
+// the server is stopping or that part has starved. Both are read again
+// after the change: hurry() or check_starved() may have moved the thread
+// to normal priority just before it, and theirs must be the last word. A
+// check_starved() that lands after its part has ended leaves the thread at
+// normal priority only until it takes up the next part.
+void part_writer::settle_priority(const slot* part) {
     if (!idle_priority()) return;
-    set_policy(0, idle ? SCHED_IDLE : SCHED_OTHER);
-    // A stop that came meanwhile keeps normal priority (hurry() may have
-    // run between the caller's check and the change above).
-    if (idle && _hurried.load(std::memory_order_seq_cst)) set_policy(0, SCHED_OTHER);
+    const auto normal_wanted = [&] {
+        return _hurried.load(std::memory_order_seq_cst) ||
+               (part != nullptr && part->starved.load(std::memory_order_seq_cst));
+    };
+    if (normal_wanted()) return;
+    set_policy(0, SCHED_IDLE);
+    if (normal_wanted()) set_policy(0, SCHED_OTHER);
 }
 
 part_writer::slot* part_writer::next_posted() {
@@ -154,11 +163,12 @@ void part_writer::run() {
                      "ringkv: the snapshot writer runs at normal priority: leaving SCHED_IDLE needs CAP_SYS_NICE or "
                      "RLIMIT_NICE 20 (ulimit -e 20; systemd LimitNICE=20)\n");
     }
-    set_priority(true);
+    settle_priority(nullptr);
     _tid.store(::gettid(), std::memory_order_release);  // the constructor returns: idle from its first job
     for (;;) {
         const std::uint32_t seen = _posts.load(std::memory_order_acquire);
         if (slot* s = next_posted()) {
+            settle_priority(s);
             s->result = write_part(s->job);
             s->state.store(slot_state::done, std::memory_order_release);
             const std::uint64_t one = 1;
@@ -166,7 +176,7 @@ void part_writer::run() {
             continue;
         }
         // Nothing left: back to idle priority, unless stopping.
-        if (!_hurried.load(std::memory_order_seq_cst)) set_priority(true);
+        settle_priority(nullptr);
         if (_stopping.load(std::memory_order_acquire)) return;
         _posts.wait(seen, std::memory_order_acquire);
     }

@@ -15,7 +15,7 @@
 //  - for good once the server is stopping (hurry(): the snapshot taken at
 //    SIGTERM must end);
 //  - when a part has waited starved_ms_max since its cut
-//    (check_starved()), until no part is left to write.
+//    (check_starved()), until that part is written.
 // Leaving SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; without
 // either, the thread runs at normal priority throughout (said on stderr).
 //
@@ -94,8 +94,8 @@ public:
     // runs at normal priority from now on.
     void hurry();
     // On core `core`'s tick: a part of it waiting longer than
-    // starved_ms_max gets the thread normal priority until no part is
-    // left.
+    // starved_ms_max gets the thread normal priority until that part is
+    // written.
     void check_starved(unsigned core, std::uint64_t now_ms);
     // Whether the thread can leave SCHED_IDLE (else it never enters it).
     bool idle_priority() const { return _idle_priority.load(std::memory_order_acquire); }
@@ -111,7 +111,7 @@ private:
         part_job job;         // the owner's until posted, then the thread's until done
         written result;       // the thread's, then the owner's once done
         std::uint64_t posted_ms = 0;  // the owner's (real monotonic ms)
-        bool starved = false;         // the owner's: counted in _starved
+        std::atomic<bool> starved{false};  // set by the owner (counted in _starved), read by the thread
         std::atomic<slot_state> state{slot_state::free};
         int wake_fd = -1;     // eventfd the thread writes once the slot is done
     };
@@ -119,7 +119,7 @@ private:
     void run();
     slot* next_posted();
     written write_part(part_job& job);
-    void set_priority(bool idle);
+    void settle_priority(const slot* part);
 
     std::unique_ptr<slot[]> _slots;
     const unsigned _cores;
