@@ -78,4 +78,11 @@ io::task<reset_outcome> reset_state(std::optional<std::string> organization) {
     co_return outcome;
 }
 
+io::task<bool> record_clock() {
+    store::change_log* log = core_state::local().changes;
+    if (log == nullptr) co_return true;
+    if (!log->accepting()) co_return false;
+    co_return co_await acknowledged(io::loop::current().core(), log->clock_moved());
+}
+
 }  // namespace ringkv::api

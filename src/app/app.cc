@@ -180,7 +180,7 @@ io::task<control::reset_result> reset_for_control(std::optional<std::string> org
 
 control::admin_table admin_routes_of(const config::config& settings, const observing& watch) {
     control::admin_table table({settings.admin.token, settings.admin.enabled});
-    control::add_steering_routes(table, reset_for_control);
+    control::add_steering_routes(table, reset_for_control, api::record_clock);
     control::add_observing_routes(table, watch.all, watch.options);
     return table;
 }

@@ -183,7 +183,7 @@ void write_clock(response_writer& writer) {
     write_json(writer, 200, body);
 }
 
-io::task<> clock_route(request& r, response_writer& writer) {
+io::task<> clock_route(request& r, response_writer& writer, clock_recorder record_clock) {
     if (r.head.method == method::get || r.head.method == method::head) {
         write_clock(writer);
         co_return;
@@ -207,6 +207,12 @@ io::task<> clock_route(request& r, response_writer& writer) {
         co_return;
     }
     co_await on_every_core([step] { io::loop::current().advance_clock(step); });
+    if (!co_await record_clock()) {
+        net::http::write_error(writer, {507, error_code::bad_request,
+                                        "the clock moved, but the server cannot write its data directory (the disk "
+                                        "is full): a restart would find it where it was"});
+        co_return;
+    }
     write_clock(writer);
 }
 
@@ -242,11 +248,13 @@ void start_expiry(std::vector<rule_spec>& rules, std::uint64_t now_ms) {
     }
 }
 
-void add_steering_routes(admin_table& table, reset_function reset) {
+void add_steering_routes(admin_table& table, reset_function reset, clock_recorder record_clock) {
     table.add("/_ringkv/rules", {method::get, method::put, method::post, method::delete_}, rules_route);
-    table.add("/_ringkv/clock", {method::get, method::post}, clock_route);
-    // The handler passes the reset function to the coroutine as a
-    // parameter (copied into its frame), not through a capture.
+    // The handlers pass the functions to the coroutines as parameters
+    // (copied into their frames), not through captures.
+    table.add("/_ringkv/clock", {method::get, method::post}, [record_clock](request& r, response_writer& writer) {
+        return clock_route(r, writer, record_clock);
+    });
     table.add("/_ringkv/state", {method::delete_},
               [reset](request& r, response_writer& writer) { return state_route(r, writer, reset); });
 }

@@ -300,6 +300,18 @@ void journal::note_clock(std::vector<char>& out) {
     append(clock_record{_logged_clock_offset_ms}, out);
 }
 
+// The clock's record goes into the log now rather than at the next tick,
+// so that POST /_ringkv/clock can wait for it like a write (under --log
+// always, a kill -9 right after the answer must not take the clock back).
+journal::ticket journal::clock_moved() {
+    if (_options.log == log_mode::off) return unlogged();
+    if (_loop.clock_offset_ms() == _logged_clock_offset_ms) return answer(_appended);  // on its way already
+    std::vector<char>& out = open_batch();
+    const std::size_t before = out.size();
+    note_clock(out);
+    return answer(appended(out.size() - before));
+}
+
 journal::ticket journal::put(std::uint32_t namespace_number, std::string_view key, std::string_view value,
                              std::string_view content_type, std::uint32_t updated_at_s, std::uint64_t expires_at_ms) {
     if (_options.log == log_mode::off) return unlogged();

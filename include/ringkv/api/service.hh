@@ -74,6 +74,12 @@ struct reset_outcome {
 };
 io::task<reset_outcome> reset_state(std::optional<std::string> organization);
 
+// POST /_ringkv/clock, once the clock moved on every core: its lead
+// recorded in this core's log (--data-dir), and under --log always on disk
+// before it returns. False when the log cannot be written (the disk is
+// full): the clock moved, but a restart would not find it.
+io::task<bool> record_clock();
+
 struct plan;         // src/api/plan.hh
 class write_batch;   // src/api/write_batch.hh
 

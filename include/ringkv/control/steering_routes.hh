@@ -37,7 +37,11 @@ struct reset_result {
 };
 using reset_function = std::function<io::task<reset_result>(std::optional<std::string> organization)>;
 
-void add_steering_routes(admin_table& table, reset_function reset);
+// Records the clock's new lead where a restart finds it (api/ does it,
+// app/ passes it in); false when it could not be (the disk is full).
+using clock_recorder = std::function<io::task<bool>()>;
+
+void add_steering_routes(admin_table& table, reset_function reset, clock_recorder record_clock);
 
 // Reads and decodes a --rules file (a JSON array of rules, as PUT takes);
 // on error, a one-line message naming the file and the field.

@@ -152,6 +152,7 @@ public:
                std::string_view content_type, std::uint32_t updated_at_s, std::uint64_t expires_at_ms) override;
     ticket erase(std::uint32_t namespace_number, std::string_view key) override;
     ticket namespace_changed(const store::namespace_record& record) override;
+    ticket clock_moved() override;
     bool wait(ticket t, waiter& w) override;
     bool acknowledged(ticket t) const;
 

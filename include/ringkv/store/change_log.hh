@@ -43,6 +43,10 @@ public:
     virtual ticket erase(std::uint32_t namespace_number, std::string_view key) = 0;
     // A namespace created, or marked deleting (the record as it now is).
     virtual ticket namespace_changed(const namespace_record& record) = 0;
+    // The virtual clock moved (POST /_ringkv/clock, already on every core):
+    // its lead, recorded in this core's log (a restart takes the largest
+    // one it finds).
+    virtual ticket clock_moved() = 0;
 
     // False when the ticket may be acknowledged already. Otherwise true, and
     // w.ready() is called later (never from inside wait()); the waiter must
