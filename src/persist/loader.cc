@@ -167,6 +167,9 @@ struct log_seen {
     // version needs (ends_before); nullopt when its start is whole.
     std::optional<std::uint64_t> unstarted_at;
     start_record ends_before = start_record::log_set;
+    // Its size, when it holds nothing but zero bytes (then unstarted_at is
+    // 0: nothing of its start is there); 0 otherwise.
+    std::uint64_t zero_bytes = 0;
 };
 
 // What one file contributes; records are also dispatched to their owners.
@@ -180,10 +183,19 @@ public:
     // alone, a log set or generation_whole record missing or cut short) is
     // not read or cut: whether that is a creation a crash cut short or a
     // log that lost its records depends on its generation (load() decides;
-    // seen.unstarted_at).
+    // seen.unstarted_at). So is a log of zero bytes alone: the file's size
+    // reached the disk, its data did not (the making of its generation
+    // caught by a crash, as its start was written); nothing of its start
+    // is there. Only zeros from the first byte to the last: a header with
+    // any other byte is read, and refused if it is not one.
     std::string load_log(const std::string& path, std::uint64_t generation, log_seen& seen) {
         std::string_view bytes;
         if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
+        if (!bytes.empty() && bytes.find_first_not_of('\0') == std::string_view::npos) {
+            seen.unstarted_at = 0;
+            seen.zero_bytes = bytes.size();
+            return {};
+        }
         if (bytes.size() < file_header_bytes) {
             seen.unstarted_at = bytes.size();
             return {};
@@ -504,14 +516,37 @@ std::string missing(const std::string& dir, std::uint64_t generation, unsigned c
 // it lost what it held.
 struct unstarted_log {
     std::string path;
-    std::uint64_t size = 0;
+    std::uint64_t size = 0;  // where what it holds of its start ends
     start_record ends_before = start_record::log_set;
+    std::uint64_t zero_bytes = 0;  // its size, when it holds only zeros
 };
 
 std::string cut_short(const unstarted_log& log, const std::string& proof) {
-    return log.path + ": cut short at byte offset " + std::to_string(log.size) + ", before its " +
-           name_of(log.ends_before) + " record, though " + proof +
+    const std::string what =
+        log.zero_bytes != 0
+            ? "holds only zero bytes (" + std::to_string(log.zero_bytes) +
+                  "), from byte offset 0, where its header and log set record belong"
+            : "cut short at byte offset " + std::to_string(log.size) + ", before its " + name_of(log.ends_before) +
+                  " record";
+    return log.path + ": " + what + ", though " + proof +
            "; the changes it held would be lost (put it back, or remove its whole generation to start without them)";
+}
+
+// The line that says a log of a generation a crash caught being made is
+// ignored.
+void say_ignored(const unstarted_log& log) {
+    if (log.zero_bytes != 0) {
+        std::fprintf(stderr,
+                     "ringkv: %s: holds nothing: its %" PRIu64
+                     " bytes are all zero (its size reached the disk before its data: a crash as its generation's "
+                     "logs were made); ignored\n",
+                     log.path.c_str(), log.zero_bytes);
+        return;
+    }
+    std::fprintf(stderr,
+                 "ringkv: %s: holds nothing: it ends at byte offset %" PRIu64
+                 ", before its start was written (a crash as its generation's logs were made); ignored\n",
+                 log.path.c_str(), log.size);
 }
 
 // The logs found of one generation against the set they (or the snapshot)
@@ -583,12 +618,7 @@ public:
         }
         if (seen.short_of_whole && !seen.whole_made.empty()) return cut_short(*seen.short_of_whole, seen.whole_made);
         if (unstarted && !seen.version_1) _unproven.emplace(generation, *unstarted);
-        if (unstarted) {
-            std::fprintf(stderr,
-                         "ringkv: %s: holds nothing: it ends at byte offset %" PRIu64
-                         ", before its start was written (a crash as its generation's logs were made); ignored\n",
-                         unstarted->path.c_str(), unstarted->size);
-        }
+        if (unstarted) say_ignored(*unstarted);
         // A generation a crash caught being made holds nothing, and the
         // next logs do not follow it.
         const bool unproven = unstarted && !seen.version_1;
@@ -665,7 +695,7 @@ private:
             if (log.unstarted_at) {
                 std::optional<unstarted_log>& first =
                     log.ends_before == start_record::log_set ? seen.short_of_set : seen.short_of_whole;
-                if (!first) first = unstarted_log{path, *log.unstarted_at, log.ends_before};
+                if (!first) first = unstarted_log{path, *log.unstarted_at, log.ends_before, log.zero_bytes};
             }
             seen.note_proofs(log, path, f.core);
             if (log.set && seen.set && (log.set->cores != seen.set->cores || log.set->follows != seen.set->follows)) {

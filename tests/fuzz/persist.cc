@@ -31,6 +31,12 @@
 //     record after its start, and with nothing after core 1's start (the
 //     logs a crash before core 0's generation_whole record leaves) the
 //     start must go on.
+//   mode 3, presence 5 and 6: [presence 1][zeros 1][rest...]: core 1's
+//     log (5) or core 0's (6) is 1 to 256 zero bytes alone (what a crash
+//     leaves when a file's size reaches the disk before its data), the
+//     other log holds the rest after its start. The other log's
+//     generation_whole record proves every log had its log set record:
+//     the load must refuse, naming a log, whatever the rest.
 #include "common.hh"
 
 #include <ringkv/persist/format.hh>
@@ -192,14 +198,29 @@ void load_with_a_log_cut_short(input_reader& in, unsigned cut_core) {
     RINGKV_FUZZ_CHECK(!holds_a_record(other), "a log cut short in a generation holding records was ignored");
 }
 
+// One log is zero bytes alone, the other whole with the rest of the input
+// after its start.
+void load_with_a_log_of_zeros(input_reader& in, unsigned zeroed_core) {
+    const std::size_t zeros = 1 + in.choose(256);
+    write_log(1 - zeroed_core, log_with(in.rest(), 1 - zeroed_core, 2));
+    write_log(zeroed_core, std::string(zeros, '\0'));
+    const load_result loaded = load(scratch(), 2);
+    RINGKV_FUZZ_CHECK(names_a_log(loaded.error), "a log of zeros in a generation proven whole was not refused: " + loaded.error);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     input_reader in(data, size);
     const std::size_t mode = in.choose(4);
     if (mode == 3) {
-        // 0: both, 1: core 0's left out, 2: core 1's, 3: 1's cut, 4: 0's cut.
-        const std::size_t presence = in.choose(5);
+        // 0: both, 1: core 0's left out, 2: core 1's, 3: 1's cut, 4: 0's
+        // cut, 5: 1's zeros alone, 6: 0's.
+        const std::size_t presence = in.choose(7);
+        if (presence >= 5) {
+            load_with_a_log_of_zeros(in, presence == 5 ? 1 : 0);
+            return 0;
+        }
         if (presence >= 3) {
             load_with_a_log_cut_short(in, presence == 3 ? 1 : 0);
             return 0;

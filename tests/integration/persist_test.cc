@@ -539,6 +539,80 @@ TEST(persist, a_crash_while_a_generations_logs_were_made_whole_still_starts) {
     EXPECT_NE(err.find(dir.path() + "/" + persist::log_name(2, 0) + ": holds nothing"), std::string::npos) << err;
 }
 
+// A crash as a generation's logs were being made can leave logs whose size
+// reached the disk before their data: zero bytes alone. In a generation
+// nothing proves whole they are what such a crash leaves: the start goes
+// on (saying which log it ignored), keeps everything of the generations
+// before, and the next logs follow the generation before the crashed one.
+// (The old code stopped the start: "not a ringkv file (bad magic bytes)".)
+TEST(persist, logs_of_zero_bytes_alone_in_a_generation_a_crash_caught_being_made_are_ignored) {
+    temp_dir dir;
+    const std::string id = crash_after_one_write(dir, "2", "zeros", "k", "kept");
+    const std::size_t made_bytes = made_log_bytes(2, 0, {2, 1});
+    dir.write(persist::log_name(2, 0), std::string(made_bytes, '\0'));  // header, log set, generation_whole: zeros
+    dir.write(persist::log_name(2, 1), std::string(20, '\0'));          // a header's first bytes: zeros
+    temp_dir scratch;
+    const std::unique_ptr<server_process> server =
+        start_with_stderr_in(scratch.path() + "/stderr", with_dir(dir, {"--threads", "2", "--log", "always"}));
+    EXPECT_EQ(call(server->port(), "GET", key_path(id, "k")).body, "kept");
+    const std::string log_3 = dir.read(persist::log_name(3, 0));
+    persist::record_reader reader(log_3);
+    ASSERT_EQ(reader.next(), persist::record_reader::status::record);
+    const auto logs_3 = persist::decode_log_set(reader.current().body);
+    ASSERT_TRUE(logs_3);
+    EXPECT_EQ(logs_3->follows, 1u);  // not the crashed generation 2
+    EXPECT_EQ(dir.read(persist::log_name(2, 0)), std::string(made_bytes, '\0'));  // left as found (until a snapshot)
+    EXPECT_EQ(server->stop(), 0);
+    const std::string err = scratch.read("stderr");
+    const std::string ignored_0 = dir.path() + "/" + persist::log_name(2, 0) + ": holds nothing: its " +
+                                  std::to_string(made_bytes) + " bytes are all zero";
+    const std::string ignored_1 = dir.path() + "/" + persist::log_name(2, 1) + ": holds nothing: its 20 bytes are all zero";
+    EXPECT_TRUE(err.find(ignored_0) != std::string::npos || err.find(ignored_1) != std::string::npos) << err;
+    EXPECT_NE(err.find("a crash as its generation's logs were made); ignored"), std::string::npos) << err;
+}
+
+// But a log of zero bytes alone in a generation proven whole lost what it
+// held: here the log that held an acknowledged write, zeroed, while the
+// other log's generation_whole record proves every log had its log set
+// record (core 0's proves more: every log had its whole start). The
+// start is refused, naming the log and byte offset 0.
+TEST(persist, a_log_of_zero_bytes_alone_in_a_generation_proven_whole_stops_the_start_naming_it) {
+    temp_dir dir;
+    std::string id;
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        id = create_namespace(server.port(), "zeros");
+        kill_hard(server);
+    }
+    {
+        // Generation 2: one write, on whichever core owns the key.
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "acknowledged"), org_one_auth, "v").status, 201);
+        kill_hard(server);
+    }
+    const std::vector<std::string> logs = {persist::log_name(2, 0), persist::log_name(2, 1)};
+    ASSERT_EQ(dir.files("log-0000000000000002"), logs);
+    const std::size_t writer = changes_in(dir.read(logs[0])) == 0 ? 1 : 0;
+    ASSERT_EQ(changes_in(dir.read(logs[writer])), 1u);
+    ASSERT_EQ(changes_in(dir.read(logs[1 - writer])), 0u) << "both cores wrote";
+    const std::string written = dir.read(logs[writer]);
+    for (const std::size_t size : {std::size_t(20), made_log_bytes(2, 0, {2, 1}), written.size()}) {
+        dir.write(logs[writer], std::string(size, '\0'));
+        const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--threads", "2"}), 5000);
+        EXPECT_EQ(refused.exit_status, 1) << size;
+        EXPECT_NE(refused.err.find(dir.path() + "/" + logs[writer] + ": holds only zero bytes (" + std::to_string(size) +
+                                   "), from byte offset 0, where its header and log set record belong, though " +
+                                   dir.path() + "/" + logs[1 - writer]),
+                  std::string::npos)
+            << size << ": " << refused.err;
+        EXPECT_EQ(refused.out.find("listening"), std::string::npos) << size;
+        EXPECT_EQ(dir.read(logs[writer]), std::string(size, '\0')) << "left as found";
+    }
+    dir.write(logs[writer], written);
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    EXPECT_EQ(call(server.port(), "GET", key_path(id, "acknowledged")).body, "v");
+}
+
 // Files of format version 2 (written before generation_whole records
 // existed): every file this run wrote (a snapshot, its parts, logs before
 // and after it) rewritten as version 2 wrote it, a header of version 2 and

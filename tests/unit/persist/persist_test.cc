@@ -575,6 +575,87 @@ TEST(PersistLoader, ALogCutShortBeforeItsGenerationWholeRecordIsRefusedWhenAnyLo
         << refused.error;
 }
 
+// A crash while a generation's logs are made can leave a log whose size
+// reached the disk and whose data did not: zero bytes alone, of any
+// length (part of a header, a header, a whole start or more). Nothing of
+// its start is there: it is judged like a log that ends before its log
+// set record. Ignored while nothing proves its generation whole (it used
+// to stop the start as "bad magic bytes"); refused, naming it and byte
+// offset 0, once anything does: another log's generation_whole record or
+// records, or a later log set that follows its generation.
+TEST(PersistLoader, ALogOfZeroBytesAloneIsACrashInTheMakingUnlessItsGenerationIsProvenWhole) {
+    const std::size_t made_bytes = made_log(2, 0, {2, 1}).size();
+    for (const std::size_t size : {std::size_t(1), std::size_t(20), file_header_bytes, made_bytes, std::size_t(4096)}) {
+        const std::vector<char> zeros(size, 0);
+        const std::string zero_refusal = ": holds only zero bytes (" + std::to_string(size) +
+                                         "), from byte offset 0, where its header and log set record belong, though ";
+        {
+            // Crashes in step 1 (both logs zeros) and in step 2 (the other
+            // log holds its log set record alone).
+            for (const bool other_has_its_set : {false, true}) {
+                temp_dir dir;
+                dir.write(log_name(1, 0), started_log(1, 0, {1, 0}));
+                dir.write(log_name(2, 0), zeros);
+                dir.write(log_name(2, 1), other_has_its_set ? log_start(2, 1, {2, 1}) : zeros);
+                const load_result loaded = load(dir.path(), 2);
+                EXPECT_EQ(loaded.error, "") << size << " " << other_has_its_set;
+                EXPECT_EQ(loaded.state.log_generation, 1u) << size;  // what the next logs follow
+                EXPECT_EQ(loaded.state.records, 4u) << size;         // generation 1's, whole
+                EXPECT_EQ(dir.size(log_name(2, 0)), size);          // left as found
+                // A later log set that follows generation 2 proves it whole.
+                dir.write(log_name(3, 0), made_log(3, 0, {1, 2}));
+                const load_result followed = load(dir.path(), 2);
+                const std::string proof = zero_refusal + dir.path() + "/" + log_name(3, 0) +
+                                          " names its generation as the one its logs follow";
+                // (With both of zeros, either is named: the first the directory lists.)
+                const bool named_0 = followed.error.starts_with(dir.path() + "/" + log_name(2, 0) + proof);
+                const bool named_1 = followed.error.starts_with(dir.path() + "/" + log_name(2, 1) + proof);
+                EXPECT_TRUE(named_0 || (named_1 && !other_has_its_set)) << size << ": " << followed.error;
+            }
+        }
+        // Core 0's generation_whole record, written last, proves every log
+        // had its start; records in a log prove it too.
+        temp_dir dir;
+        dir.write(log_name(1, 0), made_log(1, 0, {2, 0}));
+        dir.write(log_name(1, 1), zeros);
+        const load_result refused = load(dir.path(), 2);
+        EXPECT_NE(refused.error.find(dir.path() + "/" + log_name(1, 1) + zero_refusal + dir.path() + "/" +
+                                     log_name(1, 0) + " holds its generation_whole record"),
+                  std::string::npos)
+            << size << ": " << refused.error;
+        dir.write(log_name(1, 0), zeros);
+        dir.write(log_name(1, 1), started_log(1, 1, {2, 0}));
+        const load_result holds_records = load(dir.path(), 2);
+        EXPECT_NE(holds_records.error.find(dir.path() + "/" + log_name(1, 0) + zero_refusal + dir.path() + "/" +
+                                           log_name(1, 1) + " holds records"),
+                  std::string::npos)
+            << size << ": " << holds_records.error;
+        EXPECT_EQ(dir.size(log_name(1, 0)), size);  // left as found
+    }
+    // Zeros with any other byte are not what a crash leaves: a header that
+    // is not one is refused as before, proven or not.
+    const auto refusal_of = [&](const std::vector<char>& log) {
+        temp_dir dir;
+        dir.write(log_name(1, 0), started_log(1, 0, {1, 0}));
+        dir.write(log_name(2, 0), log);
+        dir.write(log_name(2, 1), log_start(2, 1, {2, 1}));
+        return load(dir.path(), 2).error;
+    };
+    for (const std::size_t other : {std::size_t(0), std::size_t(5), file_header_bytes, made_bytes - 1}) {
+        std::vector<char> almost(made_bytes, 0);
+        almost[other] = 1;
+        const std::string error = refusal_of(almost);
+        EXPECT_NE(error.find(log_name(2, 0) + ": not a ringkv file (bad magic bytes) at byte offset 0"),
+                  std::string::npos)
+            << other << ": " << error;
+    }
+    std::vector<char> magic_alone(made_bytes, 0);
+    std::memcpy(magic_alone.data(), "RINGKV", 6);
+    const std::string error = refusal_of(magic_alone);
+    EXPECT_NE(error.find(log_name(2, 0) + ": the file header fails its checksum at byte offset 0"), std::string::npos)
+        << error;
+}
+
 // The start of a version 3 log is its log set record, then its
 // generation_whole record naming its generation; anything else there, or
 // a generation_whole record anywhere else, is damage.
