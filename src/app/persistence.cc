@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 namespace ringkv::app {
 namespace {
@@ -196,13 +197,28 @@ std::string persistence::prepare() {
     if (!loaded.error.empty()) return "cannot start from --data-dir: " + loaded.error;
     _loaded = std::move(loaded.state);
     _options.first_generation = _loaded.generation_max + 1;
+    // Before this run's logs are made: a writer that cannot start leaves
+    // the directory as it found it.
+    if (std::string error = start_part_writer(); !error.empty()) return error;
     if (_options.log != persist::log_mode::off) {
         const persist::log_set_record logs{_cores, _loaded.log_generation};
         if (std::string error = persist::create_logs_now(_options.dir, _options.first_generation, logs); !error.empty()) {
             return "--data-dir: making this run's logs: " + error;
         }
     }
-    _parts = std::make_unique<persist::part_writer>(_cores);
+    return {};
+}
+
+std::string persistence::start_part_writer() {
+    // Its constructor starts threads (std::system_error when the kernel
+    // refuses one: RLIMIT_NPROC, a stack that cannot be mapped) and makes
+    // eventfds (std::runtime_error); either is a start-up error, said in
+    // one line, never an uncaught exception.
+    try {
+        _parts = std::make_unique<persist::part_writer>(_cores);
+    } catch (const std::exception& e) {
+        return std::string("--data-dir: the snapshot part writer could not start (its thread or eventfd): ") + e.what();
+    }
     return {};
 }
 

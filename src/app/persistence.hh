@@ -30,9 +30,9 @@ public:
     bool enabled() const { return !_options.dir.empty(); }
     // Creates the directory if missing, checks it can be written (a file is
     // written, fsync'd and removed), locks it against a second ringkv,
-    // probes the io_uring file operations, loads what it holds, and makes
-    // this run's logs (one per core, all before any is written), and
-    // starts the thread that writes the snapshots' parts.
+    // probes the io_uring file operations, loads what it holds, starts the
+    // thread that writes the snapshots' parts, and makes this run's logs
+    // (one per core, all before any is written).
     // "" or the error to print (exit 1).
     std::string prepare();
     void add_routes(control::admin_table& table) const;
@@ -52,6 +52,9 @@ public:
     bool all_saved() const { return _unsaved_cores.load(std::memory_order_relaxed) == 0; }
 
 private:
+    // The part writer's thread; "" or the error.
+    std::string start_part_writer();
+
     persist::persist_options _options;
     unsigned _cores;
     int _lock_fd = -1;

@@ -694,6 +694,34 @@ TEST(persist, a_directory_that_cannot_be_written_or_is_in_use_stops_the_start) {
     EXPECT_EQ(without_dir.exit_status, 2);
 }
 
+// The snapshot part writer's thread starts with --data-dir, before the
+// server listens. When the kernel refuses it (here the default stack of a
+// new thread, RLIMIT_STACK, is larger than the address space, so
+// pthread_create fails with EAGAIN), the start stops with one line naming
+// what failed and exit status 1, and this run's logs are not made. It used
+// to end in an uncaught std::system_error: terminate, SIGABRT, the logs made.
+TEST(persist, a_part_writer_that_cannot_start_stops_the_start_with_one_line) {
+    temp_dir dir;
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_STACK, &saved), 0);
+    rlimit past_the_address_space = saved;
+    past_the_address_space.rlim_cur = rlim_t(1) << 48;  // 256 TiB
+    ASSERT_TRUE(saved.rlim_max == RLIM_INFINITY || saved.rlim_max >= past_the_address_space.rlim_cur);
+    ASSERT_EQ(setrlimit(RLIMIT_STACK, &past_the_address_space), 0);  // inherited through exec
+    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--threads", "2"}));
+    ASSERT_EQ(setrlimit(RLIMIT_STACK, &saved), 0);
+    EXPECT_EQ(refused.exit_status, 1) << refused.err;
+    EXPECT_TRUE(refused.err.starts_with(
+        "ringkv: --data-dir: the snapshot part writer could not start (its thread or eventfd): "))
+        << refused.err;
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+    EXPECT_EQ(refused.out.find("listening"), std::string::npos);
+    EXPECT_EQ(dir.files("log-"), std::vector<std::string>{});
+    // The same directory, the limit back: the start goes on.
+    server_process server(with_dir(dir, {"--threads", "2"}));
+    EXPECT_EQ(server.stop(), 0);
+}
+
 // The start-up write probe opens no name in the directory (it writes an
 // unnamed O_TMPFILE file): a `.write-test` there, even a symlink to a
 // person's file, is left alone (the probe used to follow it and truncate
