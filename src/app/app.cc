@@ -29,6 +29,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -361,26 +362,45 @@ int run(const config::config& given) {
     startup start(cores);
     std::vector<std::thread> threads;
     const auto cpu_of = [&](unsigned core) { return cpus.empty() ? -1 : cpus[core % cpus.size()]; };
-    for (unsigned core = 1; core < cores; ++core) {
-        threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
-                             std::cref(api_options), std::cref(admin), std::cref(rules), std::ref(stored), std::ref(watch),
-                             std::ref(peers), sockets.fd(core), std::ref(start));
-    }
-    std::thread verdict([&] {
-        start.built.wait();
-        if (start.ok) sockets.release();  // each server owns its socket from here on
-        const bool built = start.ok;
+    // A thread the kernel refuses (std::system_error: RLIMIT_NPROC, a stack
+    // that cannot be mapped) is a start-up error like the others, said in
+    // one line: the cores already started wait for the verdict, and get it.
+    const auto not_started = [&](const std::string& what, const std::system_error& e) {
+        start.fail("starting " + what + ": " + e.what());
         start.verdict.count_down();
-        if (built) start.restored.wait();
-        if (start.ok) {
-            std::printf("ringkv listening on http://%s:%u (%u threads, max memory %llu bytes, %s)\n",
-                        settings.server.bind_address.c_str(), unsigned(sockets.port()), cores,
-                        static_cast<unsigned long long>(settings.max_memory_bytes),
-                        start.plain_ring ? "plain io_uring: this kernel lacks DEFER_TASKRUN"
-                                         : "io_uring with SINGLE_ISSUER and DEFER_TASKRUN");
-            std::fflush(stdout);
+        for (std::thread& t : threads) t.join();
+        std::fprintf(stderr, "ringkv: %s\n", start.error.c_str());
+        return 1;
+    };
+    for (unsigned core = 1; core < cores; ++core) {
+        try {
+            threads.emplace_back(run_core, core, cpu_of(core), std::cref(settings), std::cref(server_options),
+                                 std::cref(api_options), std::cref(admin), std::cref(rules), std::ref(stored),
+                                 std::ref(watch), std::ref(peers), sockets.fd(core), std::ref(start));
+        } catch (const std::system_error& e) {
+            return not_started("core " + std::to_string(core) + "'s thread", e);
         }
-    });
+    }
+    std::thread verdict;
+    try {
+        verdict = std::thread([&] {
+            start.built.wait();
+            if (start.ok) sockets.release();  // each server owns its socket from here on
+            const bool built = start.ok;
+            start.verdict.count_down();
+            if (built) start.restored.wait();
+            if (start.ok) {
+                std::printf("ringkv listening on http://%s:%u (%u threads, max memory %llu bytes, %s)\n",
+                            settings.server.bind_address.c_str(), unsigned(sockets.port()), cores,
+                            static_cast<unsigned long long>(settings.max_memory_bytes),
+                            start.plain_ring ? "plain io_uring: this kernel lacks DEFER_TASKRUN"
+                                             : "io_uring with SINGLE_ISSUER and DEFER_TASKRUN");
+                std::fflush(stdout);
+            }
+        });
+    } catch (const std::system_error& e) {
+        return not_started("the thread that waits for every core to start", e);
+    }
     run_core(0, cpu_of(0), settings, server_options, api_options, admin, rules, stored, watch, peers, sockets.fd(0), start);
     verdict.join();
     for (std::thread& t : threads) t.join();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -82,6 +84,25 @@ process_result run_program_to_exit(const char* path_variable, const std::vector<
     result.err = drain(err[0]);
     close(out[0]);
     close(err[0]);
+    return result;
+}
+
+process_result run_to_exit_refusing_threads(const std::vector<std::string>& args, int timeout_ms) {
+    rlimit saved{};
+    if (getrlimit(RLIMIT_STACK, &saved) != 0) throw std::runtime_error("getrlimit");
+    rlimit past_the_address_space = saved;
+    past_the_address_space.rlim_cur = rlim_t(1) << 48;  // 256 TiB
+    if (setrlimit(RLIMIT_STACK, &past_the_address_space) != 0) {
+        throw std::runtime_error("setrlimit(RLIMIT_STACK): the hard limit is below 256 TiB");
+    }
+    process_result result;
+    try {
+        result = run_to_exit(args, timeout_ms);
+    } catch (...) {
+        setrlimit(RLIMIT_STACK, &saved);
+        throw;
+    }
+    setrlimit(RLIMIT_STACK, &saved);
     return result;
 }
 

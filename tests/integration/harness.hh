@@ -31,6 +31,11 @@ process_result run_to_exit(const std::vector<std::string>& args, int timeout_ms 
 // The same for another program (path from the environment variable named).
 process_result run_program_to_exit(const char* path_variable, const std::vector<std::string>& args,
                                    int timeout_ms = 10'000);
+// run_to_exit where the kernel refuses every thread the binary starts:
+// the default stack of a new thread (RLIMIT_STACK, which glibc reads at
+// start, inherited through exec) is set past the address space, so
+// pthread_create fails with EAGAIN. This process's limit is put back.
+process_result run_to_exit_refusing_threads(const std::vector<std::string>& args, int timeout_ms = 10'000);
 
 // A directory made for one test under /tmp and removed with everything in
 // it when the test ends (--data-dir tests).

@@ -702,14 +702,7 @@ TEST(persist, a_directory_that_cannot_be_written_or_is_in_use_stops_the_start) {
 // to end in an uncaught std::system_error: terminate, SIGABRT, the logs made.
 TEST(persist, a_part_writer_that_cannot_start_stops_the_start_with_one_line) {
     temp_dir dir;
-    rlimit saved{};
-    ASSERT_EQ(getrlimit(RLIMIT_STACK, &saved), 0);
-    rlimit past_the_address_space = saved;
-    past_the_address_space.rlim_cur = rlim_t(1) << 48;  // 256 TiB
-    ASSERT_TRUE(saved.rlim_max == RLIM_INFINITY || saved.rlim_max >= past_the_address_space.rlim_cur);
-    ASSERT_EQ(setrlimit(RLIMIT_STACK, &past_the_address_space), 0);  // inherited through exec
-    const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--threads", "2"}));
-    ASSERT_EQ(setrlimit(RLIMIT_STACK, &saved), 0);
+    const process_result refused = run_to_exit_refusing_threads(with_dir(dir, {"--port", "0", "--threads", "2"}));
     EXPECT_EQ(refused.exit_status, 1) << refused.err;
     EXPECT_TRUE(refused.err.starts_with(
         "ringkv: --data-dir: the snapshot part writer could not start (its thread or eventfd): "))

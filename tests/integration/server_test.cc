@@ -306,6 +306,20 @@ struct scoped_environment {
     const char* name;
 };
 
+// A thread the kernel refuses at start (a core's, or the one that waits
+// for every core to start, under --threads 1) stops the start with one
+// line naming it and exit status 1. It used to end in an uncaught
+// std::system_error: terminate, SIGABRT.
+TEST(server_flags, a_thread_the_kernel_refuses_at_start_fails_with_one_line) {
+    for (const std::string threads : {"1", "2", "3"}) {
+        const process_result refused = run_to_exit_refusing_threads({"--port", "0", "--threads", threads});
+        EXPECT_EQ(refused.exit_status, 1) << threads << ": " << refused.err;
+        const std::string what = threads == "1" ? "the thread that waits for every core to start" : "core 1's thread";
+        EXPECT_EQ(refused.err, "ringkv: starting " + what + ": Resource temporarily unavailable\n") << threads;
+        EXPECT_EQ(refused.out, "") << threads;
+    }
+}
+
 TEST(server_flags, every_option_has_an_environment_variable_and_the_flag_wins) {
     {
         scoped_environment limit("RINGKV_NAMESPACES_PER_ORG", "1");
