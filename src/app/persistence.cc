@@ -163,6 +163,7 @@ persistence::persistence(const config::config& settings, unsigned cores) : _core
     _options.dir = settings.persist.data_dir;
     _options.log = mode_of(settings.persist.log);
     _options.snapshot_every_s = settings.persist.snapshot_every_s;
+    _options.snapshot_bytes_per_s = std::uint64_t(settings.persist.snapshot_mb_per_s) * 1'000'000;
     // For tests of a failing disk (docs/persistence.md): "N" or "N-M", the
     // log fsyncs of each core that fail with EIO.
     if (const char* failing = std::getenv("RINGKV_TEST_FAIL_LOG_FSYNC")) {
@@ -215,7 +216,7 @@ std::string persistence::start_part_writer() {
     // eventfds (std::runtime_error); either is a start-up error, said in
     // one line, never an uncaught exception.
     try {
-        _parts = std::make_unique<persist::part_writer>(_cores);
+        _parts = std::make_unique<persist::part_writer>(_cores, _options.snapshot_bytes_per_s);
     } catch (const std::exception& e) {
         return std::string("--data-dir: the snapshot part writer could not start (its thread or eventfd): ") + e.what();
     }

@@ -12,10 +12,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -65,7 +67,8 @@ bool idle_is_reversible() {
 
 }  // namespace
 
-part_writer::part_writer(unsigned cores) : _slots(std::make_unique<slot[]>(cores)), _cores(cores) {
+part_writer::part_writer(unsigned cores, std::uint64_t bytes_per_s)
+    : _slots(std::make_unique<slot[]>(cores)), _cores(cores), _pace(bytes_per_s) {
     for (unsigned core = 0; core < cores; ++core) {
         _slots[core].wake_fd = ::eventfd(0, EFD_CLOEXEC);
         if (_slots[core].wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
@@ -122,7 +125,8 @@ void part_writer::hurry() {
 
 void part_writer::check_starved(unsigned core, std::uint64_t now_ms) {
     slot& s = _slots[core];
-    if (s.state.load(std::memory_order_relaxed) != slot_state::posted || now_ms < s.posted_ms + starved_ms_max) return;
+    if (s.state.load(std::memory_order_relaxed) != slot_state::posted) return;
+    if (now_ms < std::max(s.posted_ms, _due_ms.load(std::memory_order_relaxed)) + starved_ms_max) return;
     if (!idle_priority() || s.starved.load(std::memory_order_relaxed)) return;
     // Once per part: the thread stays at normal priority until this part
     // is written (settle_priority() reads the flag when it takes a part up).
@@ -148,6 +152,21 @@ void part_writer::settle_priority(const slot* part) {
     if (normal_wanted()) set_policy(0, SCHED_OTHER);
 }
 
+// Sleeps until the pace lets `bytes` be written, in naps so that a stop
+// (hurry()) ends the wait within one; no wait once the server is stopping.
+void part_writer::keep_pace(std::size_t bytes) {
+    std::uint64_t now_ns = base::monotonic_ns();
+    const std::uint64_t due_ns = now_ns + _pace.wait_ns(now_ns, bytes);
+    if (!_pace.paced()) return;
+    _due_ms.store(due_ns / 1'000'000, std::memory_order_relaxed);
+    while (now_ns < due_ns && !_hurried.load(std::memory_order_relaxed)) {
+        const std::uint64_t nap_ns = std::min(due_ns - now_ns, pace_nap_ns_max);
+        const timespec nap{time_t(nap_ns / 1'000'000'000), long(nap_ns % 1'000'000'000)};
+        ::nanosleep(&nap, nullptr);
+        now_ns = base::monotonic_ns();
+    }
+}
+
 part_writer::slot* part_writer::next_posted() {
     for (unsigned core = 0; core < _cores; ++core) {
         if (_slots[core].state.load(std::memory_order_acquire) == slot_state::posted) return &_slots[core];
@@ -169,6 +188,7 @@ void part_writer::run() {
         const std::uint32_t seen = _posts.load(std::memory_order_acquire);
         if (slot* s = next_posted()) {
             settle_priority(s);
+            _due_ms.store(_pace.paced() ? base::monotonic_ms() : s->posted_ms, std::memory_order_relaxed);
             s->result = write_part(s->job);
             s->state.store(slot_state::done, std::memory_order_release);
             const std::uint64_t one = 1;
@@ -204,6 +224,7 @@ part_writer::written part_writer::write_part(part_job& job) {
         }
         if (out.size() < buffer_bytes && next + 1 < count) continue;
         if (next + 1 == count) append(end_record{done.records}, out);
+        keep_pace(out.size());
         done.error = write_all(job.fd, out, done.bytes);
         // The writeback starts now, in this thread's context and priority.
         if (done.error == 0) ::sync_file_range(job.fd, off_t(done.bytes), off_t(out.size()), SYNC_FILE_RANGE_WRITE);

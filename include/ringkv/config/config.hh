@@ -45,6 +45,7 @@ struct config {
         enum class log_policy { off, everysec, always } log = log_policy::everysec;
         bool log_given = false;
         std::uint32_t snapshot_every_s = 0;  // 0: no timer
+        std::uint32_t snapshot_mb_per_s = 16;  // the part writer's pace; 0: none
     } persist;
     // Observing (docs/CONTROL.md, "Observing").
     struct observe_settings {

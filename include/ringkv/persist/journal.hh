@@ -106,6 +106,7 @@ struct persist_options {
     std::string dir;
     log_mode log = log_mode::everysec;
     std::uint32_t snapshot_every_s = 0;  // 0: no timer
+    std::uint64_t snapshot_bytes_per_s = 0;  // the part writer's pace; 0: none
     std::uint64_t first_generation = 1;  // this run's logs; later than any file found
     // For tests: the Nth through Mth fsyncs of each core's log (counted from
     // 1) fail with EIO as if the disk had refused them; 0: none.

@@ -38,6 +38,7 @@
 // is written.
 
 #include <ringkv/io/task.hh>
+#include <ringkv/persist/write_pace.hh>
 #include <ringkv/store/item.hh>
 
 #include <sys/types.h>
@@ -56,11 +57,15 @@ class part_writer {
 public:
     static constexpr std::size_t buffer_bytes = 1u << 20;
     static constexpr std::size_t prefetch_distance = 16;
-    // A part waiting this long since its cut gets normal priority.
+    // A part the thread is this far behind with gets normal priority:
+    // behind its cut unpaced, behind its pace when paced.
     static constexpr std::uint64_t starved_ms_max = 10'000;
+    // The longest sleep of a paced thread before it looks at hurry() again.
+    static constexpr std::uint64_t pace_nap_ns_max = 20'000'000;
 
     // Starts the thread (with every signal blocked: the loops take them).
-    explicit part_writer(unsigned cores);
+    // bytes_per_s: the pace (0: none).
+    explicit part_writer(unsigned cores, std::uint64_t bytes_per_s = 0);
     // Stops and joins the thread; no part may be in flight (the loops,
     // which wait for theirs, have ended).
     ~part_writer();
@@ -93,14 +98,15 @@ public:
     // Any loop, any number of times: the server is stopping; the thread
     // runs at normal priority from now on.
     void hurry();
-    // On core `core`'s tick: a part of it waiting longer than
-    // starved_ms_max gets the thread normal priority until that part is
-    // written.
+    // On core `core`'s tick: a part of it waiting, and the thread
+    // starved_ms_max behind (since the later of the part's cut and when
+    // its pace let the thread write last), gets the thread normal priority
+    // until that part is written. A thread keeping its pace is not behind.
     void check_starved(unsigned core, std::uint64_t now_ms);
     // Whether the thread can leave SCHED_IDLE (else it never enters it).
     bool idle_priority() const { return _idle_priority.load(std::memory_order_acquire); }
-    // Parts that waited starved_ms_max (check_starved() moved the thread
-    // to normal priority for them).
+    // Parts the thread fell starved_ms_max behind with (check_starved()
+    // moved it to normal priority for them).
     std::uint64_t starved_count() const { return _starved.load(std::memory_order_relaxed); }
     // The thread's id (for tests: its scheduling policy).
     pid_t thread_id() const { return _tid.load(std::memory_order_relaxed); }
@@ -120,6 +126,7 @@ private:
     slot* next_posted();
     written write_part(part_job& job);
     void settle_priority(const slot* part);
+    void keep_pace(std::size_t bytes);
 
     std::unique_ptr<slot[]> _slots;
     const unsigned _cores;
@@ -130,6 +137,10 @@ private:
     std::atomic<bool> _idle_priority{false};
     std::atomic<pid_t> _tid{0};
     std::atomic<std::uint64_t> _starved{0};
+    write_pace _pace;  // the thread's
+    // Real monotonic ms the thread is due at: paced, when its pace let it
+    // write last (or it took its part up); unpaced, its part's cut.
+    std::atomic<std::uint64_t> _due_ms{0};
     std::thread _thread;
 };
 

@@ -3,14 +3,19 @@
 // on their own loop with their own result; the file holds exactly the
 // items not expired at the cut, in order, then the end record; a part
 // that cannot be written reports the error and leaves no file; and the
-// thread's priority follows the rules (idle, normal once stopping).
+// thread's priority follows the rules (idle, normal once stopping); a
+// paced thread keeps its pace, is not starved while it does, and drops the
+// pace once the server stops.
 
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
+#include <ringkv/base/clock.hh>
 #include <ringkv/io/task.hh>
 #include <ringkv/persist/format.hh>
 #include <ringkv/persist/part_writer.hh>
 #include <ringkv/store/item.hh>
+
+#include "persist/file_ops.hh"
 
 #include <gtest/gtest.h>
 
@@ -26,6 +31,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -129,8 +135,10 @@ std::vector<part_writer::part_job> jobs_for(const std::string& dir, const items_
     return jobs;
 }
 
-// Runs one loop per core, each handing `jobs[core]` to the writer at once.
-void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, std::vector<outcome>& outcomes) {
+// Runs one loop per core, each handing `jobs[core]` to the writer at once;
+// `also` (if given) is spawned on core 0's loop beside its part.
+void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, std::vector<outcome>& outcomes,
+               std::function<io::task<>()> also = {}) {
     io::cluster peers(cores);
     std::vector<std::thread> threads;
     for (unsigned core = 0; core < cores; ++core) {
@@ -139,7 +147,10 @@ void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, st
             options.core = core;
             io::loop l(peers, options);
             peers.wait_until_all_rings_ready();
-            l.run([&] { io::spawn(write_one(writer, std::move(jobs[core]), outcomes[core])); });
+            l.run([&] {
+                io::spawn(write_one(writer, std::move(jobs[core]), outcomes[core]));
+                if (core == 0 && also) io::spawn(also());
+            });
         });
     }
     for (std::thread& t : threads) t.join();
@@ -227,6 +238,70 @@ TEST(part_writer, the_thread_idles_until_the_server_stops_then_runs_at_normal_pr
     EXPECT_EQ(::sched_getscheduler(writer.thread_id()), SCHED_OTHER);
     for (unsigned core = 0; core < cores; ++core) ::unlink((dir + "/part-" + std::to_string(core)).c_str());
     ::rmdir(dir.c_str());
+}
+
+std::uint64_t bytes_of(const std::vector<outcome>& outcomes) {
+    std::uint64_t bytes = 0;
+    for (const outcome& o : outcomes) {
+        EXPECT_EQ(o.result.error, 0);
+        bytes += o.result.bytes;
+    }
+    return bytes;
+}
+
+void remove_parts(const std::string& dir) {
+    for (unsigned core = 0; core < cores; ++core) ::unlink((dir + "/part-" + std::to_string(core)).c_str());
+    ::rmdir(dir.c_str());
+}
+
+TEST(part_writer, a_paced_thread_takes_at_least_its_bytes_over_the_pace_less_the_second_it_may_be_ahead) {
+    constexpr std::uint64_t bytes_per_s = 2'000'000;
+    part_writer writer(cores, bytes_per_s);
+    const std::string dir = temp_directory();
+    const items_of_cores items = make_items(4000, 1000);  // about 6 MB in all
+    std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
+    std::vector<outcome> outcomes(cores);
+    const std::uint64_t start_ns = base::monotonic_ns();
+    run_cores(writer, jobs, outcomes);
+    const double took_s = double(base::monotonic_ns() - start_ns) / 1e9;
+    // The last buffer may start once the bytes before it are at most a
+    // second ahead of the pace.
+    const std::uint64_t before_last = bytes_of(outcomes) - part_writer::buffer_bytes - record_header_bytes -
+                                      record_body_bytes_max;
+    EXPECT_GE(took_s, double(before_last) / double(bytes_per_s) - 1.0);
+    EXPECT_EQ(writer.starved_count(), 0u);
+    remove_parts(dir);
+}
+
+// Core 0's part, a second into its pace: the cut was long ago by then but
+// the thread keeps its pace, so it is not starved until it falls
+// starved_ms_max behind that pace; the stop then ends the pace.
+TEST(part_writer, a_thread_keeping_its_pace_is_not_starved_and_the_stop_ends_the_pace) {
+    constexpr std::uint64_t bytes_per_s = 500'000;  // about 12 s for the parts below
+    part_writer writer(cores, bytes_per_s);
+    const std::string dir = temp_directory();
+    const items_of_cores items = make_items(4000, 1000);
+    std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
+    std::vector<outcome> outcomes(cores);
+    std::uint64_t starved_on_pace = 0, starved_behind = 0;
+    const auto look_a_second_later = [&]() -> io::task<> {
+        __kernel_timespec second{1, 0};
+        co_await sleep_for(&second);
+        const std::uint64_t now_ms = base::monotonic_ms();
+        writer.check_starved(0, now_ms + part_writer::starved_ms_max - 500);  // 10.5 s after the cut
+        starved_on_pace = writer.starved_count();
+        writer.check_starved(0, now_ms + part_writer::starved_ms_max + 5'000);  // far behind the pace
+        starved_behind = writer.starved_count();
+        writer.hurry();
+    };
+    const std::uint64_t start_ns = base::monotonic_ns();
+    run_cores(writer, jobs, outcomes, look_a_second_later);
+    const double took_s = double(base::monotonic_ns() - start_ns) / 1e9;
+    EXPECT_EQ(starved_on_pace, 0u);
+    EXPECT_EQ(starved_behind, 1u);
+    bytes_of(outcomes);
+    EXPECT_LT(took_s, 6.0);  // paced to the end it would take about 12 s
+    remove_parts(dir);
 }
 
 // Dropping CAP_SYS_NICE (and RLIMIT_NICE) in a child of its own: anyone
