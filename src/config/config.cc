@@ -262,10 +262,10 @@ constexpr option options[] = {
      "SIGTERM/SIGINT)",
      integer<[](config& c) -> auto& { return c.persist.snapshot_every_s; }, 1, 365u * 24 * 3600>},
     {"snapshot-mb-per-s", "N",
-     "with --data-dir, write snapshots at most N MB/s\n"
-     "(a second's worth at once), so that a snapshot under\n"
-     "load stays out of the latency; 0: as fast as the\n"
-     "disk takes it (default 16; the snapshot at a stop is\n"
+     "with --data-dir, write snapshots at most N MB/s, so\n"
+     "that a snapshot under load stays out of the latency\n"
+     "(1M keys of 100 B: 11 s); 0: as fast as the disk\n"
+     "takes it (default 16; the snapshot at a stop is\n"
      "never paced)",
      integer<[](config& c) -> auto& { return c.persist.snapshot_mb_per_s; }, 0, 1u << 20>},
     {"no-metrics", "",

@@ -69,18 +69,34 @@ bool idle_is_reversible() {
 
 part_writer::part_writer(unsigned cores, std::uint64_t bytes_per_s)
     : _slots(std::make_unique<slot[]>(cores)), _cores(cores), _pace(bytes_per_s) {
+    const auto close_wake_fds = [this] {
+        for (unsigned core = 0; core < _cores; ++core) {
+            if (_slots[core].wake_fd >= 0) ::close(_slots[core].wake_fd);
+        }
+    };
     for (unsigned core = 0; core < cores; ++core) {
         _slots[core].wake_fd = ::eventfd(0, EFD_CLOEXEC);
-        if (_slots[core].wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+        if (_slots[core].wake_fd < 0) {
+            const int error = errno;
+            close_wake_fds();
+            throw std::runtime_error(std::string("eventfd: ") + std::strerror(error));
+        }
     }
     // Every signal blocked in the thread from its first instruction (it
     // inherits the mask): SIGTERM must reach the loops' signalfd, never
-    // this thread's default action.
+    // this thread's default action. The caller's mask comes back even if
+    // a thread cannot be started.
     sigset_t all, saved;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &saved);
-    _idle_priority.store(idle_is_reversible(), std::memory_order_release);
-    _thread = std::thread([this] { run(); });
+    try {
+        _idle_priority.store(idle_is_reversible(), std::memory_order_release);
+        _thread = std::thread([this] { run(); });
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+        close_wake_fds();
+        throw;
+    }
     pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     // The thread's id, for the loops to move it to normal priority.
     while (_tid.load(std::memory_order_acquire) == 0) std::this_thread::yield();

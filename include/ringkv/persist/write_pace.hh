@@ -1,6 +1,7 @@
 #pragma once
-// The snapshot writer's pace: a byte rate with a burst of one second's
-// worth (a token bucket, kept as the time its next byte is due).
+// The snapshot writer's pace: a byte rate, kept as the time its next byte
+// is due. No burst: each write waits until the bytes before it are due,
+// so only the first write after a pause goes at once.
 //
 // Why a pace at all: idle priority (part_writer.hh) keeps the writer off a
 // CPU a loop wants, but not off the machine's whole CPU budget. Under a
@@ -8,9 +9,10 @@
 // charges it for emulating its disk) the time the writer and its disk
 // writes take comes out of the same quota as the loops: used up before the
 // quota's period ends, every thread of the server waits for the next one
-// (5-15 ms at a time, measured). A pace spreads a snapshot's writes so
-// that they stay inside what the loops leave over; a state no larger than
-// the burst is written at once.
+// (3-15 ms at a time, measured). A pace spreads a snapshot's writes so
+// that they stay inside what the loops leave over. A burst of a second's
+// worth at the start was tried and dropped: it brought such pauses back
+// about a second into each snapshot.
 
 #include <algorithm>
 #include <cstdint>
@@ -26,12 +28,10 @@ public:
     // wait first (0: write now). Counts the bytes as written at that time.
     std::uint64_t wait_ns(std::uint64_t now_ns, std::uint64_t bytes) {
         if (_bytes_per_s == 0) return 0;
-        const std::uint64_t burst_ns = ns_per_s;  // one second's worth of bytes
-        const std::uint64_t earliest_ns = _due_ns > burst_ns ? _due_ns - burst_ns : 0;
-        const std::uint64_t at_ns = std::max(now_ns, earliest_ns);
+        const std::uint64_t at_ns = std::max(now_ns, _due_ns);
         // bytes * 1e9 overflows only past 18 GB in one write: the writer's
         // buffers are about a MiB.
-        _due_ns = std::max(_due_ns, at_ns) + bytes * ns_per_s / _bytes_per_s;
+        _due_ns = at_ns + bytes * ns_per_s / _bytes_per_s;
         return at_ns - now_ns;
     }
 
@@ -40,8 +40,7 @@ public:
 private:
     static constexpr std::uint64_t ns_per_s = 1'000'000'000;
     const std::uint64_t _bytes_per_s;
-    // When the bytes counted so far are paid for: the bucket is full once
-    // now is past it, empty when it is a burst (one second) ahead of now.
+    // When the bytes counted so far are paid for: the next write may start.
     std::uint64_t _due_ns = 0;
 };
 
