@@ -17,11 +17,13 @@
 #     steal), how long each core's loop spent freezing its keys at the
 #     last cut, and a snapshot taken under the closed-loop maximum (the
 #     part writer runs at idle priority: how long it takes when no CPU is
-#     idle).
+#     idle). The snapshots are paced (--snapshot-mb-per-s, default 16).
 # Usage: bench/persist.sh [SECONDS] [put] [restart] [snapshot]
 #   SECONDS: per measured run (default 10); sections: default all three.
 #   ringkv_binary=PATH runs that ringkv instead of build/src/ringkv (an
 #   older build, for a before/after in one session).
+#   persist_flags="FLAGS" adds flags to the server of the snapshot section
+#   (e.g. "--snapshot-mb-per-s 0": unpaced).
 # The data directories live under bench/out (on this machine's disk).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -205,7 +207,8 @@ rps_of() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))
 if [[ " $sections " == *" snapshot "* ]]; then
   [[ -n "${big_namespace:-}" ]] || make_big_state  # unless the restarts just made it
   rm -rf "$data" && cp -a "$big_snapshot" "$data"
-  time_to_serve ringkv-snapshot-load --threads 2 --data-dir "$data"
+  read -ra extra_flags <<<"${persist_flags:-}"
+  time_to_serve ringkv-snapshot-load --threads 2 --data-dir "$data" "${extra_flags[@]}"
   load "$bench_out/persist-max.json" --duration 5
   half=$(( $(rps_of "$bench_out/persist-max.json") / 2 ))
   record load-max-rps "$(rps_of "$bench_out/persist-max.json")"
