@@ -267,7 +267,10 @@ constexpr option options[] = {
      "(1M keys of 100 B: 11 s); 0: as fast as the disk\n"
      "takes it (default 16; the snapshot at a stop is\n"
      "never paced)",
-     integer<[](config& c) -> auto& { return c.persist.snapshot_mb_per_s; }, 0, 1u << 20>},
+     [](config& c, std::string_view v, std::string& error) {
+         c.persist.snapshot_pace_given = true;
+         return integer<[](config& c) -> auto& { return c.persist.snapshot_mb_per_s; }, 0, 1u << 20>(c, v, error);
+     }},
     {"no-metrics", "",
      "do not time or count requests: no /metrics, no\n"
      "/_ringkv/stats (for measuring what they cost)",
@@ -376,8 +379,9 @@ std::variant<config, exit_now> parse(int argc, char** argv) {
         if (auto failed = apply(*g.what, g.value, g.flag, result)) return *failed;
     }
     if (result.max_memory_bytes == 0) result.max_memory_bytes = default_max_memory_bytes();
-    if (result.persist.data_dir.empty() && (result.persist.log_given || result.persist.snapshot_every_s != 0)) {
-        return bad("--log and --snapshot-every-s need --data-dir");
+    if (result.persist.data_dir.empty() &&
+        (result.persist.log_given || result.persist.snapshot_every_s != 0 || result.persist.snapshot_pace_given)) {
+        return bad("--log, --snapshot-every-s and --snapshot-mb-per-s need --data-dir");
     }
     return result;
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace ringkv::testing {
 namespace {
@@ -288,6 +289,22 @@ TEST(server_flags, bad_flags_and_busy_ports_fail_with_one_line) {
     EXPECT_EQ(version.out.rfind("ringkv ", 0), 0u);
 }
 
+
+// The options that only mean something with a data directory are refused
+// without one, whichever of them is given (and whatever its value).
+TEST(server_flags, persistence_options_without_a_data_dir_are_refused) {
+    for (const std::vector<std::string>& flags : std::vector<std::vector<std::string>>{
+             {"--log", "always"}, {"--snapshot-every-s", "5"}, {"--snapshot-mb-per-s", "16"},
+             {"--snapshot-mb-per-s", "0"}}) {
+        SCOPED_TRACE(flags[0] + " " + flags[1]);
+        auto refused = run_to_exit(flags);
+        EXPECT_EQ(refused.exit_status, 2);
+        EXPECT_NE(refused.err.find("need --data-dir"), std::string::npos) << refused.err;
+    }
+    auto out_of_range = run_to_exit({"--snapshot-mb-per-s", "1048577", "--data-dir", "/tmp"});
+    EXPECT_EQ(out_of_range.exit_status, 2);
+    EXPECT_EQ(out_of_range.err, "ringkv: bad value for --snapshot-mb-per-s '1048577' (see --help)\n");
+}
 
 // POST /v2/storage/kvs on `c` (a reused connection); the status.
 int create_namespace_status(client& c, const std::string& name) {

@@ -46,6 +46,7 @@ struct config {
         bool log_given = false;
         std::uint32_t snapshot_every_s = 0;  // 0: no timer
         std::uint32_t snapshot_mb_per_s = 16;  // the part writer's pace; 0: none
+        bool snapshot_pace_given = false;
     } persist;
     // Observing (docs/CONTROL.md, "Observing").
     struct observe_settings {
