@@ -2,6 +2,7 @@
 
 #include <ringkv/base/clock.hh>
 #include <ringkv/base/limits.hh>
+#include <ringkv/persist/journal.hh>
 #include <ringkv/store/sharding.hh>
 
 #include <dirent.h>
@@ -172,6 +173,13 @@ struct log_seen {
     std::uint64_t zero_bytes = 0;
 };
 
+// The bytes a log's start takes when its generation's logs are made (its
+// header, log set record and generation_whole record): the most a crash
+// in the making can leave written.
+std::size_t made_start_bytes(std::uint64_t generation) {
+    return log_start(generation, 0, log_set_record{}).size() + log_whole(generation).size();
+}
+
 // What one file contributes; records are also dispatched to their owners.
 class file_loader {
 public:
@@ -186,12 +194,16 @@ public:
     // seen.unstarted_at). So is a log of zero bytes alone: the file's size
     // reached the disk, its data did not (the making of its generation
     // caught by a crash, as its start was written); nothing of its start
-    // is there. Only zeros from the first byte to the last: a header with
-    // any other byte is read, and refused if it is not one.
+    // is there. Only zeros from the first byte to the last, and no more of
+    // them than a whole start: records are appended only once every log
+    // of the generation has its start on the disk, so a longer file of
+    // zeros lost data that was there (read, and refused as no header).
+    // A header with any other byte is read, and refused if it is not one.
     std::string load_log(const std::string& path, std::uint64_t generation, log_seen& seen) {
         std::string_view bytes;
         if (std::string e = read_file(path, _state, bytes); !e.empty()) return e;
-        if (!bytes.empty() && bytes.find_first_not_of('\0') == std::string_view::npos) {
+        if (!bytes.empty() && bytes.size() <= made_start_bytes(generation) &&
+            bytes.find_first_not_of('\0') == std::string_view::npos) {
             seen.unstarted_at = 0;
             seen.zero_bytes = bytes.size();
             return {};

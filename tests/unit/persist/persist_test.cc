@@ -576,8 +576,9 @@ TEST(PersistLoader, ALogCutShortBeforeItsGenerationWholeRecordIsRefusedWhenAnyLo
 }
 
 // A crash while a generation's logs are made can leave a log whose size
-// reached the disk and whose data did not: zero bytes alone, of any
-// length (part of a header, a header, a whole start or more). Nothing of
+// reached the disk and whose data did not: zero bytes alone, as many as
+// part of a header, a header or a whole start (no more: records follow
+// only once every start is durable). Nothing of
 // its start is there: it is judged like a log that ends before its log
 // set record. Ignored while nothing proves its generation whole (it used
 // to stop the start as "bad magic bytes"); refused, naming it and byte
@@ -585,7 +586,7 @@ TEST(PersistLoader, ALogCutShortBeforeItsGenerationWholeRecordIsRefusedWhenAnyLo
 // records, or a later log set that follows its generation.
 TEST(PersistLoader, ALogOfZeroBytesAloneIsACrashInTheMakingUnlessItsGenerationIsProvenWhole) {
     const std::size_t made_bytes = made_log(2, 0, {2, 1}).size();
-    for (const std::size_t size : {std::size_t(1), std::size_t(20), file_header_bytes, made_bytes, std::size_t(4096)}) {
+    for (const std::size_t size : {std::size_t(1), std::size_t(20), file_header_bytes, made_bytes}) {
         const std::vector<char> zeros(size, 0);
         const std::string zero_refusal = ": holds only zero bytes (" + std::to_string(size) +
                                          "), from byte offset 0, where its header and log set record belong, though ";
@@ -648,6 +649,13 @@ TEST(PersistLoader, ALogOfZeroBytesAloneIsACrashInTheMakingUnlessItsGenerationIs
         EXPECT_NE(error.find(log_name(2, 0) + ": not a ringkv file (bad magic bytes) at byte offset 0"),
                   std::string::npos)
             << other << ": " << error;
+    }
+    // More zeros than a whole start: records were there, and are lost.
+    for (const std::size_t size : {made_bytes + 1, std::size_t(4096)}) {
+        const std::string error = refusal_of(std::vector<char>(size, 0));
+        EXPECT_NE(error.find(log_name(2, 0) + ": not a ringkv file (bad magic bytes) at byte offset 0"),
+                  std::string::npos)
+            << size << ": " << error;
     }
     std::vector<char> magic_alone(made_bytes, 0);
     std::memcpy(magic_alone.data(), "RINGKV", 6);
