@@ -174,7 +174,8 @@ void part_writer::keep_pace(std::size_t bytes) {
     std::uint64_t now_ns = base::monotonic_ns();
     const std::uint64_t due_ns = now_ns + _pace.wait_ns(now_ns, bytes);
     if (!_pace.paced()) return;
-    _due_ms.store(due_ns / 1'000'000, std::memory_order_relaxed);
+    _due_ms.store(_part_taken_ms + _part_bytes * 1000 / _pace.bytes_per_s(), std::memory_order_relaxed);
+    _part_bytes += bytes;
     while (now_ns < due_ns && !_hurried.load(std::memory_order_relaxed)) {
         const std::uint64_t nap_ns = std::min(due_ns - now_ns, pace_nap_ns_max);
         const timespec nap{time_t(nap_ns / 1'000'000'000), long(nap_ns % 1'000'000'000)};
@@ -204,7 +205,9 @@ void part_writer::run() {
         const std::uint32_t seen = _posts.load(std::memory_order_acquire);
         if (slot* s = next_posted()) {
             settle_priority(s);
-            _due_ms.store(_pace.paced() ? base::monotonic_ms() : s->posted_ms, std::memory_order_relaxed);
+            _part_taken_ms = base::monotonic_ms();
+            _part_bytes = 0;
+            _due_ms.store(_pace.paced() ? _part_taken_ms : s->posted_ms, std::memory_order_relaxed);
             s->result = write_part(s->job);
             s->state.store(slot_state::done, std::memory_order_release);
             const std::uint64_t one = 1;

@@ -99,9 +99,10 @@ public:
     // runs at normal priority from now on.
     void hurry();
     // On core `core`'s tick: a part of it waiting, and the thread
-    // starved_ms_max behind (since the later of the part's cut and when
-    // its pace let the thread write last), gets the thread normal priority
-    // until that part is written. A thread keeping its pace is not behind.
+    // starved_ms_max behind (the later of the part's cut and where the
+    // pace puts the buffer the thread is on), gets the thread normal
+    // priority until that part is written. A thread keeping its pace is
+    // not behind; one writing slower than its pace falls behind.
     void check_starved(unsigned core, std::uint64_t now_ms);
     // Whether the thread can leave SCHED_IDLE (else it never enters it).
     bool idle_priority() const { return _idle_priority.load(std::memory_order_acquire); }
@@ -138,8 +139,14 @@ private:
     std::atomic<pid_t> _tid{0};
     std::atomic<std::uint64_t> _starved{0};
     write_pace _pace;  // the thread's
-    // Real monotonic ms the thread is due at: paced, when its pace let it
-    // write last (or it took its part up); unpaced, its part's cut.
+    // The part the thread is on, for the schedule below (the thread's).
+    std::uint64_t _part_taken_ms = 0;
+    std::uint64_t _part_bytes = 0;  // handed to the pace so far
+    // Real monotonic ms the thread is due at, for check_starved(): unpaced,
+    // its part's cut; paced, where the pace from when it took its part up
+    // puts the buffer it is on. Unlike the pace's own wait, this schedule
+    // forgives no lateness: a thread that writes slower than its pace falls
+    // behind it.
     std::atomic<std::uint64_t> _due_ms{0};
     std::thread _thread;
 };

@@ -36,6 +36,7 @@ public:
     }
 
     bool paced() const { return _bytes_per_s != 0; }
+    std::uint64_t bytes_per_s() const { return _bytes_per_s; }
 
 private:
     static constexpr std::uint64_t ns_per_s = 1'000'000'000;

@@ -1,6 +1,6 @@
 // The snapshot writer's pace (include/ringkv/persist/write_pace.hh): none
-// when unpaced; a second's worth ahead of the pace is written at once,
-// then each write waits for its bytes; idle time never buys more than that.
+// when unpaced; the first write after a pause goes at once and each one
+// after it waits for the bytes before it; idle time buys nothing ahead.
 
 #include <ringkv/persist/write_pace.hh>
 
