@@ -10,14 +10,14 @@ bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace
                  std::string_view key) const {
     // Fast path: fits even as a new key that makes the table grow. What
     // waits for its grace period still takes memory, so it counts too.
-    const std::size_t used = memory_bytes() + _retired.bytes_waiting();
+    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + _kept_bytes;
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
     // An overwrite cannot grow the table, and with no other reader it frees
     // the item it replaces (live or expired) at once; otherwise that item
-    // waits for its grace period, still counted.
+    // waits for its grace period (or, frozen, for the thaw), still counted.
     const item* old = _table.find(hash, namespace_number, key);
     if (old == nullptr) return false;
-    const std::size_t freed = _retired.frees_at_once() ? charge_of(old->allocation_bytes()) : 0;
+    const std::size_t freed = _retired.frees_at_once() && !_frozen ? charge_of(old->allocation_bytes()) : 0;
     return used - freed + charge <= _memory_bytes_max;
 }
 
@@ -92,8 +92,12 @@ void shard::unlink(item& i, bool in_wheel) {
 }
 
 void shard::let_go(item* i, std::size_t charge) {
-    if (_frozen) _kept.push_back(i);
-    else _retired.retire(i, charge);
+    if (_frozen) {
+        _kept.push_back(i);
+        _kept_bytes += charge;
+    } else {
+        _retired.retire(i, charge);
+    }
 }
 
 void shard::freeze(frozen_items& out) {
@@ -112,6 +116,7 @@ void shard::thaw() {
     for (item* i : _kept) _retired.retire(i, charge_of(i->allocation_bytes()));
     _kept.clear();
     _kept.shrink_to_fit();
+    _kept_bytes = 0;
 }
 
 void shard::list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,

@@ -135,8 +135,11 @@ public:
     // the pointers in `out` stay valid while a snapshot writer reads them in
     // steps. Items are immutable, so the view is the table at this instant.
     // Bound: the list holds what the writes of one snapshot's duration
-    // replace; it is not counted in memory_bytes(). thaw() hands them to
-    // the reclaimer (other cores may have read them just before).
+    // replace (a paced snapshot lasts seconds); not in memory_bytes(), but
+    // fits() counts it against memory_bytes_max, so while frozen a write
+    // that the kept items leave no room for is refused (memory_full) as if
+    // they were still live. thaw() hands them to the reclaimer (other
+    // cores may have read them just before).
     void freeze(frozen_items& out);
     void thaw();
     bool frozen() const { return _frozen; }
@@ -185,6 +188,7 @@ private:
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
     bool _frozen = false;
     std::vector<item*> _kept;  // let go of while frozen; retired by thaw()
+    std::size_t _kept_bytes = 0;  // their charges
     // Retires an item the table let go of (or keeps it, frozen). charge: its
     // bytes, for the reclaimer's count.
     void let_go(item* i, std::size_t charge);

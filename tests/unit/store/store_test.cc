@@ -623,6 +623,38 @@ TEST(shard, memory_budget_refuses_writes_past_it_and_gets_bytes_back) {
     EXPECT_LE(s.memory_bytes(), 2 * 2048 * sizeof(std::uint64_t));  // slot arrays only, no item bytes
 }
 
+// A snapshot's freeze keeps every item the shard lets go of alive until
+// the thaw: those count against the budget (a paced snapshot lasts
+// seconds, and overwrites meanwhile would otherwise grow without bound).
+TEST(shard, what_a_frozen_shard_keeps_counts_against_its_budget_until_it_thaws) {
+    constexpr std::size_t budget = 256 * 1024;
+    shard s(0, budget);
+    const instant now{0, 0};
+    const std::string value(1000, 'v');
+    for (int n = 0; n < 50; ++n) {
+        const std::string key = "k" + std::to_string(n);
+        ASSERT_EQ(s.put(key_hash(1, key), 1, key, value, "text/plain", 0, now), shard::put_result::created);
+    }
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    EXPECT_EQ(frozen.count, 50u);
+    int overwrites = 0;
+    while (overwrites < 1000 &&
+           s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now) == shard::put_result::replaced) {
+        ++overwrites;
+    }
+    // Room for about (256 - 50) KiB of kept copies, not for ever.
+    EXPECT_GT(overwrites, 150);
+    EXPECT_LT(overwrites, 1000);
+    EXPECT_EQ(s.put(key_hash(1, "new"), 1, "new", value, "text/plain", 0, now), shard::put_result::memory_full);
+    EXPECT_TRUE(s.get(key_hash(1, "k0"), 1, "k0", now));  // reads keep working
+    s.thaw();
+    while (s.background_step(now)) {
+    }
+    EXPECT_EQ(s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now), shard::put_result::replaced);
+    EXPECT_EQ(s.put(key_hash(1, "new"), 1, "new", value, "text/plain", 0, now), shard::put_result::created);
+}
+
 TEST(shard, an_unbounded_shard_counts_too) {
     shard s(0);
     EXPECT_EQ(s.memory_bytes_max(), shard::unbounded);
