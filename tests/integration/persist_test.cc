@@ -462,6 +462,33 @@ std::size_t changes_in(const std::string& log) {
     return changes;
 }
 
+// Generation 1 makes a namespace, generation 2 takes one acknowledged PUT
+// under --log always on whichever core owns the key; each ends in kill -9.
+struct one_write_generation {
+    std::string namespace_id;
+    std::vector<std::string> logs;  // generation 2's, core 0's first
+    std::size_t writer = 0;         // the one of them that holds the write
+    std::string written;            // its bytes
+};
+void make_one_write_generation(temp_dir& dir, const std::string& name, one_write_generation& out) {
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        out.namespace_id = create_namespace(server.port(), name);
+        kill_hard(server);
+    }
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        ASSERT_EQ(call(server.port(), "PUT", key_path(out.namespace_id, "acknowledged"), org_one_auth, "v").status, 201);
+        kill_hard(server);
+    }
+    out.logs = {persist::log_name(2, 0), persist::log_name(2, 1)};
+    ASSERT_EQ(dir.files("log-0000000000000002"), out.logs);
+    out.writer = changes_in(dir.read(out.logs[0])) == 0 ? 1 : 0;
+    ASSERT_EQ(changes_in(dir.read(out.logs[out.writer])), 1u);
+    ASSERT_EQ(changes_in(dir.read(out.logs[1 - out.writer])), 0u) << "both cores wrote";
+    out.written = dir.read(out.logs[out.writer]);
+}
+
 // The reviewer's case: in a run's own generation (no snapshot names it),
 // one core wrote and the other did not, and the log that holds the writes
 // was later cut short below its log set record (emptied, say). The other
@@ -473,24 +500,12 @@ std::size_t changes_in(const std::string& log) {
 // held: the start is refused, naming it and the offset where it ends.
 TEST(persist, a_log_cut_short_in_a_generation_only_it_wrote_in_stops_the_start_naming_it) {
     temp_dir dir;
-    std::string id;
-    {
-        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
-        id = create_namespace(server.port(), "cut");
-        kill_hard(server);
-    }
-    {
-        // Generation 2: one write, on whichever core owns the key.
-        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "acknowledged"), org_one_auth, "v").status, 201);
-        kill_hard(server);
-    }
-    const std::vector<std::string> logs = {persist::log_name(2, 0), persist::log_name(2, 1)};
-    ASSERT_EQ(dir.files("log-0000000000000002"), logs);
-    const std::size_t writer = changes_in(dir.read(logs[0])) == 0 ? 1 : 0;
-    ASSERT_EQ(changes_in(dir.read(logs[writer])), 1u);
-    ASSERT_EQ(changes_in(dir.read(logs[1 - writer])), 0u) << "both cores wrote";
-    const std::string written = dir.read(logs[writer]);
+    one_write_generation g;
+    ASSERT_NO_FATAL_FAILURE(make_one_write_generation(dir, "cut", g));
+    const std::string& id = g.namespace_id;
+    const std::vector<std::string>& logs = g.logs;
+    const std::size_t writer = g.writer;
+    const std::string& written = g.written;
     const std::size_t set_end = persist::log_start(2, unsigned(writer), {2, 1}).size();
     for (const std::size_t cut : {std::size_t(0), std::size_t(20), set_end - 1}) {
         dir.write(logs[writer], written.substr(0, cut));
@@ -578,24 +593,12 @@ TEST(persist, logs_of_zero_bytes_alone_in_a_generation_a_crash_caught_being_made
 // start is refused, naming the log and byte offset 0.
 TEST(persist, a_log_of_zero_bytes_alone_in_a_generation_proven_whole_stops_the_start_naming_it) {
     temp_dir dir;
-    std::string id;
-    {
-        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
-        id = create_namespace(server.port(), "zeros");
-        kill_hard(server);
-    }
-    {
-        // Generation 2: one write, on whichever core owns the key.
-        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
-        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "acknowledged"), org_one_auth, "v").status, 201);
-        kill_hard(server);
-    }
-    const std::vector<std::string> logs = {persist::log_name(2, 0), persist::log_name(2, 1)};
-    ASSERT_EQ(dir.files("log-0000000000000002"), logs);
-    const std::size_t writer = changes_in(dir.read(logs[0])) == 0 ? 1 : 0;
-    ASSERT_EQ(changes_in(dir.read(logs[writer])), 1u);
-    ASSERT_EQ(changes_in(dir.read(logs[1 - writer])), 0u) << "both cores wrote";
-    const std::string written = dir.read(logs[writer]);
+    one_write_generation g;
+    ASSERT_NO_FATAL_FAILURE(make_one_write_generation(dir, "zeros", g));
+    const std::string& id = g.namespace_id;
+    const std::vector<std::string>& logs = g.logs;
+    const std::size_t writer = g.writer;
+    const std::string& written = g.written;
     for (const std::size_t size : {std::size_t(20), made_log_bytes(2, 0, {2, 1}), written.size()}) {
         dir.write(logs[writer], std::string(size, '\0'));
         const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--threads", "2"}), 5000);
