@@ -462,6 +462,17 @@ std::size_t changes_in(const std::string& log) {
     return changes;
 }
 
+// The generation core 0's log of `generation` names as the one its logs
+// follow (its log set record); nullopt when it has none.
+std::optional<std::uint64_t> logs_follow(temp_dir& dir, std::uint64_t generation) {
+    const std::string log = dir.read(persist::log_name(generation, 0));
+    persist::record_reader reader(log);
+    if (reader.next() != persist::record_reader::status::record) return std::nullopt;
+    const auto set = persist::decode_log_set(reader.current().body);
+    if (!set) return std::nullopt;
+    return set->follows;
+}
+
 // Generation 1 makes a namespace, generation 2 takes one acknowledged PUT
 // under --log always on whichever core owns the key; each ends in kill -9.
 struct one_write_generation {
@@ -502,10 +513,7 @@ TEST(persist, a_log_cut_short_in_a_generation_only_it_wrote_in_stops_the_start_n
     temp_dir dir;
     one_write_generation g;
     ASSERT_NO_FATAL_FAILURE(make_one_write_generation(dir, "cut", g));
-    const std::string& id = g.namespace_id;
-    const std::vector<std::string>& logs = g.logs;
-    const std::size_t writer = g.writer;
-    const std::string& written = g.written;
+    const auto& [id, logs, writer, written] = g;
     const std::size_t set_end = persist::log_start(2, unsigned(writer), {2, 1}).size();
     for (const std::size_t cut : {std::size_t(0), std::size_t(20), set_end - 1}) {
         dir.write(logs[writer], written.substr(0, cut));
@@ -543,12 +551,7 @@ TEST(persist, a_crash_while_a_generations_logs_were_made_whole_still_starts) {
         start_with_stderr_in(scratch.path() + "/stderr", with_dir(dir, {"--threads", "2", "--log", "always"}));
     EXPECT_EQ(call(server->port(), "GET", key_path(id, "k")).body, "kept");
     // This run's logs (generation 3) follow generation 1, not the crashed 2.
-    const std::string log_3 = dir.read(persist::log_name(3, 0));
-    persist::record_reader reader(log_3);
-    ASSERT_EQ(reader.next(), persist::record_reader::status::record);
-    const auto logs_3 = persist::decode_log_set(reader.current().body);
-    ASSERT_TRUE(logs_3);
-    EXPECT_EQ(logs_3->follows, 1u);
+    EXPECT_EQ(logs_follow(dir, 3), 1u);
     EXPECT_EQ(server->stop(), 0);
     const std::string err = scratch.read("stderr");
     EXPECT_NE(err.find(dir.path() + "/" + persist::log_name(2, 0) + ": holds nothing"), std::string::npos) << err;
@@ -570,12 +573,7 @@ TEST(persist, logs_of_zero_bytes_alone_in_a_generation_a_crash_caught_being_made
     const std::unique_ptr<server_process> server =
         start_with_stderr_in(scratch.path() + "/stderr", with_dir(dir, {"--threads", "2", "--log", "always"}));
     EXPECT_EQ(call(server->port(), "GET", key_path(id, "k")).body, "kept");
-    const std::string log_3 = dir.read(persist::log_name(3, 0));
-    persist::record_reader reader(log_3);
-    ASSERT_EQ(reader.next(), persist::record_reader::status::record);
-    const auto logs_3 = persist::decode_log_set(reader.current().body);
-    ASSERT_TRUE(logs_3);
-    EXPECT_EQ(logs_3->follows, 1u);  // not the crashed generation 2
+    EXPECT_EQ(logs_follow(dir, 3), 1u);  // not the crashed generation 2
     EXPECT_EQ(dir.read(persist::log_name(2, 0)), std::string(made_bytes, '\0'));  // left as found (until a snapshot)
     EXPECT_EQ(server->stop(), 0);
     const std::string err = scratch.read("stderr");
@@ -595,10 +593,7 @@ TEST(persist, a_log_of_zero_bytes_alone_in_a_generation_proven_whole_stops_the_s
     temp_dir dir;
     one_write_generation g;
     ASSERT_NO_FATAL_FAILURE(make_one_write_generation(dir, "zeros", g));
-    const std::string& id = g.namespace_id;
-    const std::vector<std::string>& logs = g.logs;
-    const std::size_t writer = g.writer;
-    const std::string& written = g.written;
+    const auto& [id, logs, writer, written] = g;
     for (const std::size_t size : {std::size_t(20), made_log_bytes(2, 0, {2, 1}), written.size()}) {
         dir.write(logs[writer], std::string(size, '\0'));
         const process_result refused = run_to_exit(with_dir(dir, {"--port", "0", "--threads", "2"}), 5000);
