@@ -304,6 +304,10 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
         out.gauge("ringkv_snapshot_last_freeze_seconds",
                   "How long this core's loop spent freezing its keys at the last snapshot's cut.",
                   seen.last_freeze_ms / 1000);
+        out.gauge("ringkv_snapshot_kept_bytes",
+                  "Memory this core keeps alive for the snapshot being written: what its writes replaced or "
+                  "deleted since the cut, freed once the part is written (counted against --max-memory).",
+                  double(log.snapshot_kept_bytes()));
         if (!snapshots) return;
         out.counter("ringkv_snapshots_total", "Snapshots written and made durable.", seen.snapshots);
         out.counter("ringkv_snapshot_failures_total", "Snapshots that could not be written.", seen.snapshot_failures);
@@ -312,7 +316,8 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
         out.gauge("ringkv_snapshot_last_bytes", "The size of the last durable snapshot (its file and parts).",
                   double(seen.last_snapshot_bytes));
         out.counter("ringkv_snapshot_writer_starved_total",
-                    "Times a snapshot part waited 10 s for idle CPU and its writer moved to normal priority.",
+                    "Times the snapshot part writer fell 10 s behind with a part (its cut, or its pace) and moved "
+                    "to normal priority.",
                     parts.starved_count());
     });
 }

@@ -1176,5 +1176,46 @@ TEST(persist, kill_9_under_put_load_with_log_always_loses_no_acknowledged_write)
     EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged";
 }
 
+
+// A paced snapshot keeps what the writes meanwhile replace alive until its
+// part is written; that counts against --max-memory (it went uncounted:
+// overwrites took the process to twice the limit). Writes it leaves no
+// room for get 507 with the error body, deletes and reads keep working,
+// and the room comes back once the snapshot is written.
+TEST(persist, what_a_paced_snapshot_keeps_alive_counts_against_max_memory_until_it_is_written) {
+    temp_dir dir;
+    server_process server(
+        with_dir(dir, {"--threads", "1", "--max-memory", "16M", "--snapshot-mb-per-s", "1", "--log", "off"}));
+    const std::uint16_t port = server.port();
+    const std::string id = create_namespace(port, "kept");
+    const std::string value(900'000, 'v');
+    for (int n = 0; n < 4; ++n) {  // 3.6 MB: about 3 s at 1 MB/s
+        ASSERT_EQ(call(port, "PUT", key_path(id, "k" + std::to_string(n)), org_one_auth, value).status, 201);
+    }
+    response snapshot;
+    std::thread snapshotting([&] { snapshot = call(port, "POST", "/_ringkv/snapshot"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the cut
+    int replaced = 0;
+    response refused;
+    while (replaced < 40) {
+        const response r = call(port, "PUT", key_path(id, "k0"), org_one_auth, value);
+        if (r.status != 200) {
+            refused = r;
+            break;
+        }
+        ++replaced;
+    }
+    const std::string during = call(port, "GET", "/metrics", "").body;
+    EXPECT_EQ(refused.status, 507) << refused.body;
+    EXPECT_NE(refused.body.find("memory limit"), std::string::npos) << refused.body;
+    EXPECT_GT(replaced, 5);
+    EXPECT_GE(sample(during, "ringkv_snapshot_kept_bytes{core=\"0\"}"), replaced * 900'000.0) << during;
+    EXPECT_EQ(call(port, "GET", key_path(id, "k0")).body, value);
+    EXPECT_EQ(call(port, "DELETE", key_path(id, "k1")).status, 204);
+    snapshotting.join();
+    EXPECT_EQ(snapshot.status, 200) << snapshot.body;
+    EXPECT_EQ(sample(call(port, "GET", "/metrics", "").body, "ringkv_snapshot_kept_bytes{core=\"0\"}"), 0);
+    EXPECT_EQ(call(port, "PUT", key_path(id, "k0"), org_one_auth, value).status, 200);
+}
 }  // namespace
 }  // namespace ringkv::testing

@@ -225,6 +225,8 @@ public:
         std::uint64_t last_snapshot_bytes = 0;
     };
     const counters& stats() const { return _stats; }
+    // What this core's shard keeps alive for the snapshot being written.
+    std::size_t snapshot_kept_bytes() const { return _keys.kept_bytes(); }
 
 private:
     struct batch {

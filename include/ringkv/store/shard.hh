@@ -143,6 +143,7 @@ public:
     void freeze(frozen_items& out);
     void thaw();
     bool frozen() const { return _frozen; }
+    std::size_t kept_bytes() const { return _kept_bytes; }  // the charges of what the freeze keeps
 
     // Once per loop iteration on the owner, holding no item pointer: frees
     // what no reader can reach any more. now_ms: a monotonic clock that
