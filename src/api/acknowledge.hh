@@ -11,11 +11,23 @@
 #include <ringkv/api/service.hh>
 #include <ringkv/io/completion.hh>
 #include <ringkv/io/loop.hh>
+#include <ringkv/net/http/error_response.hh>
 #include <ringkv/store/change_log.hh>
 
 #include <coroutine>
 
 namespace ringkv::api {
+
+// The 507 for a change whose record --data-dir cannot take: the disk is
+// full, the log is behind the writes by its whole buffer (a disk slower
+// than them), or the server is stopping under --log off past its last
+// snapshot. Nothing was changed; reads still work.
+inline void write_storage_full(net::http::response_writer& writer) {
+    net::http::write_error(writer, {507, net::http::error_code::bad_request,
+                                    "the server cannot keep this change in its data directory (the disk is full "
+                                    "or behind the writes, or the server is stopping under --log off); nothing "
+                                    "was changed"});
+}
 
 class [[nodiscard]] acknowledged final : public io::message, public store::change_log::waiter {
 public:

@@ -51,14 +51,6 @@ store::instant now_here() {
 
 unsigned owner_of(std::uint64_t hash) { return store::shard_of(hash, io::loop::current().core_count()); }
 
-// --data-dir cannot take the write's record (the disk is full, the server
-// is stopping under --log off past its last snapshot, or the log
-// is behind by its whole buffer): nothing was stored, reads still work.
-void write_storage_full(net::http::response_writer& writer) {
-    net::http::write_error(writer, {507, error_code::bad_request,
-                                    "the server cannot keep this write in its data directory (the disk is full, "
-                                    "or it is stopping under --log off); nothing was stored"});
-}
 
 }  // namespace
 

@@ -26,11 +26,6 @@ std::uint64_t random_word() {
     return generator();
 }
 
-// --data-dir cannot take the change's record (the disk is full).
-void write_storage_full(net::http::response_writer& writer) {
-    net::http::write_error(writer, {507, error_code::bad_request,
-                                    "the server cannot write its data directory (the disk is full)"});
-}
 
 struct reservation {
     enum class outcome { created, duplicate, organization_full, memory_full, numbers_used_up, storage_full } what =

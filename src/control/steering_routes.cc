@@ -209,8 +209,9 @@ io::task<> clock_route(request& r, response_writer& writer, clock_recorder recor
     co_await on_every_core([step] { io::loop::current().advance_clock(step); });
     if (!co_await record_clock()) {
         net::http::write_error(writer, {507, error_code::bad_request,
-                                        "the clock moved, but the server cannot write its data directory (the disk "
-                                        "is full): a restart would find it where it was"});
+                                        "the clock moved, but the server cannot keep its lead in its data directory "
+                                        "(the disk is full or behind the writes): a restart would find it where it "
+                                        "was"});
         co_return;
     }
     write_clock(writer);

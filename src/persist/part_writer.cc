@@ -171,9 +171,9 @@ void part_writer::settle_priority(const slot* part) {
 // Sleeps until the pace lets `bytes` be written, in naps so that a stop
 // (hurry()) ends the wait within one; no wait once the server is stopping.
 void part_writer::keep_pace(std::size_t bytes) {
+    if (!_pace.paced()) return;
     std::uint64_t now_ns = base::monotonic_ns();
     const std::uint64_t due_ns = now_ns + _pace.wait_ns(now_ns, bytes);
-    if (!_pace.paced()) return;
     _due_ms.store(_part_taken_ms + _part_bytes * 1000 / _pace.bytes_per_s(), std::memory_order_relaxed);
     _part_bytes += bytes;
     while (now_ns < due_ns && !_hurried.load(std::memory_order_relaxed)) {

@@ -802,6 +802,7 @@ TEST(persist, a_full_disk_answers_writes_507_keeps_reads_and_loses_nothing_ackno
             } else {
                 EXPECT_EQ(r->status, 507) << r->body;
                 EXPECT_NE(r->body.find("data directory"), std::string::npos) << r->body;
+                EXPECT_NE(r->body.find("nothing was changed"), std::string::npos) << r->body;
                 ++refused;
             }
         }

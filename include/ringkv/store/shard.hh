@@ -31,10 +31,10 @@
 #include <ringkv/store/reclaimer.hh>
 #include <ringkv/store/timer_wheel.hh>
 
-#include <cstdint>
-#include <span>
-#include <memory>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
