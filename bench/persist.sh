@@ -10,14 +10,17 @@
 #     log alone (after kill -9), with 2 threads and with 1; Redis loading
 #     the same keys from its RDB file.
 #  3. p50/p99/p99.9 of an open-loop load (ringkv-bench --rate, 90% GET /
-#     10% PUT on the 1M keys) at half of the closed-loop maximum, without
-#     and with snapshots written back to back through the measured window,
-#     with the machine's busy cores and the CPU the host stole meanwhile
-#     (client and server share the cores; the virtual disk's I/O shows as
-#     steal), how long each core's loop spent freezing its keys at the
-#     last cut, and a snapshot taken under the closed-loop maximum (the
-#     part writer runs at idle priority: how long it takes when no CPU is
-#     idle). The snapshots are paced (--snapshot-mb-per-s, default 16).
+#     10% PUT on the 1M keys) at half of the closed-loop maximum, in
+#     windows that alternate: quiet, then with snapshots written back to
+#     back (persist_rounds rounds, default 4, of max(SECONDS, 25) s
+#     windows; each window's p99, the pooled percentiles of each kind and
+#     the median of what each round's snapshots added to its p99), with
+#     the machine's busy cores and the CPU the host stole meanwhile (client
+#     and server share the cores; the virtual disk's I/O shows as steal),
+#     how long each core's loop spent freezing its keys at the last cut,
+#     and a snapshot taken under the closed-loop maximum (the part writer
+#     runs at idle priority: how long it takes when no CPU is idle). The
+#     snapshots are paced (--snapshot-mb-per-s, default 16).
 # Usage: bench/persist.sh [SECONDS] [put] [restart] [snapshot]
 #   SECONDS: per measured run (default 10); sections: default all three.
 #   ringkv_binary=PATH runs that ringkv instead of build/src/ringkv (an
@@ -183,27 +186,69 @@ if [[ " $sections " == *" restart "* ]]; then
   redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
 fi
 
-# --- 3. p99 at half load, with snapshots being written ----------------------
+# --- 3. p99 at half load, quiet and with snapshots, in alternated windows ---
 load() {  # JSON [ringkv-bench flags...]
   local json=$1
   shift
   build/src/ringkv-bench --url "http://127.0.0.1:$port/v2" --token bench --namespace "$big_namespace" --keys $big \
     --no-prefill --value-size 100 --mix get=90,put=10 --connections 32 --quiet --json "$json" "$@" > /dev/null
 }
-# The machine's CPU over a window, from two /proc/stat lines: "BUSY STEAL",
-# cores busy (of all, iowait counted idle) and the % stolen by the host.
 cpu_line() { head -1 /proc/stat; }
-cpu_between() {
+# "BUSY STEAL" over windows: each argument a file of /proc/stat "cpu" lines
+# in pairs (before, after a window); the cores busy (of all, iowait counted
+# idle) and the % stolen by the host, over the windows' sum.
+cpu_over() {
   python3 -c "
 import sys
-a = [int(x) for x in sys.argv[1].split()[1:9]]
-b = [int(x) for x in sys.argv[2].split()[1:9]]
-d = [y - x for x, y in zip(a, b)]
+d = [0] * 8
+for path in sys.argv[2:]:
+    lines = [[int(x) for x in l.split()[1:9]] for l in open(path)]
+    for a, b in zip(lines[0::2], lines[1::2]):
+        d = [t + y - x for t, x, y in zip(d, a, b)]
 total = sum(d)
-print(f'{(total - d[3] - d[4]) / total * int(sys.argv[3]):.2f} {100 * d[7] / total:.1f}')" "$1" "$2" "$(nproc)"
+print(f'{(total - d[3] - d[4]) / total * int(sys.argv[1]):.2f} {100 * d[7] / total:.1f}')" "$(nproc)" "$@"
+}
+# Latency percentiles (us) of one run's JSON, or of several pooled: their
+# histograms summed bucket by bucket, each percentile the top of its bucket.
+pooled_us() {  # PERCENTILE JSON...
+  python3 -c "
+import json, sys
+q = {'p50': 0.5, 'p99': 0.99, 'p99.9': 0.999}[sys.argv[1]]
+buckets = {}
+for path in sys.argv[2:]:
+    for low, high, count in json.load(open(path))['histogram']['buckets']:
+        buckets[high] = buckets.get(high, 0) + count
+total, seen = sum(buckets.values()), 0
+for high in sorted(buckets):
+    seen += buckets[high]
+    if seen >= q * total:
+        print(round(high / 1000, 1))
+        break" "$@"
 }
 latency_us() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['latency_ns'][sys.argv[2]] / 1000, 1))" "$1" "$2"; }
 rps_of() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['throughput_rps']))" "$1"; }
+# One window of the open-loop load, with its CPU lines appended to CPU_FILE;
+# with "snapshots", snapshots back to back from 0.5 s in until the load
+# ends (the one then in flight is let finish before the next window).
+window() {  # JSON CPU_FILE [snapshots]
+  local json=$1 cpu_file=$2 answer
+  load "$json" --rate $half --duration "$window_s" --warmup 1 &
+  load_pid=$!
+  (sleep 1.5; cpu_line >> "$cpu_file"; sleep $((window_s - 1)); cpu_line >> "$cpu_file") &
+  sampler_pid=$!
+  if [[ ${3:-} == snapshots ]]; then
+    sleep 0.5
+    while kill -0 "$load_pid" 2>/dev/null; do
+      answer=$(curl -s -X POST http://127.0.0.1:$port/_ringkv/snapshot)
+      if [[ "$answer" == *'"ms"'* ]]; then
+        snapshot_ms+=("$(echo "$answer" | sed 's/.*"ms":\([0-9.]*\).*/\1/')")
+        last_snapshot=$answer
+      fi
+    done
+  fi
+  wait "$load_pid" "$sampler_pid"
+  load_pid=
+}
 if [[ " $sections " == *" snapshot "* ]]; then
   [[ -n "${big_namespace:-}" ]] || make_big_state  # unless the restarts just made it
   rm -rf "$data" && cp -a "$big_snapshot" "$data"
@@ -212,40 +257,36 @@ if [[ " $sections " == *" snapshot "* ]]; then
   load "$bench_out/persist-max.json" --duration 5
   half=$(( $(rps_of "$bench_out/persist-max.json") / 2 ))
   record load-max-rps "$(rps_of "$bench_out/persist-max.json")"
-  load "$bench_out/persist-quiet.json" --rate $half --duration "$seconds" --warmup 1 &
-  load_pid=$!
-  sleep 1.5; before=$(cpu_line); sleep $((seconds - 1)); after=$(cpu_line)
-  wait "$load_pid"
-  load_pid=
-  read -r busy steal <<<"$(cpu_between "$before" "$after")"
-  for p in p50 p99 p99.9; do record "$p-half-load-us" "$(latency_us "$bench_out/persist-quiet.json" $p)"; done
+  # Quiet and snapshot windows alternate, so that both sample the same
+  # moments of the machine: its quiet p99 alone moves by milliseconds
+  # between runs minutes apart. A window spans two snapshots or more, and
+  # so the removal of the files before each.
+  window_s=$(( seconds > 25 ? seconds : 25 ))
+  rounds=${persist_rounds:-4}
+  snapshot_ms=() added_us=() last_snapshot=
+  rm -f "$bench_out"/persist-quiet-*.json "$bench_out"/persist-snapshots-*.json "$bench_out"/persist-*.cpu
+  for ((round = 1; round <= rounds; round++)); do
+    window "$bench_out/persist-quiet-$round.json" "$bench_out/persist-quiet.cpu"
+    window "$bench_out/persist-snapshots-$round.json" "$bench_out/persist-snapshots.cpu" snapshots
+    quiet_p99=$(latency_us "$bench_out/persist-quiet-$round.json" p99)
+    snapshots_p99=$(latency_us "$bench_out/persist-snapshots-$round.json" p99)
+    record "round-$round-p99-quiet/snapshots-us" "$quiet_p99/$snapshots_p99"
+    added_us+=("$(awk -v a="$quiet_p99" -v b="$snapshots_p99" 'BEGIN {printf "%.1f", b - a}')")
+  done
+  quiet_files=("$bench_out"/persist-quiet-*.json)
+  snapshot_files=("$bench_out"/persist-snapshots-*.json)
+  for p in p50 p99 p99.9; do record "$p-half-load-us" "$(pooled_us $p "${quiet_files[@]}")"; done
+  for p in p50 p99 p99.9; do record "$p-half-load-with-snapshots-us" "$(pooled_us $p "${snapshot_files[@]}")"; done
+  record p99-added-per-round-median-us "$(printf '%s\n' "${added_us[@]}" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
+  read -r busy steal <<<"$(cpu_over "$bench_out/persist-quiet.cpu")"
   record half-load-busy-cores "$busy"
   record half-load-steal-pct "$steal"
-  # Snapshots back to back through the whole measured window (each one
-  # writes the 172 MB, fsyncs and renames it), not one in the middle.
-  load "$bench_out/persist-snapshot.json" --rate $half --duration "$seconds" --warmup 1 &
-  load_pid=$!
-  snapshots=0 snapshot_ms=()
-  sleep 1
-  (sleep 0.5; cpu_line > "$bench_out/persist-cpu-before"; sleep $((seconds - 1)); cpu_line > "$bench_out/persist-cpu-after") &
-  sampler_pid=$!
-  while kill -0 "$load_pid" 2>/dev/null; do
-    answer=$(curl -s -X POST http://127.0.0.1:$port/_ringkv/snapshot)
-    if [[ "$answer" == *'"ms"'* ]]; then
-      snapshots=$((snapshots + 1)) last_snapshot=$answer
-      snapshot_ms+=("$(echo "$answer" | sed 's/.*"ms":\([0-9.]*\).*/\1/')")
-    fi
-  done
-  wait "$load_pid"
-  load_pid=
-  wait "$sampler_pid"
-  read -r busy steal <<<"$(cpu_between "$(cat "$bench_out/persist-cpu-before")" "$(cat "$bench_out/persist-cpu-after")")"
-  record snapshots-during-run "$snapshots"
-  record snapshot-median-ms "$(printf '%s\n' "${snapshot_ms[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
-  record last-snapshot "$last_snapshot"
+  read -r busy steal <<<"$(cpu_over "$bench_out/persist-snapshots.cpu")"
   record snapshots-busy-cores "$busy"
   record snapshots-steal-pct "$steal"
-  for p in p50 p99 p99.9; do record "$p-half-load-with-snapshots-us" "$(latency_us "$bench_out/persist-snapshot.json" $p)"; done
+  record snapshots-taken "${#snapshot_ms[@]}"
+  record snapshot-median-ms "$(printf '%s\n' "${snapshot_ms[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+  record last-snapshot "$last_snapshot"
   metrics=$(curl -s http://127.0.0.1:$port/metrics)
   record last-freeze-ms-per-core "$(echo "$metrics" | awk '/^ringkv_snapshot_last_freeze_seconds/ {printf "%s%.2f", sep, $2 * 1000; sep = ","}')"
   # One snapshot under the closed-loop maximum (no CPU left idle).
@@ -270,7 +311,7 @@ if [[ " $sections " == *" restart "* ]]; then
   echo "restart of 1M x 100 B, 2 threads: $(value_of restart-1M-from-snapshot-t2-s) s from a snapshot ($(value_of restart-1M-from-snapshot-t2-cpu-s) s CPU), $(value_of restart-1M-from-log-t2-s) s from the log ($(value_of restart-1M-from-log-t2-cpu-s) s CPU); redis from its RDB $(value_of redis-restart-1M-from-rdb-s) s"
 fi
 if [[ " $sections " == *" snapshot "* ]]; then
-  echo "p99 at half load: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshots-us) us with snapshots written back to back"
+  echo "p99 at half load, $rounds rounds of ${window_s} s windows pooled: $(value_of p99-half-load-us) us quiet, $(value_of p99-half-load-with-snapshots-us) us with snapshots written back to back; added per round, median: $(value_of p99-added-per-round-median-us) us"
   echo "the machine meanwhile: $(value_of half-load-busy-cores) / $(value_of snapshots-busy-cores) of $(nproc) cores busy, $(value_of half-load-steal-pct) / $(value_of snapshots-steal-pct) % stolen by the host"
   echo "freezing the keys at the cut: $(value_of last-freeze-ms-per-core) ms per core; a snapshot under the closed-loop maximum took $(value_of max-load-snapshot-ms) ms"
 fi
