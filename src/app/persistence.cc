@@ -216,7 +216,7 @@ std::string persistence::start_part_writer() {
     // eventfds (std::runtime_error); either is a start-up error, said in
     // one line, never an uncaught exception.
     try {
-        _parts = std::make_unique<persist::part_writer>(_cores, _options.snapshot_bytes_per_s);
+        _parts = std::make_unique<persist::part_writer>(_cores, _options.snapshot_bytes_per_s, _options.dir);
     } catch (const std::exception& e) {
         return std::string("--data-dir: the snapshot part writer could not start (its thread or eventfd): ") + e.what();
     }

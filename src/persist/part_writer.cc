@@ -5,19 +5,24 @@
 #include <ringkv/base/assert.hh>
 #include <ringkv/base/clock.hh>
 #include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -65,10 +70,24 @@ bool idle_is_reversible() {
     return reversible;
 }
 
+// Sleeps until `due_ns` (monotonic), for at most one nap; false once due.
+bool nap_until(std::uint64_t due_ns, std::uint64_t nap_ns_max) {
+    const std::uint64_t now_ns = base::monotonic_ns();
+    if (now_ns >= due_ns) return false;
+    const std::uint64_t nap_ns = std::min(due_ns - now_ns, nap_ns_max);
+    const timespec nap{time_t(nap_ns / 1'000'000'000), long(nap_ns % 1'000'000'000)};
+    ::nanosleep(&nap, nullptr);
+    return true;
+}
+
 }  // namespace
 
-part_writer::part_writer(unsigned cores, std::uint64_t bytes_per_s)
-    : _slots(std::make_unique<slot[]>(cores)), _cores(cores), _pace(bytes_per_s) {
+part_writer::part_writer(unsigned cores, std::uint64_t bytes_per_s, std::string directory)
+    : _slots(std::make_unique<slot[]>(cores)),
+      _cores(cores),
+      _pace(bytes_per_s),
+      _directory(std::move(directory)),
+      _removal_pace(bytes_per_s * removal_pace_factor) {
     const auto close_wake_fds = [this] {
         for (unsigned core = 0; core < _cores; ++core) {
             if (_slots[core].wake_fd >= 0) ::close(_slots[core].wake_fd);
@@ -132,6 +151,17 @@ io::task<part_writer::written> part_writer::write(unsigned core, part_job job) {
     s.job = {};
     s.state.store(slot_state::free, std::memory_order_relaxed);
     co_return result;
+}
+
+void part_writer::remove_before(std::uint64_t generation) {
+    RINGKV_ASSERT(!_directory.empty());
+    std::uint64_t wanted = _removal_wanted.load(std::memory_order_relaxed);
+    while (wanted < generation &&
+           !_removal_wanted.compare_exchange_weak(wanted, generation, std::memory_order_release,
+                                                  std::memory_order_relaxed)) {
+    }
+    _posts.fetch_add(1, std::memory_order_release);
+    _posts.notify_one();
 }
 
 void part_writer::hurry() {
@@ -204,6 +234,7 @@ void part_writer::run() {
     for (;;) {
         const std::uint32_t seen = _posts.load(std::memory_order_acquire);
         if (slot* s = next_posted()) {
+            _settled_since_part = false;
             settle_priority(s);
             _part_taken_ms = base::monotonic_ms();
             _part_bytes = 0;
@@ -212,6 +243,14 @@ void part_writer::run() {
             s->state.store(slot_state::done, std::memory_order_release);
             const std::uint64_t one = 1;
             [[maybe_unused]] const ssize_t woken = ::write(s->wake_fd, &one, sizeof(one));
+            continue;
+        }
+        if (removal_pending()) {
+            // Idle priority again after a part that starved (not for
+            // every step: a removal's naps come 50 times a second).
+            if (!_settled_since_part) settle_priority(nullptr);
+            _settled_since_part = true;
+            remove_some();
             continue;
         }
         // Nothing left: back to idle priority, unless stopping.
@@ -261,6 +300,90 @@ part_writer::written part_writer::write_part(part_job& job) {
     if (done.error == 0 && ::rename(job.temporary.c_str(), job.final_path.c_str()) != 0) done.error = -errno;
     if (done.error != 0) ::unlink(job.temporary.c_str());
     return done;
+}
+
+// --- removal of older generations ---------------------------------------
+
+bool part_writer::removal_pending() const {
+    return _removal.next < _removal.doomed.size() ||
+           _removal_wanted.load(std::memory_order_acquire) > _removal.generation;
+}
+
+// Paced only while the writes are, and never once the server stops: a
+// stop waits for no pace.
+bool part_writer::removal_paced() const {
+    return _removal_pace.paced() && !_hurried.load(std::memory_order_relaxed) &&
+           !_stopping.load(std::memory_order_acquire);
+}
+
+// The files of every generation before the newest one asked, listed.
+void part_writer::take_up_removal() {
+    removal& r = _removal;
+    r.generation = _removal_wanted.load(std::memory_order_acquire);
+    r.doomed.clear();
+    r.next = 0;
+    if (DIR* d = ::opendir(_directory.c_str())) {
+        while (const dirent* entry = ::readdir(d)) {
+            // Only names ringkv writes (the loader's own parser): anything
+            // else a person left in the directory is not ours to remove.
+            const std::optional<file_name> name = parse_file_name(entry->d_name);
+            if (name && name->generation < r.generation) r.doomed.push_back(_directory + "/" + entry->d_name);
+        }
+        ::closedir(d);
+    } else {
+        std::fprintf(stderr, "ringkv: removing the files before generation %" PRIu64 " after a snapshot: %s: %s\n",
+                     r.generation, _directory.c_str(), std::strerror(errno));
+    }
+    if (r.doomed.empty()) _removed_before.store(r.generation, std::memory_order_release);
+}
+
+// One step of the removal at most: a nap until the next step is due (at
+// most pace_nap_ns_max, so that a posted part or a stop is seen within
+// one), or a file shrunk by a step, or a file unlinked.
+void part_writer::remove_some() {
+    removal& r = _removal;
+    if (r.next == r.doomed.size()) {
+        take_up_removal();
+        return;
+    }
+    if (!r.measured) {
+        // Write access to shrink it; a name that is no regular file (a FIFO,
+        // a symlink: O_NONBLOCK, O_NOFOLLOW) is only unlinked.
+        r.fd = ::open(r.doomed[r.next].c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        struct stat info {};
+        const bool regular = r.fd >= 0 && ::fstat(r.fd, &info) == 0 && S_ISREG(info.st_mode);
+        r.bytes = regular ? std::uint64_t(info.st_size) : 0;
+        r.measured = true;
+    }
+    const bool paced = removal_paced();
+    const bool shrink = paced && r.fd >= 0 && r.bytes > removal_step_bytes;
+    if (paced) {
+        if (!r.step_planned) {
+            const std::uint64_t now_ns = base::monotonic_ns();
+            r.step_due_ns = now_ns + _removal_pace.wait_ns(now_ns, shrink ? removal_step_bytes : r.bytes);
+            r.step_planned = true;
+        }
+        if (nap_until(r.step_due_ns, pace_nap_ns_max)) return;
+    }
+    r.step_planned = false;
+    if (shrink) {
+        r.bytes -= removal_step_bytes;
+        if (::ftruncate(r.fd, off_t(r.bytes)) == 0 && ::fdatasync(r.fd) == 0) return;
+        // A step the disk refused: the file is unlinked whole.
+    }
+    finish_doomed_file();
+}
+
+void part_writer::finish_doomed_file() {
+    removal& r = _removal;
+    const std::string& path = r.doomed[r.next];
+    if (r.fd >= 0) ::close(r.fd);
+    r.fd = -1;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        std::fprintf(stderr, "ringkv: removing %s after a snapshot: %s\n", path.c_str(), std::strerror(errno));
+    }
+    r.measured = false;
+    if (++r.next == r.doomed.size()) _removed_before.store(r.generation, std::memory_order_release);
 }
 
 }  // namespace ringkv::persist

@@ -6,8 +6,8 @@
 #include <ringkv/io/cross_core.hh>
 #include <ringkv/persist/format.hh>
 #include <ringkv/persist/loader.hh>
+#include <ringkv/persist/part_writer.hh>
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -154,32 +154,10 @@ io::task<std::string> create_logs(std::string directory, std::uint64_t generatio
         }
     }
     for (const int fd : fds) co_await io::close(fd);
-    // Blocking calls on this loop (io_uring has no ftruncate here), as
-    // remove_before's directory read: on this failure path only, on files
-    // no longer than a log's start.
+    // Blocking calls on this loop (io_uring has no ftruncate here): on
+    // this failure path only, on files no longer than a log's start.
     if (!error.empty()) undo_logs(directory, generation, cores);
     co_return error;
-}
-
-// Removes every file of a generation before `generation` (snapshots, their
-// parts, logs, temporary files a crash left).
-io::task<> remove_before(std::string directory, std::uint64_t generation) {
-    std::vector<std::string> doomed;
-    if (DIR* d = opendir(directory.c_str())) {  // a few dozen entries: read at once
-        while (const dirent* entry = readdir(d)) {
-            // Only names ringkv writes (the loader's own parser): anything
-            // else a person left in the directory is not ours to remove.
-            const std::optional<file_name> name = parse_file_name(entry->d_name);
-            if (name && name->generation < generation) doomed.push_back(directory + "/" + entry->d_name);
-        }
-        closedir(d);
-    }
-    for (const std::string& path : doomed) {
-        const int result = co_await unlink_at(path.c_str());
-        if (result < 0 && result != -ENOENT) {
-            std::fprintf(stderr, "ringkv: removing %s after a snapshot: %s\n", path.c_str(), std::strerror(-result));
-        }
-    }
 }
 
 }  // namespace
@@ -277,7 +255,9 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
         for (const unsigned core : cut_cores) {
             co_await io::submit_to(core, [generation] { journal::local().snapshot_durable(generation); });
         }
-        co_await remove_before(options.dir, generation);
+        // What came before it goes, on the part writer's thread (paced,
+        // in steps: part_writer.hh); the answer does not wait for it.
+        journal::local().parts().remove_before(generation);
         outcome.ok = true;
         outcome.path = path;
     } else {

@@ -22,8 +22,10 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -88,6 +90,27 @@ std::string crash_after_one_write(const temp_dir& dir, const std::string& thread
     EXPECT_EQ(call(server.port(), "PUT", key_path(id, key), org_one_auth, value).status, 201);
     kill_hard(server);
     return id;
+}
+
+// Waits up to 10 s for `done()`: the files a snapshot replaces are removed
+// after it is answered, on the part writer's thread.
+bool eventually(const std::function<bool()>& done) {
+    for (int tries = 0; tries < 1000; ++tries) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+}
+
+// Whether every file of ringkv's in `dir` is of generation `from` or later.
+bool none_before(const temp_dir& dir, std::uint64_t from) {
+    for (const char* prefix : {"snapshot-", "log-"}) {
+        for (const std::string& name : dir.files(prefix)) {
+            const std::optional<persist::file_name> parsed = persist::parse_file_name(name);
+            if (parsed && parsed->generation < from) return false;
+        }
+    }
+    return true;
 }
 
 // The bytes a log of `generation` holds before any change: its header, log
@@ -269,6 +292,52 @@ TEST(persist, a_snapshot_removes_only_its_own_old_files_never_a_persons) {
     EXPECT_EQ(ours, 3u);  // the shutdown snapshot and its two parts
 }
 
+// The files a snapshot replaces are removed once it is durable, a step at
+// a time (large ones shrunk first): a crash or a stop in the middle leaves
+// an older generation partly removed beside the whole newer snapshot. The
+// start ignores it (it loads the newest snapshot, and the logs from its
+// generation on), and the next snapshot removes it.
+TEST(persist, an_older_generation_a_removal_left_half_done_neither_stops_the_start_nor_stays) {
+    temp_dir dir;
+    std::string id;
+    const std::vector<std::string> older = {persist::snapshot_name(2), persist::part_name(2, 0),
+                                            persist::part_name(2, 1), persist::log_name(2, 0),
+                                            persist::log_name(2, 1)};
+    std::map<std::string, std::string> kept;  // generation 2's files, whole
+    {
+        server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
+        id = create_namespace(server.port(), "halfway");
+        for (int i = 0; i < 20; ++i) {
+            ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), org_one_auth, "v").status, 201);
+        }
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);  // generation 2 (the logs are 1)
+        ASSERT_TRUE(eventually([&] { return none_before(dir, 2); }));
+        for (const std::string& name : older) kept[name] = dir.read(name);
+        ASSERT_EQ(call(server.port(), "PUT", key_path(id, "late"), org_one_auth, "v").status, 201);
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);  // generation 3
+        ASSERT_TRUE(eventually([&] { return none_before(dir, 3); }));
+        kill_hard(server);
+    }
+    // Generation 2 as a removal stopped in its middle leaves it: its
+    // snapshot file whole, naming parts of other sizes (one shrunk, one
+    // emptied), one log cut short inside its start and the other gone:
+    // each of these stops a start that reads it.
+    dir.write(older[0], kept[older[0]]);
+    dir.write(older[1], kept[older[1]].substr(0, kept[older[1]].size() / 2));
+    dir.write(older[2], "");
+    dir.write(older[3], kept[older[3]].substr(0, 40));
+    ASSERT_FALSE(none_before(dir, 3));
+    {
+        server_process server(with_dir(dir, {"--threads", "2"}));
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, "19")).body, "v");
+        EXPECT_EQ(call(server.port(), "GET", key_path(id, "late")).body, "v");
+        ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);  // generation 5 (the logs are 4)
+        EXPECT_TRUE(eventually([&] { return none_before(dir, 5); }));
+        EXPECT_EQ(server.stop(), 0);
+    }
+    for (const std::string& name : older) EXPECT_EQ(::access((dir.path() + "/" + name).c_str(), F_OK), -1) << name;
+}
+
 // Every generation's logs are made together, before any is written, and
 // each names them all: a missing one was lost, never "not written", so the
 // start is refused naming it. A core that never wrote still has its log,
@@ -301,6 +370,7 @@ TEST(persist, a_missing_log_stops_the_start_naming_it) {
         server_process server(with_dir(dir, {"--threads", "2", "--log", "always"}));
         EXPECT_EQ(call(server.port(), "GET", key_path(id, "k29")).body, "v");
         ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        EXPECT_TRUE(eventually([&] { return dir.files("log-").size() == 2; }));
         kill_hard(server);
     }
     std::vector<std::string> after_snapshot = dir.files("log-");
@@ -430,6 +500,7 @@ TEST(persist, a_log_cut_short_that_its_snapshot_names_stops_the_start_naming_it)
             ASSERT_EQ(call(server.port(), "PUT", key_path(id, std::to_string(i)), org_one_auth, "v").status, 201);
         }
         ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        ASSERT_TRUE(eventually([&] { return none_before(dir, 2); }));  // the logs before it are removed
         kill_hard(server);
     }
     const std::vector<std::string> logs = dir.files("log-");
@@ -629,6 +700,7 @@ TEST(persist, files_of_format_version_2_still_load) {
                       201);
         }
         ASSERT_EQ(call(server.port(), "POST", "/_ringkv/snapshot").status, 200);
+        ASSERT_TRUE(eventually([&] { return none_before(dir, 2); }));  // the logs before it are removed
         for (int i = 0; i < 10; ++i) {
             ASSERT_EQ(call(server.port(), "PUT", key_path(id, "after" + std::to_string(i)), org_one_auth, "v").status,
                       201);
@@ -992,9 +1064,12 @@ TEST(persist, after_a_failed_fsync_writes_get_507_until_a_snapshot_replaces_the_
         // Accepted again only once a snapshot had replaced the distrusted
         // log: the log writes met first is gone, a snapshot is in its place.
         EXPECT_FALSE(dir.files("snapshot-").empty());
-        const std::vector<std::string> logs_now = dir.files("log-");
         for (const std::string& log : first_logs) {
-            EXPECT_EQ(std::count(logs_now.begin(), logs_now.end(), log), 0) << log << ": the distrusted log was kept";
+            const auto gone = [&] {
+                const std::vector<std::string> logs_now = dir.files("log-");
+                return std::count(logs_now.begin(), logs_now.end(), log) == 0;
+            };
+            EXPECT_TRUE(eventually(gone)) << log << ": the distrusted log was kept";
         }
         const std::string metrics = call(port, "GET", "/metrics", "").body;
         EXPECT_EQ(sample(metrics, "ringkv_log_fsync_errors_total{core=\"0\"}"), 1) << metrics;

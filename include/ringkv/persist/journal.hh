@@ -193,6 +193,8 @@ public:
     };
     part_state part() const { return _part_state; }
     void forget_part() { _part_state = {}; }
+    // The process's part writer (it also removes what a snapshot replaced).
+    part_writer& parts() { return _part_writer; }
     // Snapshot `generation` is durable: the state up to its cut no longer
     // depends on the logs before it (a log distrusted after a failed fsync
     // among them).

@@ -20,7 +20,9 @@
 //    clock's lead, the log set of G) is
 //    written, fsync'd, renamed into place and the directory fsync'd: from
 //    here the snapshot is the one a restart loads;
-// 6. only then are older snapshots and the logs before G removed.
+// 6. only then are older snapshots and the logs before G removed, by the
+//    part writer's thread, paced and in steps (part_writer.hh), after the
+//    snapshot is answered.
 
 #include <ringkv/io/task.hh>
 #include <ringkv/persist/journal.hh>

@@ -5,13 +5,17 @@
 // that cannot be written reports the error and leaves no file; and the
 // thread's priority follows the rules (idle, normal once stopping); a
 // paced thread keeps its pace, is not starved while it does, and drops the
-// pace once the server stops.
+// pace once the server stops. The removal of older generations: only
+// ringkv's names of older generations go; paced, a large file shrinks a
+// step at a time, a part posted meanwhile is written first, and the stop
+// (hurry(), the destructor) ends the pace.
 
 #include <ringkv/io/cluster.hh>
 #include <ringkv/io/loop.hh>
 #include <ringkv/base/clock.hh>
 #include <ringkv/io/task.hh>
 #include <ringkv/persist/format.hh>
+#include <ringkv/persist/loader.hh>
 #include <ringkv/persist/part_writer.hh>
 #include <ringkv/store/item.hh>
 
@@ -29,7 +33,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -326,6 +332,119 @@ int writer_policy_without_cap_sys_nice() {
 TEST(part_writer, without_the_right_to_leave_idle_priority_the_thread_never_enters_it) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(std::exit(writer_policy_without_cap_sys_nice()), ::testing::ExitedWithCode(0), "");
+}
+
+// --- removal of older generations ---
+
+// Waits up to 10 s for `done()`.
+bool eventually(const std::function<bool()>& done) {
+    for (int tries = 0; tries < 1000; ++tries) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Its size, or -1 once it is gone.
+long long size_of(const std::string& path) {
+    struct stat info {};
+    return ::stat(path.c_str(), &info) == 0 ? info.st_size : -1;
+}
+
+// A file of `bytes` (sparse: its size is what the removal reads).
+void make_file(const std::string& path, std::uint64_t bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0) << path;
+    ASSERT_EQ(::ftruncate(fd, off_t(bytes)), 0);
+    ::close(fd);
+}
+
+void remove_directory(const std::string& dir) { std::filesystem::remove_all(dir); }
+
+TEST(part_writer, a_removal_takes_every_older_generation_of_ringkvs_names_and_nothing_else) {
+    const std::string dir = temp_directory();
+    const std::vector<std::string> doomed = {snapshot_name(1), part_name(1, 0), part_name(1, 1), log_name(1, 0),
+                                             part_name(2, 0) + ".tmp", log_name(3, 1)};
+    const std::vector<std::string> kept = {snapshot_name(4), part_name(4, 0), log_name(4, 0), log_name(5, 0),
+                                           "snapshot-1.bak", "log-0000000000000001-000.rkv.orig", "notes.txt"};
+    for (const std::string& name : doomed) make_file(dir + "/" + name, 100);
+    for (const std::string& name : kept) make_file(dir + "/" + name, 100);
+    {
+        part_writer writer(cores, 1'000'000, dir);  // paced: small files take no time
+        writer.remove_before(4);
+        writer.remove_before(2);  // an older one asked later changes nothing
+        ASSERT_TRUE(eventually([&] { return writer.removed_before() == 4; }));
+    }
+    for (const std::string& name : doomed) EXPECT_FALSE(exists(dir + "/" + name)) << name;
+    for (const std::string& name : kept) EXPECT_TRUE(exists(dir + "/" + name)) << name;
+    remove_directory(dir);
+}
+
+// 2 MB/s (four times the write pace): one 8 MiB step every 4.2 s. A file
+// of three steps is shrunk by one at once and then waits; the stop ends the
+// pace, and the rest goes at once (paced to the end it would take 8.4 s).
+TEST(part_writer, a_paced_removal_shrinks_a_large_file_a_step_at_a_time_until_the_stop_ends_the_pace) {
+    const std::string dir = temp_directory();
+    const std::string old_part = dir + "/" + part_name(1, 0);
+    constexpr std::uint64_t step = part_writer::removal_step_bytes;
+    make_file(old_part, 3 * step);
+    part_writer writer(cores, 500'000, dir);
+    const std::uint64_t start_ns = base::monotonic_ns();
+    writer.remove_before(2);
+    ASSERT_TRUE(eventually([&] { return size_of(old_part) != (long long)(3 * step); }));
+    EXPECT_EQ(size_of(old_part), (long long)(2 * step));  // one step, and the next is 4.2 s away
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(size_of(old_part), (long long)(2 * step));
+    writer.hurry();
+    ASSERT_TRUE(eventually([&] { return !exists(old_part); }));
+    EXPECT_EQ(writer.removed_before(), 2u);
+    EXPECT_LT(double(base::monotonic_ns() - start_ns) / 1e9, 4.0);
+    remove_directory(dir);
+}
+
+// A removal never holds a part up: the parts posted while it waits for its
+// pace are written (and counted as no starved part) while the old file is
+// still there, half removed.
+TEST(part_writer, parts_posted_during_a_paced_removal_are_written_first) {
+    const std::string dir = temp_directory();
+    const std::string old_part = dir + "/" + part_name(1, 0);
+    constexpr std::uint64_t step = part_writer::removal_step_bytes;
+    make_file(old_part, 3 * step);
+    part_writer writer(cores, 500'000, dir);
+    writer.remove_before(2);
+    ASSERT_TRUE(eventually([&] { return size_of(old_part) == (long long)(2 * step); }));
+    const items_of_cores items = make_items(10, 0);
+    std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
+    std::vector<outcome> outcomes(cores);
+    run_cores(writer, jobs, outcomes);
+    bytes_of(outcomes);
+    EXPECT_EQ(size_of(old_part), (long long)(2 * step));
+    EXPECT_EQ(writer.starved_count(), 0u);
+    for (unsigned core = 0; core < cores; ++core) EXPECT_TRUE(exists(dir + "/part-" + std::to_string(core)));
+    remove_directory(dir);
+}
+
+// The destructor (the loops have ended) finishes a removal under way,
+// unpaced: a clean stop leaves no older generation behind, and waits for
+// no pace.
+TEST(part_writer, the_destructor_finishes_a_removal_at_once) {
+    const std::string dir = temp_directory();
+    const std::string old_part = dir + "/" + part_name(1, 0);
+    constexpr std::uint64_t step = part_writer::removal_step_bytes;
+    make_file(old_part, 3 * step);
+    make_file(dir + "/" + log_name(1, 0), 100);
+    const std::uint64_t start_ns = base::monotonic_ns();
+    {
+        part_writer writer(cores, 500'000, dir);
+        writer.remove_before(2);
+        ASSERT_TRUE(eventually([&] { return size_of(old_part) == (long long)(2 * step); }));
+    }
+    EXPECT_FALSE(exists(old_part));
+    EXPECT_FALSE(exists(dir + "/" + log_name(1, 0)));
+    EXPECT_LT(double(base::monotonic_ns() - start_ns) / 1e9, 4.0);
+    remove_directory(dir);
 }
 
 }  // namespace
