@@ -9,15 +9,19 @@ shard::~shard() { thaw(); }  // the key table releases every item
 bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number,
                  std::string_view key) const {
     // Fast path: fits even as a new key that makes the table grow. What
-    // waits for its grace period still takes memory, so it counts too.
-    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + _kept_bytes;
+    // waits for its grace period still takes memory, so it counts too, and
+    // so does what a freeze keeps (and, frozen, the slots recording the
+    // new item as born may need).
+    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + _frozen_extra_bytes;
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
     // An overwrite cannot grow the table, and with no other reader it frees
     // the item it replaces (live or expired) at once; otherwise that item
-    // waits for its grace period (or, frozen, for the thaw), still counted.
+    // waits for its grace period (or, frozen and in the cut, for the thaw),
+    // still counted.
     const item* old = _table.find(hash, namespace_number, key);
     if (old == nullptr) return false;
-    const std::size_t freed = _retired.frees_at_once() && !_frozen ? charge_of(old->allocation_bytes()) : 0;
+    const bool freed_at_once = _retired.frees_at_once() && (!_frozen || _born.contains(old));
+    const std::size_t freed = freed_at_once ? charge_of(old->allocation_bytes()) : 0;
     return used - freed + charge <= _memory_bytes_max;
 }
 
@@ -30,6 +34,10 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     if (!fits(charge, hash, namespace_number, key)) return put_result::memory_full;
     item* fresh = item::create(namespace_number, key, value, type, std::uint32_t(hash), now.wall_s, with_ttl);
     if (fresh == nullptr) return put_result::memory_full;
+    if (_frozen && !note_born(fresh)) {
+        fresh->release();  // its only reference: freed, nothing published
+        return put_result::memory_full;
+    }
     // Built in full before upsert() publishes it (I2): readers on other
     // cores test the deadline without a message.
     if (with_ttl) fresh->ttl().at_ms = now.monotonic_ms + ttl_ms;
@@ -92,31 +100,48 @@ void shard::unlink(item& i, bool in_wheel) {
 }
 
 void shard::let_go(item* i, std::size_t charge) {
-    if (_frozen) {
-        _kept.push_back(i);
-        _kept_bytes += charge;
-    } else {
+    // An item born while frozen is in no cut: only the cut's items must
+    // outlive the freeze (see _born for why the test is sound).
+    if (!_frozen) return _retired.retire(i, charge);
+    if (_born.erase(i)) {
         _retired.retire(i, charge);
+    } else {
+        _kept.push_back(i);
+        _kept_bytes += charge + kept_entry_bytes;
     }
+    _frozen_extra_bytes = _kept_bytes + _born.growth_bytes_on_insert();
+}
+
+bool shard::note_born(const item* fresh) {
+    if (!_born.insert(fresh)) return false;
+    _snapshot_buffer_bytes = _freeze_buffer_bytes + _born.bytes();
+    _frozen_extra_bytes = _kept_bytes + _born.growth_bytes_on_insert();
+    return true;
 }
 
 void shard::freeze(frozen_items& out) {
     RINGKV_ASSERT(!_frozen);
+    RINGKV_DEBUG_ASSERT(_born.size() == 0);
     const std::size_t needed = _table.size() + 1;  // collect() may store one past the last item
     if (out.room < needed) {
         out.room = needed + needed / 8;  // some growth before the next reallocation
         out.pointers.reset(new const item*[out.room]);  // not zeroed: collect() writes what it counts
     }
     out.count = _table.collect(out.pointers.get());
+    _freeze_buffer_bytes = out.room * sizeof(const item*);
+    _snapshot_buffer_bytes = _freeze_buffer_bytes + _born.bytes();
+    _frozen_extra_bytes = _born.growth_bytes_on_insert();
     _frozen = true;
 }
 
 void shard::thaw() {
     _frozen = false;
+    _born.clear();  // O(1): the born items stay in the table, and are in the next cut
     for (item* i : _kept) _retired.retire(i, charge_of(i->allocation_bytes()));
     _kept.clear();
     _kept.shrink_to_fit();
     _kept_bytes = 0;
+    _frozen_extra_bytes = 0;
 }
 
 void shard::list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,

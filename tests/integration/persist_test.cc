@@ -1253,45 +1253,72 @@ TEST(persist, kill_9_under_put_load_with_log_always_loses_no_acknowledged_write)
 }
 
 
-// A paced snapshot keeps what the writes meanwhile replace alive until its
-// part is written; that counts against --max-memory (it went uncounted:
-// overwrites took the process to twice the limit). Writes it leaves no
-// room for get 507 with the error body, deletes and reads keep working,
-// and the room comes back once the snapshot is written.
+// A paced snapshot keeps the items of its cut that the writes meanwhile
+// replace or delete alive until its part is written; that counts against
+// --max-memory (it went uncounted: overwrites took the process to twice
+// the limit). Each key's cut version is kept once: a tenant overwriting one
+// key again and again keeps one old version, and cannot take the other
+// tenants' room on the core (it did: six overwrites of a 0.9 MB value, then
+// 507 for every tenant until the part was written). Writes the kept items
+// leave no room for get 507 with the error body, deletes and reads keep
+// working, and the room comes back once the snapshot is written.
 TEST(persist, what_a_paced_snapshot_keeps_alive_counts_against_max_memory_until_it_is_written) {
     temp_dir dir;
     server_process server(
         with_dir(dir, {"--threads", "1", "--max-memory", "16M", "--snapshot-mb-per-s", "1", "--log", "off"}));
     const std::uint16_t port = server.port();
     const std::string id = create_namespace(port, "kept");
+    const std::string other_auth = bearer("org-two");
+    const std::string other = create_namespace(port, "theirs", other_auth);
     const std::string value(900'000, 'v');
-    for (int n = 0; n < 4; ++n) {  // 3.6 MB: about 3 s at 1 MB/s
+    for (int n = 0; n < 4; ++n) {
         ASSERT_EQ(call(port, "PUT", key_path(id, "k" + std::to_string(n)), org_one_auth, value).status, 201);
     }
+    ASSERT_EQ(call(port, "PUT", key_path(other, "t"), other_auth, value).status, 201);  // 4.5 MB: 3.5 s at 1 MB/s
     response snapshot;
     std::thread snapshotting([&] { snapshot = call(port, "POST", "/_ringkv/snapshot"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the cut
-    int replaced = 0;
-    response refused;
-    while (replaced < 40) {
+    for (int n = 0; n < 40; ++n) {  // 36 MB through a 15 MiB share: one old version kept
         const response r = call(port, "PUT", key_path(id, "k0"), org_one_auth, value);
-        if (r.status != 200) {
+        ASSERT_EQ(r.status, 200) << n << " " << r.body;
+    }
+    const double kept_one = sample(call(port, "GET", "/metrics", "").body, "ringkv_snapshot_kept_bytes{core=\"0\"}");
+    EXPECT_GE(kept_one, 900'000.0);
+    EXPECT_LT(kept_one, 2 * 900'000.0);
+    EXPECT_EQ(call(port, "PUT", key_path(other, "t0"), other_auth, value).status, 201);  // the other tenant's room
+    // Every key of the first tenant's cut replaced: four versions kept, and
+    // the new keys that fit are four fewer (7 of 0.9 MB instead of 11).
+    for (int n = 1; n < 4; ++n) {
+        ASSERT_EQ(call(port, "PUT", key_path(id, "k" + std::to_string(n)), org_one_auth, value).status, 200);
+    }
+    int added = 0;
+    response refused;
+    while (added < 20) {
+        const response r = call(port, "PUT", key_path(id, "n" + std::to_string(added)), org_one_auth, value);
+        if (r.status != 201) {
             refused = r;
             break;
         }
-        ++replaced;
+        ++added;
     }
     const std::string during = call(port, "GET", "/metrics", "").body;
     EXPECT_EQ(refused.status, 507) << refused.body;
     EXPECT_NE(refused.body.find("memory limit"), std::string::npos) << refused.body;
-    EXPECT_GT(replaced, 5);
-    EXPECT_GE(sample(during, "ringkv_snapshot_kept_bytes{core=\"0\"}"), replaced * 900'000.0) << during;
+    EXPECT_GE(added, 5);
+    EXPECT_LE(added, 8);
+    EXPECT_GE(sample(during, "ringkv_snapshot_kept_bytes{core=\"0\"}"), 4 * 900'000.0) << during;
     EXPECT_EQ(call(port, "GET", key_path(id, "k0")).body, value);
-    EXPECT_EQ(call(port, "DELETE", key_path(id, "k1")).status, 204);
+    // A key written during the snapshot is in no cut: deleted, its room is
+    // back at once.
+    EXPECT_EQ(call(port, "DELETE", key_path(id, "n0")).status, 204);
+    EXPECT_EQ(call(port, "PUT", key_path(id, "n0"), org_one_auth, value).status, 201);
+    EXPECT_EQ(call(port, "PUT", key_path(id, "more"), org_one_auth, value).status, 507);
     snapshotting.join();
     EXPECT_EQ(snapshot.status, 200) << snapshot.body;
     EXPECT_EQ(sample(call(port, "GET", "/metrics", "").body, "ringkv_snapshot_kept_bytes{core=\"0\"}"), 0);
-    EXPECT_EQ(call(port, "PUT", key_path(id, "k0"), org_one_auth, value).status, 200);
+    for (int n = 0; n < 3; ++n) {  // the kept versions' room is back
+        EXPECT_EQ(call(port, "PUT", key_path(id, "after" + std::to_string(n)), org_one_auth, value).status, 201) << n;
+    }
 }
 }  // namespace
 }  // namespace ringkv::testing

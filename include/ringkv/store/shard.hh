@@ -6,15 +6,16 @@
 //
 // Memory budget: the shard counts what it holds, memory_bytes() = for each
 // item its allocation plus allocator_overhead_bytes, plus the key table's
-// slot arrays, and refuses a put that would take it past memory_bytes_max
-// (put_result::memory_full; the API answers 507). It counts net of what the
-// put replaces, including the table growth a new key may cause, so an
-// overwrite with a smaller value fits again, and so does any write once
-// what a delete retired has been freed (every other core's next loop
-// iteration). The bytes of an item stay in the count until it is freed:
-// unlinked by the table (delete, replace, expiry, namespace purge), then
-// retired while other cores may still read it (reclaimer::bytes_waiting()),
-// and held a little longer by a reader still sending it.
+// slot arrays, plus the snapshot's buffers (see freeze()), and refuses a
+// put that would take it past memory_bytes_max (put_result::memory_full;
+// the API answers 507). It counts net of what the put replaces, including
+// the table growth a new key may cause, so an overwrite with a smaller
+// value fits again, and so does any write once what a delete retired has
+// been freed (every other core's next loop iteration). The bytes of an
+// item stay in the count until it is freed: unlinked by the table (delete,
+// replace, expiry, namespace purge), then retired while other cores may
+// still read it (reclaimer::bytes_waiting()), or kept for a snapshot
+// (kept_bytes()), and held a little longer by a reader still sending it.
 // Not counted here: the per-namespace index headers (a few dozen bytes per
 // namespace with keys on this core, bounded by the namespace limits) and
 // the timer wheel's fixed lists.
@@ -28,6 +29,7 @@
 #include <ringkv/store/item.hh>
 #include <ringkv/store/key_table.hh>
 #include <ringkv/store/ordered_index.hh>
+#include <ringkv/store/pointer_set.hh>
 #include <ringkv/store/reclaimer.hh>
 #include <ringkv/store/timer_wheel.hh>
 
@@ -129,21 +131,37 @@ public:
         std::span<const item* const> view() const { return {pointers.get(), count}; }
     };
 
-    // Snapshots: collects every item the table holds now into `out`, and from
-    // then until thaw() keeps each item the shard lets go of (replaced,
-    // deleted, expired, purged) alive on a list instead of releasing it, so
-    // the pointers in `out` stay valid while a snapshot writer reads them in
-    // steps. Items are immutable, so the view is the table at this instant.
-    // Bound: the list holds what the writes of one snapshot's duration
-    // replace (a paced snapshot lasts seconds); not in memory_bytes(), but
-    // fits() counts it against memory_bytes_max, so while frozen a write
-    // that the kept items leave no room for is refused (memory_full) as if
-    // they were still live. thaw() hands them to the reclaimer (other
-    // cores may have read them just before).
+    // Snapshots: collects every item the table holds now (the cut) into
+    // `out`, and from then until thaw() keeps each item of the cut that the
+    // shard lets go of (replaced, deleted, expired, purged) alive on a list
+    // instead of retiring it, so the pointers in `out` stay valid while a
+    // snapshot writer reads them in steps. Items are immutable, so the view
+    // is the table at this instant. An item put() makes while frozen is not
+    // in the cut: when it is let go before the thaw, it is retired as usual.
+    // So the list holds each key's cut version at most once, whatever the
+    // writes of a snapshot's duration (a paced one lasts seconds) do: a
+    // tenant's kept bytes are at most what it stored at the cut, and one
+    // key overwritten again and again keeps one old version. The kept items
+    // are not in memory_bytes(), but fits() counts them against
+    // memory_bytes_max, so while frozen a write that they leave no room for
+    // is refused (memory_full) as if they were still live. thaw() hands
+    // them to the reclaimer (other cores may have read them just before);
+    // it walks them, not the table.
+    // Counted in memory_bytes() from the freeze on: `out`'s room (8 bytes
+    // per pointer; the caller keeps the buffer between snapshots, as the
+    // journal does, and hands the same one to every freeze) and the set of
+    // items born while frozen (kept between snapshots too). A freeze is
+    // never refused, so growing them may take memory_bytes() past the
+    // budget: writes get memory_full until deletes make room.
     void freeze(frozen_items& out);
     void thaw();
     bool frozen() const { return _frozen; }
-    std::size_t kept_bytes() const { return _kept_bytes; }  // the charges of what the freeze keeps
+    // What the freeze keeps: the kept items' charges, plus their places on
+    // the list.
+    std::size_t kept_bytes() const { return _kept_bytes; }
+    // The snapshot's buffers in memory_bytes(): the last freeze's `out` and
+    // the set of items born while frozen.
+    std::size_t snapshot_buffer_bytes() const { return _snapshot_buffer_bytes; }
 
     // Once per loop iteration on the owner, holding no item pointer: frees
     // what no reader can reach any more. now_ms: a monotonic clock that
@@ -160,7 +178,7 @@ public:
 
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }
-    std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes(); }
+    std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes() + _snapshot_buffer_bytes; }
     std::size_t memory_bytes_max() const { return _memory_bytes_max; }
     // The bytes of the values held (live or expired, not yet reclaimed).
     std::size_t value_bytes() const { return _value_bytes; }
@@ -188,11 +206,41 @@ private:
     std::uint64_t _expired_total = 0;
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
     bool _frozen = false;
-    std::vector<item*> _kept;  // let go of while frozen; retired by thaw()
-    std::size_t _kept_bytes = 0;  // their charges
-    // Retires an item the table let go of (or keeps it, frozen). charge: its
-    // bytes, for the reclaimer's count.
+    // Items born while frozen (put() during the freeze) that the table still
+    // holds; emptied by thaw(). let_go() retires an item found here and
+    // keeps any other. Sound, with addresses reused by the allocator:
+    // 1. An entry is an item put() made during this freeze that the table
+    //    holds: put() inserts its fresh item before publishing it, the table
+    //    gives an item up only through let_go() (replace, unlink), which
+    //    erases it, once; so every entry is an allocated item.
+    // 2. No entry is an item of the cut. Every cut item stays allocated until
+    //    thaw(): the table's reference holds it, and once let go, not being
+    //    an entry, _kept holds it (induction over the freeze's puts and
+    //    let_go()s: the set starts empty). An address put() gets from the
+    //    allocator during the freeze is therefore no cut item's: two
+    //    allocated items never overlap.
+    // So an address freed during the freeze (a born item retired, a batch
+    // from before the freeze freed) and reused by a new item is that new
+    // item's, born and inserted again; and rounds of earlier freezes, whose
+    // items are in this cut, count as empty (pointer_set::clear()).
+    pointer_set _born;
+    std::vector<item*> _kept;  // cut items let go of while frozen; retired by thaw()
+    std::size_t _kept_bytes = 0;  // their charges, plus kept_entry_bytes each
+    // A kept item's place on _kept: a vector that at most doubles holds
+    // at most two pointers' room per item.
+    static constexpr std::size_t kept_entry_bytes = 2 * sizeof(item*);
+    std::size_t _freeze_buffer_bytes = 0;  // the room of the last freeze's `out`
+    std::size_t _snapshot_buffer_bytes = 0;  // that and _born's slots
+    // Retires an item the table let go of, or keeps it (frozen, and in the
+    // cut). charge: its bytes, for the reclaimer's count.
     void let_go(item* i, std::size_t charge);
+    // While frozen: records a fresh item as born; false when the set could
+    // not grow (then nothing changed).
+    bool note_born(const item* fresh);
+    // What fits() adds while frozen: _kept_bytes, and the born-set slots
+    // the next put may allocate; 0 otherwise (one sum, so that a put while
+    // not frozen pays nothing for it).
+    std::size_t _frozen_extra_bytes = 0;
 };
 
 }  // namespace ringkv::store

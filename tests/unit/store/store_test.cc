@@ -1,5 +1,6 @@
 // The shard-local store, driven by a manual clock: hash table growth and
 // tombstones, the ordered index, the timer wheel, and the shard on top.
+#include <ringkv/base/quiescent_state.hh>
 #include <ringkv/base/string_hash.hh>
 #include <ringkv/store/key_table.hh>
 #include <ringkv/store/namespaces.hh>
@@ -623,36 +624,252 @@ TEST(shard, memory_budget_refuses_writes_past_it_and_gets_bytes_back) {
     EXPECT_LE(s.memory_bytes(), 2 * 2048 * sizeof(std::uint64_t));  // slot arrays only, no item bytes
 }
 
-// A snapshot's freeze keeps every item the shard lets go of alive until
-// the thaw: those count against the budget (a paced snapshot lasts
-// seconds, and overwrites meanwhile would otherwise grow without bound).
-TEST(shard, what_a_frozen_shard_keeps_counts_against_its_budget_until_it_thaws) {
+// What a text/plain item of these sizes is charged.
+std::size_t text_charge(std::size_t key_bytes, std::size_t value_bytes) {
+    return item::allocation_bytes(key_bytes, value_bytes, "text/plain", false) + shard::allocator_overhead_bytes;
+}
+
+// Puts prefix10, prefix11, ... (count keys of one length), each expected to
+// give `result`.
+void put_each(shard& s, const std::string& prefix, int count, const std::string& value, shard::put_result result) {
+    for (int n = 10; n < 10 + count; ++n) {
+        const std::string key = prefix + std::to_string(n);
+        ASSERT_EQ(s.put(key_hash(1, key), 1, key, value, "text/plain", 0, {0, 0}), result) << key;
+    }
+}
+
+// A snapshot's freeze keeps the items of its cut alive until the thaw when
+// the shard lets go of them: those count against the budget (a paced
+// snapshot lasts seconds, and overwrites meanwhile would otherwise grow
+// without bound), each key's cut version once.
+TEST(shard, what_a_frozen_shard_keeps_of_its_cut_counts_against_its_budget_until_it_thaws) {
+    constexpr std::size_t budget = 256 * 1024;
+    shard s(0, budget);
+    const std::string value(1000, 'v');
+    put_each(s, "k", 50, value, shard::put_result::created);
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    EXPECT_EQ(frozen.count, 50u);
+    put_each(s, "k", 50, value, shard::put_result::replaced);  // every key of the cut: each old version kept
+    EXPECT_EQ(s.kept_bytes(), 50 * (text_charge(3, 1000) + 2 * sizeof(item*)));
+    int added = 0;
+    while (added < 1000) {
+        const std::string key = "n" + std::to_string(added + 100);
+        if (s.put(key_hash(1, key), 1, key, value, "text/plain", 0, {0, 0}) != shard::put_result::created) break;
+        ++added;
+    }
+    // Room for (256 KiB - 50 live - 50 kept) of new keys, not for ever.
+    EXPECT_GT(added, 100);
+    EXPECT_LT(added, 200);
+    EXPECT_LE(s.memory_bytes() + s.kept_bytes(), budget);
+    EXPECT_TRUE(s.get(key_hash(1, "k10"), 1, "k10", {0, 0}));  // reads keep working
+    s.thaw();
+    EXPECT_EQ(s.kept_bytes(), 0u);
+    put_each(s, "m", 40, value, shard::put_result::created);  // the kept versions' room is back
+}
+
+// The reviewer's case: one key overwritten again and again during a freeze
+// kept every old version, and filled the budget. Only the cut's version
+// needs keeping; the versions born meanwhile are retired as they are
+// replaced.
+TEST(shard, one_key_overwritten_again_and_again_while_frozen_keeps_one_old_version) {
     constexpr std::size_t budget = 256 * 1024;
     shard s(0, budget);
     const instant now{0, 0};
     const std::string value(1000, 'v');
-    for (int n = 0; n < 50; ++n) {
-        const std::string key = "k" + std::to_string(n);
-        ASSERT_EQ(s.put(key_hash(1, key), 1, key, value, "text/plain", 0, now), shard::put_result::created);
+    ASSERT_EQ(s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now), shard::put_result::created);
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    for (int n = 0; n < 10'000; ++n) {
+        ASSERT_EQ(s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now), shard::put_result::replaced) << n;
+    }
+    EXPECT_EQ(s.kept_bytes(), text_charge(2, 1000) + 2 * sizeof(item*));
+    ASSERT_EQ(frozen.count, 1u);
+    EXPECT_EQ(frozen.view()[0]->value(), value);  // the cut's version, alive
+    s.thaw();
+    EXPECT_EQ(s.kept_bytes(), 0u);
+}
+
+// The same with other cores reading (the server): what the overwrites
+// retire waits for a grace period, which each loop iteration ends, while
+// the cut's version waits for the thaw.
+TEST(shard, overwrites_while_frozen_with_readers_wait_for_a_grace_period_not_the_thaw) {
+    base::quiescent_states states(2);  // the reader is offline: every grace period ends at once
+    constexpr std::size_t budget = 4u << 20;
+    shard s(0, budget, &states, 0);
+    const std::string value(100'000, 'v');
+    ASSERT_EQ(s.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {0, 0}), shard::put_result::created);
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    for (std::uint64_t n = 1; n < 1000; ++n) {
+        ASSERT_EQ(s.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {n, 0}), shard::put_result::replaced) << n;
+        s.end_iteration(n);
+    }
+    EXPECT_LT(s.kept_bytes(), 2 * value.size());
+    EXPECT_EQ(s.retired(1000).bytes, 0u);
+    s.thaw();
+    EXPECT_GT(s.retired(1000).bytes, value.size());  // the cut's version, retired by the thaw
+    s.end_iteration(1001);
+    EXPECT_EQ(s.retired(1001).bytes, 0u);
+}
+
+// A tenant flooding one key of its own during a snapshot cannot take the
+// other tenants' room on the core: the cross-tenant 507.
+TEST(shard, a_flood_of_overwrites_of_one_key_while_frozen_leaves_another_tenant_room) {
+    constexpr std::size_t budget = 512 * 1024;
+    shard s(0, budget);
+    const instant now{0, 0};
+    const std::string value(20'000, 'v');
+    ASSERT_EQ(s.put(key_hash(1, "mine"), 1, "mine", value, "text/plain", 0, now), shard::put_result::created);
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    for (int n = 0; n < 1000; ++n) {  // 20 MB of writes through a 512 KiB budget
+        ASSERT_EQ(s.put(key_hash(1, "mine"), 1, "mine", value, "text/plain", 0, now), shard::put_result::replaced) << n;
+    }
+    for (int n = 0; n < 20; ++n) {  // the other tenant's 400 KB still fit
+        const std::string key = "theirs" + std::to_string(n);
+        ASSERT_EQ(s.put(key_hash(2, key), 2, key, value, "text/plain", 0, now), shard::put_result::created) << n;
+    }
+    s.thaw();
+}
+
+// Every way the shard lets go of an item, for an item born during the
+// freeze: retired at once (no reader here), never kept. For the cut's
+// items the same ways keep them, and they stay readable until the thaw
+// (ASan: the part writer reads them).
+TEST(shard, items_born_while_frozen_are_retired_on_every_road_out_and_the_cut_is_kept_on_each) {
+    shard s(0, 1u << 20);
+    const std::string value(500, 'c');
+    // The cut: one key per road, in namespace 1, and namespace 3 to purge.
+    const std::vector<std::string> roads = {"erased", "replaced", "expired_on_read", "expired_by_wheel",
+                                            "replaced_expired"};
+    for (const std::string& key : roads) {
+        const std::uint64_t ttl_ms = key.starts_with("expired") || key == "replaced_expired" ? 10 : 0;
+        ASSERT_EQ(s.put(key_hash(1, key), 1, key, value, "text/plain", ttl_ms, {0, 0}), shard::put_result::created);
+    }
+    for (int n = 0; n < 20; ++n) {
+        const std::string key = "purged" + std::to_string(n);
+        ASSERT_EQ(s.put(key_hash(3, key), 3, key, value, "text/plain", 0, {0, 0}), shard::put_result::created);
     }
     shard::frozen_items frozen;
     s.freeze(frozen);
-    EXPECT_EQ(frozen.count, 50u);
-    int overwrites = 0;
-    while (overwrites < 1000 &&
-           s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now) == shard::put_result::replaced) {
-        ++overwrites;
+    ASSERT_EQ(frozen.count, roads.size() + 20);
+    // Born during the freeze, in namespaces 2 and 4, then let go by each road.
+    const auto born_roads = [&s](std::uint32_t ns, std::uint32_t purged_ns, std::uint64_t at_ms) {
+        const std::string born(700, 'b');
+        const instant at{at_ms, 0};
+        const auto put = [&](const std::string& key, std::uint32_t in, std::uint64_t ttl_ms) {
+            ASSERT_EQ(s.put(key_hash(in, key), in, key, born, "text/plain", ttl_ms, at), shard::put_result::created);
+        };
+        for (const char* key : {"erased", "replaced", "expired_on_read", "expired_by_wheel"}) put(key, ns, 0);
+        EXPECT_TRUE(s.erase(key_hash(ns, "erased"), ns, "erased"));
+        EXPECT_EQ(s.put(key_hash(ns, "replaced"), ns, "replaced", born, "text/plain", 0, at), shard::put_result::replaced);
+        EXPECT_TRUE(s.erase(key_hash(ns, "replaced"), ns, "replaced"));  // the version born by the overwrite, too
+        for (const char* key : {"expired_on_read", "expired_by_wheel"}) {
+            EXPECT_EQ(s.put(key_hash(ns, key), ns, key, born, "text/plain", 5, at), shard::put_result::replaced);
+        }
+        put("replaced_expired", ns, 5);
+        EXPECT_FALSE(s.get(key_hash(ns, "expired_on_read"), ns, "expired_on_read", {at_ms + 5, 0}));
+        EXPECT_EQ(s.put(key_hash(ns, "replaced_expired"), ns, "replaced_expired", born, "text/plain", 0, {at_ms + 5, 0}),
+                  shard::put_result::created);  // over an expired version
+        EXPECT_TRUE(s.erase(key_hash(ns, "replaced_expired"), ns, "replaced_expired"));
+        while (s.background_step({at_ms + 5, 0})) {
+        }
+        for (int n = 0; n < 10; ++n) put("purged" + std::to_string(n), purged_ns, 0);
+        s.drop_namespace(purged_ns);
+        while (s.background_step({at_ms + 5, 0})) {
+        }
+        EXPECT_FALSE(s.holds_namespace(purged_ns));
+        EXPECT_FALSE(s.holds_namespace(ns));
+    };
+    born_roads(2, 4, 1);
+    EXPECT_EQ(s.kept_bytes(), 0u);
+    // Now the cut's items, by the same roads (the wheel expires those with
+    // a TTL at 10 ms), with born items freed and allocated among them so
+    // that addresses are reused.
+    EXPECT_TRUE(s.erase(key_hash(1, "erased"), 1, "erased"));
+    born_roads(5, 6, 2);
+    EXPECT_EQ(s.put(key_hash(1, "replaced"), 1, "replaced", "new", "text/plain", 0, {3, 0}), shard::put_result::replaced);
+    EXPECT_FALSE(s.get(key_hash(1, "expired_on_read"), 1, "expired_on_read", {10, 0}));
+    EXPECT_EQ(s.put(key_hash(1, "replaced_expired"), 1, "replaced_expired", "new", "text/plain", 0, {10, 0}),
+              shard::put_result::created);
+    while (s.background_step({10, 0})) {
     }
-    // Room for about (256 - 50) KiB of kept copies, not for ever.
-    EXPECT_GT(overwrites, 150);
-    EXPECT_LT(overwrites, 1000);
-    EXPECT_EQ(s.put(key_hash(1, "new"), 1, "new", value, "text/plain", 0, now), shard::put_result::memory_full);
-    EXPECT_TRUE(s.get(key_hash(1, "k0"), 1, "k0", now));  // reads keep working
+    s.drop_namespace(3);
+    while (s.background_step({10, 0})) {
+    }
+    born_roads(7, 8, 11);
+    EXPECT_EQ(s.size(), 2u);  // the new versions of "replaced" and "replaced_expired"
+    const std::size_t cut_charge = item::allocation_bytes(6, 500, "text/plain", false);  // a lower bound
+    EXPECT_GE(s.kept_bytes(), (roads.size() + 20) * cut_charge);
+    // Every pointer of the cut still reads as it was written.
+    std::size_t purged = 0;
+    for (const item* i : frozen.view()) {
+        EXPECT_EQ(i->value(), value) << i->key();
+        purged += i->namespace_number() == 3;
+    }
+    EXPECT_EQ(purged, 20u);
     s.thaw();
-    while (s.background_step(now)) {
+    EXPECT_EQ(s.kept_bytes(), 0u);
+}
+
+// An item born during one freeze is in the next one's cut: the set of
+// born items starts empty at every freeze, or the next snapshot's writer
+// would read freed memory (ASan). Over more freezes than the set has round
+// numbers (it reuses them).
+TEST(shard, an_item_born_during_one_freeze_is_kept_by_a_later_one) {
+    shard s(0);
+    const instant now{0, 0};
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    ASSERT_EQ(s.put(key_hash(1, "old"), 1, "old", "born in the first freeze", "text/plain", 0, now),
+              shard::put_result::created);
+    s.thaw();
+    for (int round = 0; round < 70'000; ++round) {  // past 65,535 freezes
+        s.freeze(frozen);
+        const std::string key = "churn" + std::to_string(round % 3);
+        s.put(key_hash(2, key), 2, key, "x", "text/plain", 0, now);  // born, often replacing one born before
+        s.thaw();
     }
-    EXPECT_EQ(s.put(key_hash(1, "k0"), 1, "k0", value, "text/plain", 0, now), shard::put_result::replaced);
-    EXPECT_EQ(s.put(key_hash(1, "new"), 1, "new", value, "text/plain", 0, now), shard::put_result::created);
+    s.freeze(frozen);
+    ASSERT_EQ(s.put(key_hash(1, "old"), 1, "old", "new", "text/plain", 0, now), shard::put_result::replaced);
+    EXPECT_GT(s.kept_bytes(), 0u);
+    bool seen = false;
+    for (const item* i : frozen.view()) {
+        if (i->key() != "old") continue;
+        EXPECT_EQ(i->value(), "born in the first freeze");
+        seen = true;
+    }
+    EXPECT_TRUE(seen);
+    s.thaw();
+}
+
+// The snapshot's buffers count: the freeze's pointers (kept between
+// snapshots by the caller) and the set of items born while frozen.
+TEST(shard, the_freeze_buffer_and_the_born_set_count_in_memory_bytes) {
+    shard s(0);
+    const instant now{0, 0};
+    for (int n = 0; n < 1000; ++n) {
+        const std::string key = "k" + std::to_string(n);
+        s.put(key_hash(1, key), 1, key, "v", "text/plain", 0, now);
+    }
+    const std::size_t before = s.memory_bytes();
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    EXPECT_EQ(s.memory_bytes(), before + frozen.room * sizeof(const item*));
+    EXPECT_EQ(s.snapshot_buffer_bytes(), frozen.room * sizeof(const item*));
+    for (int n = 0; n < 1000; ++n) {  // born: 1000 entries need more than the set's first slots
+        const std::string key = "k" + std::to_string(n);
+        s.put(key_hash(1, key), 1, key, "w", "text/plain", 0, now);
+    }
+    const std::size_t born_set_bytes = s.snapshot_buffer_bytes() - frozen.room * sizeof(const item*);
+    EXPECT_GE(born_set_bytes, 1000 * sizeof(std::uint64_t));
+    EXPECT_EQ(s.memory_bytes(), before + s.snapshot_buffer_bytes());
+    s.thaw();
+    EXPECT_EQ(s.memory_bytes(), before + s.snapshot_buffer_bytes());  // both kept for the next snapshot
+    s.freeze(frozen);
+    EXPECT_EQ(s.snapshot_buffer_bytes(), frozen.room * sizeof(const item*) + born_set_bytes);
+    s.thaw();
 }
 
 TEST(shard, an_unbounded_shard_counts_too) {
