@@ -109,13 +109,17 @@ void shard::let_go(item* i, std::size_t charge) {
         _kept.push_back(i);
         _kept_bytes += charge + kept_entry_bytes;
     }
-    _frozen_extra_bytes = _kept_bytes + _born.growth_bytes_on_insert();
+    recount_frozen_extra();
+}
+
+void shard::recount_frozen_extra() {
+    _frozen_extra_bytes = _kept_bytes + _born.growth_bytes_on_insert() + kept_entry_bytes;
 }
 
 bool shard::note_born(const item* fresh) {
     if (!_born.insert(fresh)) return false;
     _snapshot_buffer_bytes = _freeze_buffer_bytes + _born.bytes();
-    _frozen_extra_bytes = _kept_bytes + _born.growth_bytes_on_insert();
+    recount_frozen_extra();
     return true;
 }
 
@@ -130,7 +134,7 @@ void shard::freeze(frozen_items& out) {
     out.count = _table.collect(out.pointers.get());
     _freeze_buffer_bytes = out.room * sizeof(const item*);
     _snapshot_buffer_bytes = _freeze_buffer_bytes + _born.bytes();
-    _frozen_extra_bytes = _born.growth_bytes_on_insert();
+    recount_frozen_extra();
     _frozen = true;
 }
 

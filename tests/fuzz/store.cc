@@ -15,6 +15,14 @@
 // the keys without a TTL of namespaces not dropped, and the timer wheel is
 // empty. ASan reports any item leaked or used after release.
 //
+// Snapshots: a freeze and a thaw come and go among the operations. The
+// cut's items read as they did at the freeze until the thaw, whatever the
+// operations meanwhile replace, delete, expire or purge (and ASan reports
+// one freed too early); what the freeze keeps is at most the cut's items'
+// charges (each kept once); a put that succeeds leaves the memory count
+// and what the freeze keeps within the budget (a freeze itself may pass
+// it: its buffers are counted, and a snapshot is never refused).
+//
 // Input: [budget 1] then operations, [op 1][operands...], until it ends.
 #include "common.hh"
 
@@ -78,8 +86,9 @@ private:
     }
 
     void step(input_reader& in, std::size_t op) {
-        switch (in.choose(9)) {
+        switch (in.choose(10)) {
             case 0: case 1: put(in, op); break;
+            case 8: freeze_or_thaw(); break;
             case 2: get(in); break;
             case 3: erase(in); break;
             case 4: list(in); break;
@@ -95,8 +104,37 @@ private:
             live_bytes += charge(name.second, m);
         }
         RINGKV_FUZZ_CHECK(_shard.size() >= live_items, "the table lost live items");
-        RINGKV_FUZZ_CHECK(_shard.memory_bytes() <= _shard.memory_bytes_max(), "the memory count passed the budget");
         RINGKV_FUZZ_CHECK(_shard.memory_bytes() >= live_bytes, "the memory count is below the live items' bytes");
+        RINGKV_FUZZ_CHECK(_shard.kept_bytes() <= _cut_bytes, "the freeze keeps more than its cut");
+        if (op % 16 == 0) check_cut();
+    }
+
+    void freeze_or_thaw() {
+        if (_shard.frozen()) {
+            check_cut();
+            _shard.thaw();
+            _cut.clear();
+            _cut_bytes = 0;
+            RINGKV_FUZZ_CHECK(_shard.kept_bytes() == 0, "the thaw left items kept");
+            return;
+        }
+        _shard.freeze(_frozen);
+        for (const item* i : _frozen.view()) {
+            _cut.push_back({std::string(i->key()), std::string(i->value())});
+            _cut_bytes += i->allocation_bytes() + shard::allocator_overhead_bytes + 2 * sizeof(item*);
+        }
+        RINGKV_FUZZ_CHECK(_shard.memory_bytes() >= _frozen.room * sizeof(const item*), "the freeze buffer is uncounted");
+    }
+
+    // Every item of the cut reads as at the freeze (while frozen).
+    void check_cut() {
+        if (!_shard.frozen()) return;
+        RINGKV_FUZZ_CHECK(_frozen.count == _cut.size(), "the cut changed size");
+        for (std::size_t i = 0; i < _cut.size(); ++i) {
+            const item* held = _frozen.view()[i];
+            RINGKV_FUZZ_CHECK(held->key() == _cut[i].first && held->value() == _cut[i].second,
+                              "a cut item changed before the thaw: " + _cut[i].first);
+        }
     }
 
     void put(input_reader& in, std::size_t op) {
@@ -115,13 +153,18 @@ private:
         const auto found = _items.find({ns, k});
         const bool was_live = found != _items.end() && live(found->second);
         model_item fresh{value, std::string(type), now().wall_s, ttl_ms == 0 ? 0 : _now_ms + ttl_ms};
+        // Frozen, the item it replaces may be kept; after a freeze passed the
+        // budget, any put may be refused.
+        const bool frees_what_it_replaces = !_shard.frozen() && _shard.memory_bytes() <= _shard.memory_bytes_max();
         const auto result = _shard.put(key_hash(ns, k), ns, k, value, type, ttl_ms, now());
         if (result == shard::put_result::memory_full) {
             // Counted net of what it replaces: no bigger than the live item, it fits.
-            RINGKV_FUZZ_CHECK(!was_live || charge(k, fresh) > charge(k, found->second),
+            RINGKV_FUZZ_CHECK(!frees_what_it_replaces || !was_live || charge(k, fresh) > charge(k, found->second),
                               "an overwrite needing no more bytes than it frees was refused: " + k);
             return;  // nothing changed; later gets and lists check that
         }
+        RINGKV_FUZZ_CHECK(_shard.memory_bytes() + _shard.kept_bytes() <= _shard.memory_bytes_max(),
+                          "a put took the memory count past the budget");
         RINGKV_FUZZ_CHECK((result == shard::put_result::replaced) == was_live, k);
         _items[{ns, k}] = std::move(fresh);
         _latest_expiry_ms = std::max(_latest_expiry_ms, _now_ms + ttl_ms);
@@ -227,6 +270,9 @@ private:
     std::array<std::uint32_t, 3> _namespaces = {1, 2, 3};
     std::uint32_t _next_namespace = 4;
     std::uint64_t _latest_expiry_ms = 0;  // of every put, dropped or erased since or not
+    shard::frozen_items _frozen;  // kept between freezes, as the journal keeps it
+    std::vector<std::pair<std::string, std::string>> _cut;  // key and value of each frozen item, read at the freeze
+    std::size_t _cut_bytes = 0;  // their charges, plus each one's place on the kept list
 };
 
 }  // namespace

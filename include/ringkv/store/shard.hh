@@ -237,10 +237,12 @@ private:
     // While frozen: records a fresh item as born; false when the set could
     // not grow (then nothing changed).
     bool note_born(const item* fresh);
-    // What fits() adds while frozen: _kept_bytes, and the born-set slots
-    // the next put may allocate; 0 otherwise (one sum, so that a put while
-    // not frozen pays nothing for it).
+    // What fits() adds while frozen: _kept_bytes, and what the next put
+    // may add (the born-set slots it may allocate, the place on _kept of
+    // the cut item it may replace); 0 otherwise (one sum, so that a put
+    // while not frozen pays nothing for it).
     std::size_t _frozen_extra_bytes = 0;
+    void recount_frozen_extra();
 };
 
 }  // namespace ringkv::store
