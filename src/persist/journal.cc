@@ -17,6 +17,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace ringkv::persist {
 namespace {
@@ -707,6 +708,15 @@ std::string journal::cut(std::uint64_t generation, int part_fd, cut_capture* cap
     return {};
 }
 
+void journal::when_part_written(part_waiter& waiter) {
+    RINGKV_ASSERT(_part_waiter == nullptr);
+    if (!_part_state.writing) {
+        waiter.part_written();
+        return;
+    }
+    _part_waiter = &waiter;
+}
+
 void journal::release_hold() {
     _held_from = 0;
     notify_waiters();
@@ -732,6 +742,8 @@ io::task<> journal::write_part(std::uint64_t generation, int fd, std::string tem
     _part_state.bytes = done.bytes;
     _part_state.records = done.records;
     _loop.release();
+    // Last: on this core, the waiter may go on with the snapshot at once.
+    if (part_waiter* waiter = std::exchange(_part_waiter, nullptr)) waiter->part_written();
 }
 
 }  // namespace ringkv::persist

@@ -13,15 +13,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <coroutine>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
 namespace ringkv::persist {
 namespace {
-
-// How often the coordinator asks the cores whether their parts are done.
-constexpr long part_poll_ns = 2'000'000;
 
 std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_capture& capture,
                                   const std::vector<journal::part_state>& parts,
@@ -50,6 +48,59 @@ std::vector<char> encode_snapshot(std::uint64_t generation, const journal::cut_c
     append(end_record{records}, out);
     return out;
 }
+
+// co_await part_written_call(core): resumes the coordinator with core
+// `core`'s part once it is written. One message to that core, which waits
+// there for the part (journal::when_part_written), and one back when it is
+// done (at once if it is), however long the part takes; on the
+// coordinator's own core, no message at all. Not a call awaiting its reply
+// (loop::call_sent): the loop would watch for that reply before each
+// sleep, for the seconds a paced part takes.
+class part_written_call final : public io::message, journal::part_waiter {
+public:
+    explicit part_written_call(unsigned core) : _core(core) {}
+
+    bool await_ready() {
+        if (_core != io::loop::current().core() || journal::local().part().writing) return false;
+        _state = journal::local().part();
+        return true;
+    }
+    void await_suspend(std::coroutine_handle<> waiter) {
+        _waiter = waiter;
+        io::loop& here = io::loop::current();
+        _home = here.core();
+        if (_core == _home) {
+            journal::local().when_part_written(*this);  // writing: await_ready said so
+        } else {
+            here.send(_core, *this);
+        }
+    }
+    journal::part_state await_resume() { return std::move(_state); }
+
+private:
+    void run() override {
+        if (!_answered) {  // on _core
+            journal::local().when_part_written(*this);
+        } else {  // back home
+            _waiter.resume();
+        }
+    }
+    void part_written() override {  // on _core: the part is written
+        _state = journal::local().part();
+        if (_core == _home) {
+            _waiter.resume();
+            return;
+        }
+        _answered = true;
+        io::loop::current().send(_home, *this);  // this object is the home's from here
+    }
+
+    const unsigned _core;
+    unsigned _home = 0;
+    bool _answered = false;
+    journal::part_state _state;
+    std::coroutine_handle<> _waiter;
+};
 
 // What writing the snapshot file came to.
 struct file_written {
@@ -222,17 +273,12 @@ io::task<snapshot_outcome> take_snapshot(const persist_options& options) {
         undo_logs(options.dir, generation, cores);
     }
     // Wait for every part that was started, even after a failure: its
-    // writer holds the shard frozen until it ends.
+    // writer holds the shard frozen until it ends. Each core says once when
+    // its part is written; the coordinator never asks again and again.
     std::vector<journal::part_state> parts(cores);
-    __kernel_timespec poll{0, part_poll_ns};
-    for (std::size_t finished = 0; finished < cut_cores.size();) {
-        finished = 0;
-        for (const unsigned core : cut_cores) {
-            parts[core] = co_await io::submit_to(core, [] { return journal::local().part(); });
-            if (parts[core].done) ++finished;
-            if (parts[core].done && !parts[core].error.empty() && outcome.error.empty()) outcome.error = parts[core].error;
-        }
-        if (finished < cut_cores.size()) co_await sleep_for(&poll);
+    for (const unsigned core : cut_cores) {
+        parts[core] = co_await part_written_call(core);
+        if (!parts[core].error.empty() && outcome.error.empty()) outcome.error = parts[core].error;
     }
     const std::string path = options.dir + "/" + snapshot_name(generation);
     bool snapshot_in_place = false;

@@ -1200,6 +1200,37 @@ TEST(persist, metrics_count_log_records_bytes_fsyncs_errors_and_snapshots_and_pr
     EXPECT_EQ(promtool_complaints(text), "") << text.substr(0, 3000);
 }
 
+// The coordinator of a snapshot waits for the cores' parts without asking
+// them again and again: each core tells it once, when its part is written.
+// (It used to ask every core every 2 ms, a message there and one back each
+// time, on the loops that serve requests, for the whole of a paced
+// snapshot: some 500 messages a second for each other core.)
+TEST(persist, a_snapshot_waits_for_its_parts_without_polling_the_cores) {
+    temp_dir dir;
+    server_process server(with_dir(dir, {"--threads", "2", "--snapshot-mb-per-s", "1", "--log", "off"}));
+    const std::uint16_t port = server.port();
+    const std::string id = create_namespace(port, "quiet");
+    const std::string value(100'000, 'v');
+    for (int n = 0; n < 30; ++n) {  // 3 MB: about 2 s at 1 MB/s (a MiB goes at once)
+        ASSERT_EQ(call(port, "PUT", key_path(id, "k" + std::to_string(n)), org_one_auth, value).status, 201);
+    }
+    const auto messages = [port] {
+        const std::string text = call(port, "GET", "/metrics", "").body;
+        return sample(text, "ringkv_cross_core_messages_total{core=\"0\"}") +
+               sample(text, "ringkv_cross_core_messages_total{core=\"1\"}");
+    };
+    const double before = messages();
+    const auto start = std::chrono::steady_clock::now();
+    const response snapshot = call(port, "POST", "/_ringkv/snapshot");
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    const double during = messages() - before;
+    ASSERT_EQ(snapshot.status, 200) << snapshot.body;
+    EXPECT_GT(took.count(), 1.0);  // long enough for a 2 ms poll to ask some 500 times
+    // The snapshot's own steps (the claim, the cuts, the releases, one wait
+    // per core, the end) and one scrape of the metrics: a few dozen.
+    EXPECT_LT(during, 60.0) << "in " << took.count() << " s";
+}
+
 // Clients PUT as fast as they can; every 201 is recorded; kill -9; every
 // recorded key must be back with its value.
 TEST(persist, kill_9_under_put_load_with_log_always_loses_no_acknowledged_write) {

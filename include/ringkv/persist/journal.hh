@@ -193,6 +193,18 @@ public:
     };
     part_state part() const { return _part_state; }
     void forget_part() { _part_state = {}; }
+    // The snapshot's coordinator, waiting for this core's part: its
+    // part_written() runs on this core once the part is written (at once
+    // when it is already), so the coordinator is told once, never asks
+    // again and again. One waiter at a time (one snapshot at a time).
+    class part_waiter {
+    public:
+        virtual void part_written() = 0;
+
+    protected:
+        ~part_waiter() = default;
+    };
+    void when_part_written(part_waiter& waiter);
     // The process's part writer (it also removes what a snapshot replaced).
     part_writer& parts() { return _part_writer; }
     // Snapshot `generation` is durable: the state up to its cut no longer
@@ -318,6 +330,7 @@ private:
     std::uint64_t _snapshot_generation = 0;
     ticket _snapshot_covered = 0;
     part_state _part_state;
+    part_waiter* _part_waiter = nullptr;  // told once the part is written
     part_writer& _part_writer;
     store::shard::frozen_items _frozen;  // kept between snapshots (shard.hh)
     std::uint64_t _cut_ms = 0;

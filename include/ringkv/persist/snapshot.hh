@@ -15,7 +15,9 @@
 //    write after the cut before every core had cut);
 // 4. the part writer's thread (part_writer.hh) writes each core's part at
 //    idle priority while the cores serve requests, fsyncs it and renames
-//    it into place; each core thaws its keys once its part is done;
+//    it into place; each core thaws its keys once its part is done, and
+//    then tells the coordinator, which waits for each core's word
+//    (journal::when_part_written) and never asks again and again;
 // 5. the snapshot file (namespaces, the parts' sizes and record counts, the
 //    clock's lead, the log set of G) is
 //    written, fsync'd, renamed into place and the directory fsync'd: from

@@ -382,69 +382,72 @@ TEST(part_writer, a_removal_takes_every_older_generation_of_ringkvs_names_and_no
     remove_directory(dir);
 }
 
-// 2 MB/s (four times the write pace): one 8 MiB step every 4.2 s. A file
-// of three steps is shrunk by one at once and then waits; the stop ends the
-// pace, and the rest goes at once (paced to the end it would take 8.4 s).
-TEST(part_writer, a_paced_removal_shrinks_a_large_file_a_step_at_a_time_until_the_stop_ends_the_pace) {
+constexpr std::uint64_t step_bytes = part_writer::removal_step_bytes;
+
+// An older part of three steps, its removal under way at 2 MB/s (four
+// times a write pace of 500 KB/s: one 8 MiB step every 4.2 s), its first
+// step taken at once and the next 4.2 s away. Paced to the end it would
+// take 8.4 s.
+struct removal_under_way {
     const std::string dir = temp_directory();
     const std::string old_part = dir + "/" + part_name(1, 0);
-    constexpr std::uint64_t step = part_writer::removal_step_bytes;
-    make_file(old_part, 3 * step);
-    part_writer writer(cores, 500'000, dir);
     const std::uint64_t start_ns = base::monotonic_ns();
-    writer.remove_before(2);
-    ASSERT_TRUE(eventually([&] { return size_of(old_part) != (long long)(3 * step); }));
-    EXPECT_EQ(size_of(old_part), (long long)(2 * step));  // one step, and the next is 4.2 s away
+    std::unique_ptr<part_writer> writer;
+    bool stepped = false;  // the first step was taken
+
+    removal_under_way() {
+        make_file(old_part, 3 * step_bytes);
+        writer = std::make_unique<part_writer>(cores, 500'000, dir);
+        writer->remove_before(2);
+        stepped = eventually([&] { return size_of(old_part) != (long long)(3 * step_bytes); });
+    }
+    ~removal_under_way() {
+        writer.reset();
+        remove_directory(dir);
+    }
+    removal_under_way(const removal_under_way&) = delete;
+    removal_under_way& operator=(const removal_under_way&) = delete;
+    double seconds() const { return double(base::monotonic_ns() - start_ns) / 1e9; }
+};
+
+// The stop ends the pace, and the rest goes at once.
+TEST(part_writer, a_paced_removal_shrinks_a_large_file_a_step_at_a_time_until_the_stop_ends_the_pace) {
+    removal_under_way removal;
+    ASSERT_TRUE(removal.stepped);
+    EXPECT_EQ(size_of(removal.old_part), (long long)(2 * step_bytes));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    EXPECT_EQ(size_of(old_part), (long long)(2 * step));
-    writer.hurry();
-    ASSERT_TRUE(eventually([&] { return !exists(old_part); }));
-    EXPECT_EQ(writer.removed_before(), 2u);
-    EXPECT_LT(double(base::monotonic_ns() - start_ns) / 1e9, 4.0);
-    remove_directory(dir);
+    EXPECT_EQ(size_of(removal.old_part), (long long)(2 * step_bytes));  // the next step is not due
+    removal.writer->hurry();
+    ASSERT_TRUE(eventually([&] { return !exists(removal.old_part); }));
+    EXPECT_EQ(removal.writer->removed_before(), 2u);
+    EXPECT_LT(removal.seconds(), 4.0);
 }
 
 // A removal never holds a part up: the parts posted while it waits for its
 // pace are written (and counted as no starved part) while the old file is
 // still there, half removed.
 TEST(part_writer, parts_posted_during_a_paced_removal_are_written_first) {
-    const std::string dir = temp_directory();
-    const std::string old_part = dir + "/" + part_name(1, 0);
-    constexpr std::uint64_t step = part_writer::removal_step_bytes;
-    make_file(old_part, 3 * step);
-    part_writer writer(cores, 500'000, dir);
-    writer.remove_before(2);
-    ASSERT_TRUE(eventually([&] { return size_of(old_part) == (long long)(2 * step); }));
+    removal_under_way removal;
+    ASSERT_TRUE(removal.stepped);
     const items_of_cores items = make_items(10, 0);
-    std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
+    std::vector<part_writer::part_job> jobs = jobs_for(removal.dir, items);
     std::vector<outcome> outcomes(cores);
-    run_cores(writer, jobs, outcomes);
+    run_cores(*removal.writer, jobs, outcomes);
     bytes_of(outcomes);
-    EXPECT_EQ(size_of(old_part), (long long)(2 * step));
-    EXPECT_EQ(writer.starved_count(), 0u);
-    for (unsigned core = 0; core < cores; ++core) EXPECT_TRUE(exists(dir + "/part-" + std::to_string(core)));
-    remove_directory(dir);
+    EXPECT_EQ(size_of(removal.old_part), (long long)(2 * step_bytes));
+    EXPECT_EQ(removal.writer->starved_count(), 0u);
+    for (unsigned core = 0; core < cores; ++core) EXPECT_TRUE(exists(removal.dir + "/part-" + std::to_string(core)));
 }
 
 // The destructor (the loops have ended) finishes a removal under way,
 // unpaced: a clean stop leaves no older generation behind, and waits for
 // no pace.
 TEST(part_writer, the_destructor_finishes_a_removal_at_once) {
-    const std::string dir = temp_directory();
-    const std::string old_part = dir + "/" + part_name(1, 0);
-    constexpr std::uint64_t step = part_writer::removal_step_bytes;
-    make_file(old_part, 3 * step);
-    make_file(dir + "/" + log_name(1, 0), 100);
-    const std::uint64_t start_ns = base::monotonic_ns();
-    {
-        part_writer writer(cores, 500'000, dir);
-        writer.remove_before(2);
-        ASSERT_TRUE(eventually([&] { return size_of(old_part) == (long long)(2 * step); }));
-    }
-    EXPECT_FALSE(exists(old_part));
-    EXPECT_FALSE(exists(dir + "/" + log_name(1, 0)));
-    EXPECT_LT(double(base::monotonic_ns() - start_ns) / 1e9, 4.0);
-    remove_directory(dir);
+    removal_under_way removal;
+    ASSERT_TRUE(removal.stepped);
+    removal.writer.reset();
+    EXPECT_FALSE(exists(removal.old_part));
+    EXPECT_LT(removal.seconds(), 4.0);
 }
 
 }  // namespace
