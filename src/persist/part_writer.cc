@@ -200,16 +200,27 @@ void part_writer::settle_priority(const slot* part) {
 
 // Sleeps until the pace lets `bytes` be written, in naps so that a stop
 // (hurry()) ends the wait within one; no wait once the server is stopping.
+// A removal under way goes on in those waits, a step at a time: a paced
+// part holds the thread for its whole snapshot, and snapshots back to back
+// would otherwise leave the removal no time at all, older generations
+// piling up on the disk. Unpaced, a removal step (an unlink) is taken
+// before each buffer.
 void part_writer::keep_pace(std::size_t bytes) {
-    if (!_pace.paced()) return;
+    if (!_pace.paced()) {
+        if (removal_pending()) remove_some(0);
+        return;
+    }
     std::uint64_t now_ns = base::monotonic_ns();
     const std::uint64_t due_ns = now_ns + _pace.wait_ns(now_ns, bytes);
     _due_ms.store(_part_taken_ms + _part_bytes * 1000 / _pace.bytes_per_s(), std::memory_order_relaxed);
     _part_bytes += bytes;
     while (now_ns < due_ns && !_hurried.load(std::memory_order_relaxed)) {
-        const std::uint64_t nap_ns = std::min(due_ns - now_ns, pace_nap_ns_max);
-        const timespec nap{time_t(nap_ns / 1'000'000'000), long(nap_ns % 1'000'000'000)};
-        ::nanosleep(&nap, nullptr);
+        const std::uint64_t nap_ns_max = std::min(due_ns - now_ns, pace_nap_ns_max);
+        if (removal_pending()) {
+            remove_some(nap_ns_max);
+        } else {
+            nap_until(now_ns + nap_ns_max, nap_ns_max);
+        }
         now_ns = base::monotonic_ns();
     }
 }
@@ -250,7 +261,7 @@ void part_writer::run() {
             // every step: a removal's naps come 50 times a second).
             if (!_settled_since_part) settle_priority(nullptr);
             _settled_since_part = true;
-            remove_some();
+            remove_some(pace_nap_ns_max);
             continue;
         }
         // Nothing left: back to idle priority, unless stopping.
@@ -338,9 +349,9 @@ void part_writer::take_up_removal() {
 }
 
 // One step of the removal at most: a nap until the next step is due (at
-// most pace_nap_ns_max, so that a posted part or a stop is seen within
-// one), or a file shrunk by a step, or a file unlinked.
-void part_writer::remove_some() {
+// most nap_ns_max, so that a posted part, a stop or a part's pace is seen
+// within one), or a file shrunk by a step, or a file unlinked.
+void part_writer::remove_some(std::uint64_t nap_ns_max) {
     removal& r = _removal;
     if (r.next == r.doomed.size()) {
         take_up_removal();
@@ -363,7 +374,7 @@ void part_writer::remove_some() {
             r.step_due_ns = now_ns + _removal_pace.wait_ns(now_ns, shrink ? removal_step_bytes : r.bytes);
             r.step_planned = true;
         }
-        if (nap_until(r.step_due_ns, pace_nap_ns_max)) return;
+        if (nap_until(r.step_due_ns, nap_ns_max)) return;
     }
     r.step_planned = false;
     if (shrink) {

@@ -39,7 +39,9 @@
 // nor the unlinks run on a loop. Parts come first: the thread looks for a
 // posted part between two steps of a removal (a step is one ftruncate and
 // fdatasync, or one unlink), so a removal holds a part up by one step at
-// most, and is never a part the starvation rule counts.
+// most, and is never a part the starvation rule counts. While a part is
+// written the removal goes on in the pace's waits (unpaced, a step before
+// each buffer), so snapshots back to back still leave it time.
 //
 // Memory: one buffer of about buffer_bytes (plus one record) while a part
 // is written; the names of the files being removed (those of a few
@@ -173,7 +175,7 @@ private:
     void keep_pace(std::size_t bytes);
     bool removal_pending() const;
     bool removal_paced() const;
-    void remove_some();
+    void remove_some(std::uint64_t nap_ns_max);
     void take_up_removal();
     void finish_doomed_file();
 
