@@ -41,7 +41,7 @@ port=18091 redis_port=18093 webdis_port=18094
 # tmpfs: the same runs without the virtual disk's writes).
 data="${persist_data:-$bench_out/persist-data}"
 cleanup() {
-  kill "${ringkv_pid:-}" "${webdis_pid:-}" "${load_pid:-}" 2>/dev/null || true
+  kill "${ringkv_pid:-}" "${webdis_pid:-}" "${load_pid:-}" "${sampler_pid:-}" 2>/dev/null || true
   redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -247,7 +247,11 @@ window() {  # JSON CPU_FILE [snapshots]
     done
   fi
   wait "$load_pid" "$sampler_pid"
-  load_pid=
+  load_pid= sampler_pid=
+  # The removal of the generations before the last snapshot goes on after
+  # its answer: over before the next window, which it would otherwise
+  # count as quiet.
+  until [[ $(ls "$data" | sed -n 's/^[a-z]*-\([0-9]\{16\}\).*/\1/p' | sort -u | wc -l) -le 1 ]]; do sleep 0.1; done
 }
 if [[ " $sections " == *" snapshot "* ]]; then
   [[ -n "${big_namespace:-}" ]] || make_big_state  # unless the restarts just made it
@@ -260,7 +264,8 @@ if [[ " $sections " == *" snapshot "* ]]; then
   # Quiet and snapshot windows alternate, so that both sample the same
   # moments of the machine: its quiet p99 alone moves by milliseconds
   # between runs minutes apart. A window spans two snapshots or more, and
-  # so the removal of the files before each.
+  # so the removal of the files before each (which goes on while the next
+  # is written).
   window_s=$(( seconds > 25 ? seconds : 25 ))
   rounds=${persist_rounds:-4}
   snapshot_ms=() added_us=() last_snapshot=
