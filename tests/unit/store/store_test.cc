@@ -668,6 +668,28 @@ TEST(shard, what_a_frozen_shard_keeps_of_its_cut_counts_against_its_budget_until
     put_each(s, "m", 40, value, shard::put_result::created);  // the kept versions' room is back
 }
 
+// A key born during the freeze is in no cut: overwritten with no reader
+// core, its old version is freed at once, so at a full budget the
+// overwrite fits, as it would unfrozen.
+TEST(shard, an_overwrite_of_a_key_born_during_the_freeze_fits_at_a_full_budget) {
+    constexpr std::size_t budget = 256 * 1024;
+    shard s(0, budget);
+    const instant now{0, 0};
+    const std::string value(1000, 'v');
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    int added = 0;
+    for (; added < 1000; ++added) {
+        const std::string key = "n" + std::to_string(added);
+        if (s.put(key_hash(1, key), 1, key, value, "text/plain", 0, now) != shard::put_result::created) break;
+    }
+    ASSERT_GT(added, 100);
+    ASSERT_LT(added, 1000);  // full
+    EXPECT_EQ(s.put(key_hash(1, "n0"), 1, "n0", value, "text/plain", 0, now), shard::put_result::replaced);
+    EXPECT_EQ(s.kept_bytes(), 0u);
+    s.thaw();
+}
+
 // The reviewer's case: one key overwritten again and again during a freeze
 // kept every old version, and filled the budget. Only the cut's version
 // needs keeping; the versions born meanwhile are retired as they are
