@@ -262,11 +262,11 @@ constexpr option options[] = {
      "SIGTERM/SIGINT)",
      integer<[](config& c) -> auto& { return c.persist.snapshot_every_s; }, 1, 365u * 24 * 3600>},
     {"snapshot-mb-per-s", "N",
-     "with --data-dir, write snapshots at most N MB/s, so\n"
-     "that a snapshot under load stays out of the latency\n"
-     "(1M keys of 100 B: 11 s); 0: as fast as the disk\n"
-     "takes it (default 16; the snapshot at a stop is\n"
-     "never paced)",
+     "with --data-dir, write snapshots at most N MB/s and\n"
+     "remove the files they replace at 4N MB/s, so that\n"
+     "a snapshot under load stays out of the latency (1M\n"
+     "keys of 100 B: 11 s); 0: as fast as the disk takes\n"
+     "it (default 16; never paced once stopping)",
      [](config& c, std::string_view v, std::string& error) {
          c.persist.snapshot_pace_given = true;
          return integer<[](config& c) -> auto& { return c.persist.snapshot_mb_per_s; }, 0, 1u << 20>(c, v, error);
