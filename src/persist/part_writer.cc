@@ -203,7 +203,10 @@ void part_writer::settle_priority(const slot* part) {
 // A removal under way goes on in those waits, a step at a time: a paced
 // part holds the thread for its whole snapshot, and snapshots back to back
 // would otherwise leave the removal no time at all, older generations
-// piling up on the disk. Unpaced, a removal step (an unlink) is taken
+// piling up on the disk. A step is started only where the last one's time
+// fits before the buffer is due: on a slow disk, steps taken whenever due
+// would each make a buffer late, and the part would fall behind its pace
+// until counted starved. Unpaced, a removal step (an unlink) is taken
 // before each buffer.
 void part_writer::keep_pace(std::size_t bytes) {
     if (!_pace.paced()) {
@@ -216,7 +219,7 @@ void part_writer::keep_pace(std::size_t bytes) {
     _part_bytes += bytes;
     while (now_ns < due_ns && !_hurried.load(std::memory_order_relaxed)) {
         const std::uint64_t nap_ns_max = std::min(due_ns - now_ns, pace_nap_ns_max);
-        if (removal_pending()) {
+        if (removal_pending() && now_ns + _removal.last_step_ns < due_ns) {
             remove_some(nap_ns_max);
         } else {
             nap_until(now_ns + nap_ns_max, nap_ns_max);
@@ -377,12 +380,16 @@ void part_writer::remove_some(std::uint64_t nap_ns_max) {
         if (nap_until(r.step_due_ns, nap_ns_max)) return;
     }
     r.step_planned = false;
+    const std::uint64_t step_start_ns = base::monotonic_ns();
     if (shrink) {
         r.bytes -= removal_step_bytes;
-        if (::ftruncate(r.fd, off_t(r.bytes)) == 0 && ::fdatasync(r.fd) == 0) return;
+        const bool shrunk = ::ftruncate(r.fd, off_t(r.bytes)) == 0 && ::fdatasync(r.fd) == 0;
+        r.last_step_ns = base::monotonic_ns() - step_start_ns;
+        if (shrunk) return;
         // A step the disk refused: the file is unlinked whole.
     }
     finish_doomed_file();
+    r.last_step_ns = base::monotonic_ns() - step_start_ns;
 }
 
 void part_writer::finish_doomed_file() {

@@ -39,9 +39,11 @@
 // nor the unlinks run on a loop. Parts come first: the thread looks for a
 // posted part between two steps of a removal (a step is one ftruncate and
 // fdatasync, or one unlink), so a removal holds a part up by one step at
-// most, and is never a part the starvation rule counts. While a part is
-// written the removal goes on in the pace's waits (unpaced, a step before
-// each buffer), so snapshots back to back still leave it time.
+// most. While a part is written the removal goes on in the pace's waits,
+// a step only where the last one's time fits before the next buffer is
+// due, so that a paced part is not put behind its pace by more than one
+// step's misjudged time (unpaced, a step before each buffer), and
+// snapshots back to back still leave the removal time.
 //
 // Memory: one buffer of about buffer_bytes (plus one record) while a part
 // is written; the names of the files being removed (those of a few
@@ -213,6 +215,7 @@ private:
         std::uint64_t bytes = 0;          // its size left
         bool step_planned = false;        // step_due_ns counts its next step
         std::uint64_t step_due_ns = 0;
+        std::uint64_t last_step_ns = 0;   // how long the last step took
     };
     removal _removal;           // the thread's
     write_pace _removal_pace;   // the thread's

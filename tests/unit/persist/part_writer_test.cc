@@ -463,6 +463,53 @@ TEST(part_writer, a_removal_goes_on_while_paced_parts_are_written) {
     remove_directory(dir);
 }
 
+// Unpaced, the removal takes a step before each buffer of a part: asked
+// for just after core 0 posted its part, it is over when the first part
+// is written. (Before, parts came first, and both went before it.)
+std::atomic<bool> old_files_seen_at_first_part{true};
+std::atomic<bool> first_part_seen{false};
+io::task<> write_one_then_look(part_writer& writer, part_writer::part_job job, outcome& out, std::string dir) {
+    io::loop& home = io::loop::current();
+    home.hold();
+    out.result = co_await writer.write(home.core(), std::move(job));
+    if (!first_part_seen.exchange(true)) {
+        old_files_seen_at_first_part = exists(dir + "/" + part_name(1, 0)) || exists(dir + "/" + part_name(1, 1));
+    }
+    home.release();
+    home.stop_all();
+}
+
+TEST(part_writer, unpaced_a_removal_goes_on_between_the_buffers_of_a_part) {
+    const std::string dir = temp_directory();
+    make_file(dir + "/" + part_name(1, 0), 100);
+    make_file(dir + "/" + part_name(1, 1), 100);
+    const items_of_cores items = make_items(20'000, 0);  // about 12 buffers per core
+    {
+        part_writer writer(cores, 0, dir);
+        std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
+        std::vector<outcome> outcomes(cores);
+        io::cluster peers(cores);
+        std::vector<std::thread> threads;
+        for (unsigned core = 0; core < cores; ++core) {
+            threads.emplace_back([&, core] {
+                io::loop_options options;
+                options.core = core;
+                io::loop l(peers, options);
+                peers.wait_until_all_rings_ready();
+                l.run([&] {
+                    io::spawn(write_one_then_look(writer, std::move(jobs[core]), outcomes[core], dir));
+                    if (core == 0) writer.remove_before(2);  // core 0's part is posted
+                });
+            });
+        }
+        for (std::thread& t : threads) t.join();
+        EXPECT_GT(bytes_of(outcomes), 10'000'000u);
+        EXPECT_TRUE(first_part_seen.load());
+        EXPECT_FALSE(old_files_seen_at_first_part.load());
+    }
+    remove_directory(dir);
+}
+
 // The destructor (the loops have ended) finishes a removal under way,
 // unpaced: a clean stop leaves no older generation behind, and waits for
 // no pace.
