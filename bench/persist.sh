@@ -251,7 +251,16 @@ window() {  # JSON CPU_FILE [snapshots]
   # The removal of the generations before the last snapshot goes on after
   # its answer: over before the next window, which it would otherwise
   # count as quiet.
-  until [[ $(ls "$data" | sed -n 's/^[a-z]*-\([0-9]\{16\}\).*/\1/p' | sort -u | wc -l) -le 1 ]]; do sleep 0.1; done
+  while older_files_left; do sleep 0.1; done
+}
+# Whether $data holds a file of a generation before its newest snapshot's
+# (the logs after a snapshot carry the next generation's number).
+older_files_left() {
+  ls "$data" | awk -F- '/^(snapshot|log)-[0-9]/ {
+      g[NR] = $2 + 0
+      if ($0 ~ /^snapshot-[0-9]+\.rkv$/ && $2 + 0 > newest) newest = $2 + 0
+    }
+    END {for (i in g) if (g[i] < newest) exit 0; exit 1}'
 }
 if [[ " $sections " == *" snapshot "* ]]; then
   [[ -n "${big_namespace:-}" ]] || make_big_state  # unless the restarts just made it
