@@ -254,11 +254,12 @@ window() {  # JSON CPU_FILE [snapshots]
   while older_files_left; do sleep 0.1; done
 }
 # Whether $data holds a file of a generation before its newest snapshot's
-# (the logs after a snapshot carry the next generation's number).
+# (the logs after a snapshot carry the next generation's number). The
+# generations are 16 hex digits: compared as strings.
 older_files_left() {
-  ls "$data" | awk -F- '/^(snapshot|log)-[0-9]/ {
-      g[NR] = $2 + 0
-      if ($0 ~ /^snapshot-[0-9]+\.rkv$/ && $2 + 0 > newest) newest = $2 + 0
+  ls "$data" | awk -F- '/^(snapshot|log)-[0-9a-f]/ {
+      g[NR] = substr($2, 1, 16) ""
+      if ($0 ~ /^snapshot-[0-9a-f]+\.rkv$/ && g[NR] > newest) newest = g[NR]
     }
     END {for (i in g) if (g[i] < newest) exit 0; exit 1}'
 }
