@@ -143,8 +143,9 @@ std::vector<part_writer::part_job> jobs_for(const std::string& dir, const items_
 
 // Runs one loop per core, each handing `jobs[core]` to the writer at once;
 // `also` (if given) is spawned on core 0's loop beside its part.
+using part_task = io::task<> (*)(part_writer&, part_writer::part_job, outcome&);
 void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, std::vector<outcome>& outcomes,
-               std::function<io::task<>()> also = {}) {
+               std::function<io::task<>()> also = {}, part_task write = write_one) {
     io::cluster peers(cores);
     std::vector<std::thread> threads;
     for (unsigned core = 0; core < cores; ++core) {
@@ -154,7 +155,7 @@ void run_cores(part_writer& writer, std::vector<part_writer::part_job>& jobs, st
             io::loop l(peers, options);
             peers.wait_until_all_rings_ready();
             l.run([&] {
-                io::spawn(write_one(writer, std::move(jobs[core]), outcomes[core]));
+                io::spawn(write(writer, std::move(jobs[core]), outcomes[core]));
                 if (core == 0 && also) io::spawn(also());
             });
         });
@@ -468,19 +469,27 @@ TEST(part_writer, a_removal_goes_on_while_paced_parts_are_written) {
 // is written. (Before, parts came first, and both went before it.)
 std::atomic<bool> old_files_seen_at_first_part{true};
 std::atomic<bool> first_part_seen{false};
-io::task<> write_one_then_look(part_writer& writer, part_writer::part_job job, outcome& out, std::string dir) {
+std::string unpaced_removal_directory;
+io::task<> write_one_then_look(part_writer& writer, part_writer::part_job job, outcome& out) {
     io::loop& home = io::loop::current();
     home.hold();
     out.result = co_await writer.write(home.core(), std::move(job));
     if (!first_part_seen.exchange(true)) {
+        const std::string& dir = unpaced_removal_directory;
         old_files_seen_at_first_part = exists(dir + "/" + part_name(1, 0)) || exists(dir + "/" + part_name(1, 1));
     }
     home.release();
     home.stop_all();
 }
 
+io::task<> ask_removal(part_writer& writer) {
+    writer.remove_before(2);
+    co_return;
+}
+
 TEST(part_writer, unpaced_a_removal_goes_on_between_the_buffers_of_a_part) {
     const std::string dir = temp_directory();
+    unpaced_removal_directory = dir;
     make_file(dir + "/" + part_name(1, 0), 100);
     make_file(dir + "/" + part_name(1, 1), 100);
     const items_of_cores items = make_items(20'000, 0);  // about 12 buffers per core
@@ -488,21 +497,8 @@ TEST(part_writer, unpaced_a_removal_goes_on_between_the_buffers_of_a_part) {
         part_writer writer(cores, 0, dir);
         std::vector<part_writer::part_job> jobs = jobs_for(dir, items);
         std::vector<outcome> outcomes(cores);
-        io::cluster peers(cores);
-        std::vector<std::thread> threads;
-        for (unsigned core = 0; core < cores; ++core) {
-            threads.emplace_back([&, core] {
-                io::loop_options options;
-                options.core = core;
-                io::loop l(peers, options);
-                peers.wait_until_all_rings_ready();
-                l.run([&] {
-                    io::spawn(write_one_then_look(writer, std::move(jobs[core]), outcomes[core], dir));
-                    if (core == 0) writer.remove_before(2);  // core 0's part is posted
-                });
-            });
-        }
-        for (std::thread& t : threads) t.join();
+        // Asked for on core 0 just after its part is posted.
+        run_cores(writer, jobs, outcomes, [&writer] { return ask_removal(writer); }, write_one_then_look);
         EXPECT_GT(bytes_of(outcomes), 10'000'000u);
         EXPECT_TRUE(first_part_seen.load());
         EXPECT_FALSE(old_files_seen_at_first_part.load());
