@@ -471,15 +471,11 @@ std::atomic<bool> old_files_seen_at_first_part{true};
 std::atomic<bool> first_part_seen{false};
 std::string unpaced_removal_directory;
 io::task<> write_one_then_look(part_writer& writer, part_writer::part_job job, outcome& out) {
-    io::loop& home = io::loop::current();
-    home.hold();
-    out.result = co_await writer.write(home.core(), std::move(job));
+    co_await write_one(writer, std::move(job), out);
     if (!first_part_seen.exchange(true)) {
         const std::string& dir = unpaced_removal_directory;
         old_files_seen_at_first_part = exists(dir + "/" + part_name(1, 0)) || exists(dir + "/" + part_name(1, 1));
     }
-    home.release();
-    home.stop_all();
 }
 
 io::task<> ask_removal(part_writer& writer) {
