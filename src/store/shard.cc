@@ -12,7 +12,7 @@ bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace
     // waits for its grace period still takes memory, so it counts too, and
     // so does what a freeze keeps (and, frozen, the slots recording the
     // new item as born may need).
-    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + _frozen_extra_bytes;
+    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + frozen_extra_bytes();
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
     // An overwrite cannot grow the table, and with no other reader it frees
     // the item it replaces (live or expired) at once; otherwise that item
@@ -34,7 +34,8 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     if (!fits(charge, hash, namespace_number, key)) return put_result::memory_full;
     item* fresh = item::create(namespace_number, key, value, type, std::uint32_t(hash), now.wall_s, with_ttl);
     if (fresh == nullptr) return put_result::memory_full;
-    if (_frozen && !note_born(fresh)) {
+    // Frozen, recorded as born (in no cut); the set may fail to grow.
+    if (_frozen && !_born.insert(fresh)) {
         fresh->release();  // its only reference: freed, nothing published
         return put_result::memory_full;
     }
@@ -109,18 +110,6 @@ void shard::let_go(item* i, std::size_t charge) {
         _kept.push_back(i);
         _kept_bytes += charge + kept_entry_bytes;
     }
-    recount_frozen_extra();
-}
-
-void shard::recount_frozen_extra() {
-    _frozen_extra_bytes = _kept_bytes + _born.growth_bytes_on_insert() + kept_entry_bytes;
-}
-
-bool shard::note_born(const item* fresh) {
-    if (!_born.insert(fresh)) return false;
-    _snapshot_buffer_bytes = _freeze_buffer_bytes + _born.bytes();
-    recount_frozen_extra();
-    return true;
 }
 
 void shard::freeze(frozen_items& out) {
@@ -133,8 +122,6 @@ void shard::freeze(frozen_items& out) {
     }
     out.count = _table.collect(out.pointers.get());
     _freeze_buffer_bytes = out.room * sizeof(const item*);
-    _snapshot_buffer_bytes = _freeze_buffer_bytes + _born.bytes();
-    recount_frozen_extra();
     _frozen = true;
 }
 
@@ -145,7 +132,6 @@ void shard::thaw() {
     _kept.clear();
     _kept.shrink_to_fit();
     _kept_bytes = 0;
-    _frozen_extra_bytes = 0;
 }
 
 void shard::list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,

@@ -88,13 +88,13 @@ private:
     void step(input_reader& in, std::size_t op) {
         switch (in.choose(10)) {
             case 0: case 1: put(in, op); break;
-            case 8: freeze_or_thaw(); break;
             case 2: get(in); break;
             case 3: erase(in); break;
             case 4: list(in); break;
             case 5: _now_ms += in.choose(4) == 0 ? in.u16() % 8000 : in.choose(20); break;
             case 6: advance_to_expiry(in); break;
             case 7: background(in); break;
+            case 8: freeze_or_thaw(); break;
             default: drop(in); break;
         }
         std::size_t live_items = 0, live_bytes = 0;

@@ -161,7 +161,7 @@ public:
     std::size_t kept_bytes() const { return _kept_bytes; }
     // The snapshot's buffers in memory_bytes(): the last freeze's `out` and
     // the set of items born while frozen.
-    std::size_t snapshot_buffer_bytes() const { return _snapshot_buffer_bytes; }
+    std::size_t snapshot_buffer_bytes() const { return _freeze_buffer_bytes + _born.bytes(); }
 
     // Once per loop iteration on the owner, holding no item pointer: frees
     // what no reader can reach any more. now_ms: a monotonic clock that
@@ -178,7 +178,7 @@ public:
 
     std::size_t size() const { return _table.size(); }
     std::size_t ttl_keys() const { return _wheel.size(); }
-    std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes() + _snapshot_buffer_bytes; }
+    std::size_t memory_bytes() const { return _item_bytes + _table.slot_bytes() + snapshot_buffer_bytes(); }
     std::size_t memory_bytes_max() const { return _memory_bytes_max; }
     // The bytes of the values held (live or expired, not yet reclaimed).
     std::size_t value_bytes() const { return _value_bytes; }
@@ -230,19 +230,15 @@ private:
     // at most two pointers' room per item.
     static constexpr std::size_t kept_entry_bytes = 2 * sizeof(item*);
     std::size_t _freeze_buffer_bytes = 0;  // the room of the last freeze's `out`
-    std::size_t _snapshot_buffer_bytes = 0;  // that and _born's slots
     // Retires an item the table let go of, or keeps it (frozen, and in the
     // cut). charge: its bytes, for the reclaimer's count.
     void let_go(item* i, std::size_t charge);
-    // While frozen: records a fresh item as born; false when the set could
-    // not grow (then nothing changed).
-    bool note_born(const item* fresh);
     // What fits() adds while frozen: _kept_bytes, and what the next put
     // may add (the born-set slots it may allocate, the place on _kept of
-    // the cut item it may replace); 0 otherwise (one sum, so that a put
-    // while not frozen pays nothing for it).
-    std::size_t _frozen_extra_bytes = 0;
-    void recount_frozen_extra();
+    // the cut item it may replace); 0 otherwise.
+    std::size_t frozen_extra_bytes() const {
+        return _frozen ? _kept_bytes + _born.growth_bytes_on_insert() + kept_entry_bytes : 0;
+    }
 };
 
 }  // namespace ringkv::store
