@@ -264,7 +264,7 @@ constexpr option options[] = {
     {"snapshot-mb-per-s", "N",
      "with --data-dir, write snapshots at most N MB/s and\n"
      "remove the files they replace at 4N MB/s, so that\n"
-     "a snapshot under load stays out of the latency (1M\n"
+     "a snapshot's disk work is spread out under load (1M\n"
      "keys of 100 B: 11 s); 0: as fast as the disk takes\n"
      "it (default 16; never paced once stopping)",
      [](config& c, std::string_view v, std::string& error) {
