@@ -306,7 +306,8 @@ void core_persistence::add_collector(metrics::core_metrics& metrics) const {
                   seen.last_freeze_ms / 1000);
         out.gauge("ringkv_snapshot_kept_bytes",
                   "Memory this core keeps alive for the snapshot being written: what its writes replaced or "
-                  "deleted since the cut, freed once the part is written (counted against --max-memory).",
+                  "deleted since the cut, retired in steps once the part is written (counted against --max-memory "
+                  "until then).",
                   double(log.snapshot_kept_bytes()));
         if (!snapshots) return;
         out.counter("ringkv_snapshots_total", "Snapshots written and made durable.", seen.snapshots);

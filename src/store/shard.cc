@@ -4,7 +4,10 @@
 
 namespace ringkv::store {
 
-shard::~shard() { thaw(); }  // the key table releases every item
+shard::~shard() {  // the key table releases every item
+    thaw();
+    retire_thawed(SIZE_MAX);
+}
 
 bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace_number,
                  std::string_view key) const {
@@ -12,7 +15,7 @@ bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace
     // waits for its grace period still takes memory, so it counts too, and
     // so does what a freeze keeps (and, frozen, the slots recording the
     // new item as born may need).
-    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + frozen_extra_bytes();
+    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + snapshot_extra_bytes();
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
     // An overwrite cannot grow the table, and with no other reader it frees
     // the item it replaces (live or expired) at once; otherwise that item
@@ -128,10 +131,30 @@ void shard::freeze(frozen_items& out) {
 void shard::thaw() {
     _frozen = false;
     _born.clear();  // O(1): the born items stay in the table, and are in the next cut
-    for (item* i : _kept) _retired.retire(i, charge_of(i->allocation_bytes()));
-    _kept.clear();
-    _kept.shrink_to_fit();
+    _thawed_charges += _kept_bytes - _kept.size() * kept_entry_bytes;
+    if (_thawed.empty()) {
+        _thawed.swap(_kept);  // O(1); _kept takes the empty one's room
+    } else {
+        _thawed.insert(_thawed.end(), _kept.begin(), _kept.end());
+        _kept.clear();
+        _kept.shrink_to_fit();  // its room is counted only while frozen
+    }
     _kept_bytes = 0;
+}
+
+void shard::retire_thawed(std::size_t items_max) {
+    if (_thawed.empty()) return;
+    for (std::size_t n = 0; n < items_max && !_thawed.empty(); ++n) {
+        item* i = _thawed.back();
+        _thawed.pop_back();
+        const std::size_t charge = charge_of(i->allocation_bytes());
+        _thawed_charges -= charge;
+        _retired.retire(i, charge);
+    }
+    if (_thawed.empty()) {
+        RINGKV_DEBUG_ASSERT(_thawed_charges == 0);
+        _thawed.shrink_to_fit();
+    }
 }
 
 void shard::list(std::uint32_t namespace_number, std::string_view prefix, std::string_view after, std::size_t limit,

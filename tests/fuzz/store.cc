@@ -105,7 +105,9 @@ private:
         }
         RINGKV_FUZZ_CHECK(_shard.size() >= live_items, "the table lost live items");
         RINGKV_FUZZ_CHECK(_shard.memory_bytes() >= live_bytes, "the memory count is below the live items' bytes");
-        RINGKV_FUZZ_CHECK(_shard.kept_bytes() <= _cut_bytes, "the freeze keeps more than its cut");
+        RINGKV_FUZZ_CHECK(_shard.kept_bytes() - _shard.thawed_bytes() <= _cut_bytes, "the freeze keeps more than its cut");
+        if (_shard.thawed_bytes() == 0) _thawed_bound = 0;
+        RINGKV_FUZZ_CHECK(_shard.thawed_bytes() <= _thawed_bound, "the thaws left more than their cuts kept");
         if (op % 16 == 0) check_cut();
     }
 
@@ -114,8 +116,9 @@ private:
             check_cut();
             _shard.thaw();
             _cut.clear();
+            _thawed_bound += _cut_bytes;  // retired at the ends of loop iterations (background())
             _cut_bytes = 0;
-            RINGKV_FUZZ_CHECK(_shard.kept_bytes() == 0, "the thaw left items kept");
+            RINGKV_FUZZ_CHECK(_shard.kept_bytes() == _shard.thawed_bytes(), "the thaw left items kept by no cut");
             return;
         }
         _shard.freeze(_frozen);
@@ -155,7 +158,8 @@ private:
         model_item fresh{value, std::string(type), now().wall_s, ttl_ms == 0 ? 0 : _now_ms + ttl_ms};
         // Frozen, the item it replaces may be kept; after a freeze passed the
         // budget, any put may be refused.
-        const bool frees_what_it_replaces = !_shard.frozen() && _shard.memory_bytes() <= _shard.memory_bytes_max();
+        const bool frees_what_it_replaces =
+            !_shard.frozen() && _shard.memory_bytes() + _shard.kept_bytes() <= _shard.memory_bytes_max();
         const auto result = _shard.put(key_hash(ns, k), ns, k, value, type, ttl_ms, now());
         if (result == shard::put_result::memory_full) {
             // Counted net of what it replaces: no bigger than the live item, it fits.
@@ -237,6 +241,7 @@ private:
         step_budget budget;
         budget.items_max = 1 + in.choose(80);
         _shard.background_step(now(), budget);
+        _shard.end_iteration(_now_ms);  // as the server's loop does after each iteration
     }
 
     void drop(input_reader& in) {
@@ -262,6 +267,14 @@ private:
         RINGKV_FUZZ_CHECK(_shard.size() == lasting, "items left over after expiry and purge: " +
                                                         std::to_string(_shard.size()) + " want " + std::to_string(lasting));
         RINGKV_FUZZ_CHECK(_shard.ttl_keys() == 0, "the timer wheel holds items after every expiry");
+        if (_shard.frozen()) {
+            _shard.thaw();
+            _thawed_bound += _cut_bytes;
+        }
+        const std::size_t thawed_items_max = _thawed_bound / (2 * sizeof(item*));
+        for (std::size_t n = 0; n <= thawed_items_max / shard::thaw_step_items; ++n) _shard.end_iteration(_now_ms);
+        RINGKV_FUZZ_CHECK(_shard.thawed_bytes() == 0 && _shard.kept_bytes() == 0,
+                          "what the thaws kept is not retired a step per iteration");
     }
 
     std::uint64_t _now_ms = 1'000'000;
@@ -273,6 +286,7 @@ private:
     shard::frozen_items _frozen;  // kept between freezes, as the journal keeps it
     std::vector<std::pair<std::string, std::string>> _cut;  // key and value of each frozen item, read at the freeze
     std::size_t _cut_bytes = 0;  // their charges, plus each one's place on the kept list
+    std::size_t _thawed_bound = 0;  // _cut_bytes of the thaws since nothing thawed was left to retire
 };
 
 }  // namespace

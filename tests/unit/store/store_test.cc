@@ -664,6 +664,11 @@ TEST(shard, what_a_frozen_shard_keeps_of_its_cut_counts_against_its_budget_until
     EXPECT_LE(s.memory_bytes() + s.kept_bytes(), budget);
     EXPECT_TRUE(s.get(key_hash(1, "k10"), 1, "k10", {0, 0}));  // reads keep working
     s.thaw();
+    // Counted until retired, at the next loop iteration's end.
+    EXPECT_EQ(s.kept_bytes(), s.thawed_bytes());
+    EXPECT_GE(s.kept_bytes(), 50 * text_charge(3, 1000));
+    EXPECT_EQ(s.put(key_hash(1, "early"), 1, "early", value, "text/plain", 0, {0, 0}), shard::put_result::memory_full);
+    s.end_iteration(0);
     EXPECT_EQ(s.kept_bytes(), 0u);
     put_each(s, "m", 40, value, shard::put_result::created);  // the kept versions' room is back
 }
@@ -709,6 +714,7 @@ TEST(shard, one_key_overwritten_again_and_again_while_frozen_keeps_one_old_versi
     ASSERT_EQ(frozen.count, 1u);
     EXPECT_EQ(frozen.view()[0]->value(), value);  // the cut's version, alive
     s.thaw();
+    s.end_iteration(0);
     EXPECT_EQ(s.kept_bytes(), 0u);
 }
 
@@ -730,8 +736,9 @@ TEST(shard, overwrites_while_frozen_with_readers_wait_for_a_grace_period_not_the
     EXPECT_LT(s.kept_bytes(), 2 * value.size());
     EXPECT_EQ(s.retired(1000).bytes, 0u);
     s.thaw();
-    EXPECT_GT(s.retired(1000).bytes, value.size());  // the cut's version, retired by the thaw
+    EXPECT_GT(s.kept_bytes(), value.size());  // the cut's version, retired at the iteration's end
     s.end_iteration(1001);
+    EXPECT_EQ(s.kept_bytes(), 0u);
     EXPECT_EQ(s.retired(1001).bytes, 0u);
 }
 
@@ -832,6 +839,49 @@ TEST(shard, items_born_while_frozen_are_retired_on_every_road_out_and_the_cut_is
     }
     EXPECT_EQ(purged, 20u);
     s.thaw();
+    s.end_iteration(0);
+    EXPECT_EQ(s.kept_bytes(), 0u);
+}
+
+// What a thaw leaves to retire goes thaw_step_items per loop iteration, so
+// that no iteration retires and frees a snapshot's worth at once; a freeze
+// may come first, and the step never touches the new cut's kept items
+// (ASan: they are read after the steps).
+TEST(shard, a_thaw_retires_its_kept_items_a_bounded_step_per_iteration_and_spares_the_next_cut) {
+    shard s(0);
+    const std::size_t keys = 2 * shard::thaw_step_items + 100;
+    // Keys of one length (k10000, k10001, ...), values of 100 bytes: one charge.
+    const auto put_all = [&s, keys](char fill, shard::put_result result) {
+        for (std::size_t n = 0; n < keys; ++n) {
+            const std::string key = "k" + std::to_string(10'000 + n);
+            ASSERT_EQ(s.put(key_hash(1, key), 1, key, std::string(100, fill), "text/plain", 0, {0, 0}), result) << key;
+        }
+    };
+    const std::size_t each = text_charge(6, 100);
+    put_all('o', shard::put_result::created);
+    shard::frozen_items frozen;
+    s.freeze(frozen);
+    put_all('n', shard::put_result::replaced);  // every item of the cut kept
+    s.thaw();
+    EXPECT_EQ(s.kept_bytes(), s.thawed_bytes());
+    const std::size_t before = s.thawed_bytes();
+    s.end_iteration(0);
+    // One step retired exactly thaw_step_items (the list's room is counted
+    // as it is, and does not shrink until the list is empty).
+    EXPECT_EQ(before - s.thawed_bytes(), shard::thaw_step_items * each);
+    // A freeze before the rest is retired: the new cut holds the new versions.
+    shard::frozen_items next;
+    s.freeze(next);
+    ASSERT_EQ(next.count, keys);
+    put_all('x', shard::put_result::replaced);
+    const std::size_t kept_by_next = s.kept_bytes() - s.thawed_bytes();
+    EXPECT_GE(kept_by_next, keys * each);
+    for (int n = 0; n < 3; ++n) s.end_iteration(0);
+    EXPECT_EQ(s.thawed_bytes(), 0u);
+    EXPECT_EQ(s.kept_bytes(), kept_by_next);
+    for (const item* i : next.view()) EXPECT_EQ(i->value(), std::string(100, 'n')) << i->key();
+    s.thaw();
+    for (int n = 0; n < 3; ++n) s.end_iteration(0);
     EXPECT_EQ(s.kept_bytes(), 0u);
 }
 
