@@ -135,6 +135,9 @@ void shard::thaw() {
     if (_thawed.empty()) {
         _thawed.swap(_kept);  // O(1); _kept takes the empty one's room
     } else {
+        // Room for exactly both (the list's room is counted as it is: a
+        // doubling here would count more after the thaw than before it).
+        _thawed.reserve(_thawed.size() + _kept.size());
         _thawed.insert(_thawed.end(), _kept.begin(), _kept.end());
         _kept.clear();
         _kept.shrink_to_fit();  // its room is counted only while frozen

@@ -885,6 +885,33 @@ TEST(shard, a_thaw_retires_its_kept_items_a_bounded_step_per_iteration_and_spare
     EXPECT_EQ(s.kept_bytes(), 0u);
 }
 
+// A thaw that appends to a list a step has only begun to retire counts
+// no more than the frozen shard did: the list's room is counted, and it
+// must not double (65,000 items, then 2,000 more on a list of 64K room).
+TEST(shard, a_thaw_onto_a_list_still_being_retired_counts_no_more_than_before_it) {
+    shard s(0);
+    const auto put_range = [&s](std::size_t count, char fill) {
+        for (std::size_t n = 0; n < count; ++n) {
+            const std::string key = "k" + std::to_string(100'000 + n);
+            s.put(key_hash(1, key), 1, key, std::string(8, fill), "text/plain", 0, {0, 0});
+        }
+    };
+    put_range(65'000, 'o');
+    shard::frozen_items first;
+    s.freeze(first);
+    put_range(65'000, 'n');
+    s.thaw();
+    s.end_iteration(0);  // one step: most of the list is left
+    shard::frozen_items second;
+    s.freeze(second);
+    put_range(2'000, 'x');
+    const std::size_t frozen = s.memory_bytes() + s.kept_bytes();
+    s.thaw();
+    EXPECT_LE(s.memory_bytes() + s.kept_bytes(), frozen);
+    for (int n = 0; n < 100 && s.kept_bytes() > 0; ++n) s.end_iteration(0);
+    EXPECT_EQ(s.kept_bytes(), 0u);
+}
+
 // An item born during one freeze is in the next one's cut: the set of
 // born items starts empty at every freeze, or the next snapshot's writer
 // would read freed memory (ASan). Over more freezes than the set has round
