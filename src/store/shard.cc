@@ -146,7 +146,6 @@ void shard::thaw() {
 }
 
 void shard::retire_thawed(std::size_t items_max) {
-    if (_thawed.empty()) return;
     for (std::size_t n = 0; n < items_max && !_thawed.empty(); ++n) {
         item* i = _thawed.back();
         _thawed.pop_back();

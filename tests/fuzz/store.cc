@@ -274,7 +274,7 @@ private:
         const std::size_t thawed_items_max = _thawed_bound / (2 * sizeof(item*));
         for (std::size_t n = 0; n <= thawed_items_max / shard::thaw_step_items; ++n) _shard.end_iteration(_now_ms);
         RINGKV_FUZZ_CHECK(_shard.thawed_bytes() == 0 && _shard.kept_bytes() == 0,
-                          "what the thaws kept is not retired a step per iteration");
+                          "what the thaws kept is not retired by the loop's iterations");
     }
 
     std::uint64_t _now_ms = 1'000'000;

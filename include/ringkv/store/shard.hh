@@ -176,7 +176,7 @@ public:
     // base::monotonic_ms(), not the loop's possibly virtual now), the same
     // for retired().
     void end_iteration(std::uint64_t now_ms) {
-        retire_thawed(thaw_step_items);
+        if (!_thawed.empty()) retire_thawed(thaw_step_items);  // no call in the usual iteration
         _retired.end_iteration(now_ms);
     }
     // Unlinked but not yet freed (bytes, entries, age of the oldest).
