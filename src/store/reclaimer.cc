@@ -13,19 +13,20 @@ reclaimer::reclaimer(const base::quiescent_states* domain, unsigned self) : _dom
 
 reclaimer::~reclaimer() {
     for (; _waiting > 0; --_waiting) {
-        free_entries(_batches[_first]);
+        free_entries(_batches[_first], SIZE_MAX);
         _first = (_first + 1) % batches_max;
     }
     batch last;
     last.entries.swap(_current);
-    free_entries(last);
+    free_entries(last, SIZE_MAX);
     // Shutdown: no connection is left, so no reader holds a reference.
     for (const lingering_item& l : _lingering) l.held->release();
 }
 
 void reclaimer::end_iteration(std::uint64_t now_ms) {
-    if (!_current.empty()) close_batch(now_ms);
-    if (_waiting > 0) free_elapsed();
+    const std::size_t retired_now = _current.size();
+    if (retired_now > 0) close_batch(now_ms);
+    if (_waiting > 0) free_elapsed(retired_now + free_step_entries);
     if (!_lingering.empty()) free_unshared_items();
 }
 
@@ -46,18 +47,22 @@ void reclaimer::close_batch(std::uint64_t now_ms) {
     ++_waiting;
 }
 
-void reclaimer::free_elapsed() {
-    while (_waiting > 0) {
+void reclaimer::free_elapsed(std::size_t entries_max) {
+    while (_waiting > 0 && entries_max > 0) {
         batch& b = _batches[_first];
         if (_domain != nullptr && !_domain->elapsed(b.states.get(), _self)) return;
-        free_entries(b);
+        entries_max -= free_entries(b, entries_max);
+        if (!b.entries.empty()) return;  // the step is spent: the rest waits for the next iteration
         _first = (_first + 1) % batches_max;
         --_waiting;
     }
 }
 
-void reclaimer::free_entries(batch& b) {
-    for (const entry& e : b.entries) {
+std::size_t reclaimer::free_entries(batch& b, std::size_t entries_max) {
+    const std::size_t count = std::min(entries_max, b.entries.size());
+    for (std::size_t n = 0; n < count; ++n) {
+        const entry e = b.entries.back();
+        b.entries.pop_back();
         if (e.free_memory != nullptr) {
             e.free_memory(e.memory);
             _bytes_waiting -= e.bytes;
@@ -73,7 +78,7 @@ void reclaimer::free_entries(batch& b) {
             _lingering.push_back({i, e.bytes, b.retired_at_ms});
         }
     }
-    b.entries.clear();
+    return count;
 }
 
 void reclaimer::free_unshared_items() {

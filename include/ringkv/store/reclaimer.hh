@@ -8,7 +8,12 @@
 //
 // Owner thread only. Nothing blocks: retire() appends, end_iteration()
 // closes the iteration's batch with a snapshot of the other cores' counters
-// and frees every batch whose grace period has passed.
+// and frees from the batches whose grace period has passed: as many entries
+// as the iteration retired plus free_step_entries, so that a backlog (what
+// piled up behind a stalled core, a thawed snapshot's kept items) drains a
+// step per iteration instead of stalling one (freeing an item is a cache
+// miss or two: 40K cost 5-9 ms in one go), while a steady write rate, whose
+// every iteration retires as much as it frees, never builds one.
 //
 // Bounds: at most batches_max batches wait; when they are all taken, the
 // new batch joins the newest one under a fresh snapshot (a later snapshot
@@ -35,6 +40,8 @@ namespace ringkv::store {
 class reclaimer {
 public:
     static constexpr std::size_t batches_max = 16;
+    // What one end_iteration() may free beyond what the iteration retired.
+    static constexpr std::size_t free_step_entries = 1024;
 
     // domain: the cores' quiescent states, self: this core in it. nullptr:
     // nothing reads concurrently (one thread: tests, tools), so retire()
@@ -93,8 +100,10 @@ private:
     };
 
     void close_batch(std::uint64_t now_ms);
-    void free_elapsed();
-    void free_entries(batch& b);
+    // Frees at most entries_max entries of elapsed batches, oldest first.
+    void free_elapsed(std::size_t entries_max);
+    // Frees b's entries from the back, at most entries_max; returns how many.
+    std::size_t free_entries(batch& b, std::size_t entries_max);
     void free_unshared_items();
 
     const base::quiescent_states* _domain;
