@@ -239,7 +239,8 @@ public:
         std::uint64_t last_snapshot_bytes = 0;
     };
     const counters& stats() const { return _stats; }
-    // What this core's shard keeps alive for the snapshot being written.
+    // What this core's shard keeps alive for the snapshot being written,
+    // and what written ones kept and it has not retired yet.
     std::size_t snapshot_kept_bytes() const { return _keys.kept_bytes(); }
 
 private:
