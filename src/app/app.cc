@@ -236,12 +236,14 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     loop->on_iteration([&state] { state.keys.end_iteration(base::monotonic_ms()); });
     // Expiry and namespace purges, in steps between requests: at most 2,048
     // keys and about background_step_ns each, so a mass expiry delays a
-    // request by a tenth of a millisecond at a time.
+    // request by a tenth of a millisecond at a time. An idle loop keeps
+    // iterating while the shard has more to retire or free at its end.
     loop->on_idle([&state, &here] {
         store::step_budget budget;
         budget.clock_ns = &base::monotonic_ns;
         budget.deadline_ns = base::monotonic_ns() + background_step_ns;
-        return state.keys.background_step({here.now_ms(), here.wall_s()}, budget);
+        const bool more = state.keys.background_step({here.now_ms(), here.wall_s()}, budget);
+        return more || state.keys.reclaim_pending();
     });
     // Deleted namespaces are forgotten once their deletion delay has passed.
     loop->on_tick([&state, &here] { state.namespaces.collect_gone(here.now_ms()); });

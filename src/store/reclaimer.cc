@@ -23,10 +23,11 @@ reclaimer::~reclaimer() {
     for (const lingering_item& l : _lingering) l.held->release();
 }
 
-void reclaimer::end_iteration(std::uint64_t now_ms) {
+void reclaimer::end_iteration(std::uint64_t now_ms, bool all_elapsed) {
     const std::size_t retired_now = _current.size();
     if (retired_now > 0) close_batch(now_ms);
-    if (_waiting > 0) free_elapsed(retired_now + free_step_entries);
+    _elapsed_left = false;
+    if (_waiting > 0) free_elapsed(all_elapsed ? SIZE_MAX : retired_now + free_step_entries);
     if (!_lingering.empty()) free_unshared_items();
 }
 
@@ -48,11 +49,15 @@ void reclaimer::close_batch(std::uint64_t now_ms) {
 }
 
 void reclaimer::free_elapsed(std::size_t entries_max) {
-    while (_waiting > 0 && entries_max > 0) {
+    while (_waiting > 0) {
         batch& b = _batches[_first];
         if (_domain != nullptr && !_domain->elapsed(b.states.get(), _self)) return;
+        if (entries_max == 0) {  // the step is spent: the rest waits for the next iteration
+            _elapsed_left = true;
+            return;
+        }
         entries_max -= free_entries(b, entries_max);
-        if (!b.entries.empty()) return;  // the step is spent: the rest waits for the next iteration
+        if (!b.entries.empty()) continue;  // partly freed: the step is spent
         _first = (_first + 1) % batches_max;
         --_waiting;
     }

@@ -13,7 +13,10 @@
 // piled up behind a stalled core, a thawed snapshot's kept items) drains a
 // step per iteration instead of stalling one (freeing an item is a cache
 // miss or two: 40K cost 5-9 ms in one go), while a steady write rate, whose
-// every iteration retires as much as it frees, never builds one.
+// every iteration retires as much as it frees, never builds one. An owner
+// short of room asks for everything elapsed at once (a longer iteration
+// rather than writes refused until the backlog has drained); an idle one
+// keeps iterating while elapsed_left().
 //
 // Bounds: at most batches_max batches wait; when they are all taken, the
 // new batch joins the newest one under a fresh snapshot (a later snapshot
@@ -23,8 +26,8 @@
 // 100k PUT/s of 1 KiB held for 10 ms is about 1 MB); retired() reports
 // them and the age of the oldest. A stalled core could make that any size,
 // so the shard counts bytes_waiting() against its memory budget: past it,
-// writes are refused (507) until the grace period ends, never memory
-// grown.
+// writes are refused (507) until the grace period ends and the owner's
+// next iteration frees what it can, never memory grown.
 
 #include <ringkv/base/quiescent_state.hh>
 #include <ringkv/store/item.hh>
@@ -72,8 +75,12 @@ public:
     std::size_t bytes_waiting() const { return _bytes_waiting; }
 
     // Called once per loop iteration, at a point where this thread holds no
-    // pointer to anything retired.
-    void end_iteration(std::uint64_t now_ms);
+    // pointer to anything retired. all_elapsed: free everything whose grace
+    // period has passed, whatever the step (the owner is short of room).
+    void end_iteration(std::uint64_t now_ms, bool all_elapsed = false);
+    // Whether the last end_iteration() spent its step with entries left
+    // whose grace period has passed: the next iteration frees more.
+    bool elapsed_left() const { return _elapsed_left; }
 
     struct retired_stats {
         std::size_t bytes = 0;        // unlinked, not yet freed
@@ -114,6 +121,7 @@ private:
     std::size_t _waiting = 0;
     std::vector<lingering_item> _lingering;  // past the grace period, a reader still holds a reference
     std::size_t _bytes_waiting = 0;
+    bool _elapsed_left = false;
 };
 
 }  // namespace ringkv::store

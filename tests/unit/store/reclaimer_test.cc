@@ -1,11 +1,21 @@
-// The reclaimer's bound on one iteration's frees: a backlog drains a step
-// per iteration, and a steady retire rate above the step builds none.
+// The reclaimer (store/reclaimer.hh): no entry freed before its grace
+// period or twice, exact accounting, under random schedules of the other
+// cores; and its bound on one iteration's frees: a backlog drains a step
+// per iteration, a steady retire rate above the step builds none, an owner
+// short of room frees everything elapsed at once.
 #include <ringkv/base/quiescent_state.hh>
 #include <ringkv/store/reclaimer.hh>
+#include <ringkv/store/shard.hh>
+#include <ringkv/store/sharding.hh>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace ringkv::store {
 namespace {
@@ -53,6 +63,26 @@ TEST(reclaimer, a_backlog_behind_a_stalled_core_drains_a_step_per_iteration) {
     }
     EXPECT_EQ(iterations, (backlog + reclaimer::free_step_entries - 1) / reclaimer::free_step_entries);
     EXPECT_EQ(r.retired(0).entries, 0u);
+    EXPECT_FALSE(r.elapsed_left());
+}
+
+// elapsed_left() says whether another iteration would free more now: not
+// while what waits is still in its grace period.
+TEST(reclaimer, elapsed_left_is_set_only_while_elapsed_entries_wait) {
+    base::quiescent_states states(2);
+    reclaimer r(&states, 0);
+    states.pass(1);
+    retire_some(r, 3 * reclaimer::free_step_entries);
+    r.end_iteration(0);
+    EXPECT_FALSE(r.elapsed_left());  // nothing elapsed: the core has not passed
+    states.pass(1);
+    r.end_iteration(1);
+    EXPECT_TRUE(r.elapsed_left());
+    EXPECT_EQ(r.bytes_waiting(), 2 * reclaimer::free_step_entries);
+    r.end_iteration(2, true);  // all of it, whatever the step
+    EXPECT_FALSE(r.elapsed_left());
+    EXPECT_EQ(r.bytes_waiting(), 0u);
+    states.go_offline(1);
 }
 
 // Iterations that each retire several steps' worth, with the other core
@@ -81,6 +111,190 @@ TEST(reclaimer, with_no_other_core_a_retire_frees_at_once) {
     retire_some(r, 3 * reclaimer::free_step_entries);
     EXPECT_EQ(freed, 3 * reclaimer::free_step_entries);
     EXPECT_EQ(r.bytes_waiting(), 0u);
+}
+
+// The grace period, checked entry by entry: a model of the other cores
+// (online or not, and how many quiescent states each has passed) is noted
+// in each entry as it is retired, and its free checks that every core
+// online then has passed a quiescent state or gone offline since, and that
+// it is not freed twice. Random schedules: iterations retiring nothing, a
+// few, or several steps' worth; cores passing, going offline, stalling for
+// up to 200 iterations; the batches all taken (joins); sometimes an owner
+// short of room. After every iteration the counts match the model; at the
+// end the destructor frees a partly freed front batch and the rest.
+struct grace_model {
+    static constexpr unsigned others = 2;  // participants 1 and 2; the owner is 0
+    base::quiescent_states states{others + 1};
+    std::uint64_t passes[others + 1] = {};
+    bool online[others + 1] = {};
+    std::size_t unfreed = 0;
+    std::size_t unfreed_bytes = 0;
+    std::size_t too_early = 0;
+    std::size_t twice = 0;
+
+    struct entry {
+        grace_model* model;
+        std::uint64_t passes[others + 1];
+        bool online[others + 1];
+        std::size_t bytes;
+        std::uint64_t retired_at_ms;
+        bool freed = false;
+    };
+    std::vector<std::unique_ptr<entry>> entries;
+
+    static void free_entry(void* memory) {
+        entry& e = *static_cast<entry*>(memory);
+        grace_model& m = *e.model;
+        if (e.freed) {
+            ++m.twice;
+            return;
+        }
+        for (unsigned core = 1; core <= others; ++core) {
+            if (e.online[core] && m.online[core] && m.passes[core] == e.passes[core]) ++m.too_early;
+        }
+        e.freed = true;
+        --m.unfreed;
+        m.unfreed_bytes -= e.bytes;
+    }
+    void retire(reclaimer& r, std::size_t bytes, std::uint64_t now_ms) {
+        auto e = std::make_unique<entry>();
+        e->model = this;
+        std::copy(std::begin(passes), std::end(passes), e->passes);
+        std::copy(std::begin(online), std::end(online), e->online);
+        e->bytes = bytes;
+        e->retired_at_ms = now_ms;
+        r.retire(e.get(), &free_entry, bytes);
+        ++unfreed;
+        unfreed_bytes += bytes;
+        entries.push_back(std::move(e));
+    }
+    void pass(unsigned core) {
+        states.pass(core);
+        ++passes[core];
+        online[core] = true;
+    }
+    void go_offline(unsigned core) {
+        states.go_offline(core);
+        ++passes[core];
+        online[core] = false;
+    }
+    std::uint64_t oldest_unfreed_ms(std::uint64_t now_ms) const {
+        std::uint64_t oldest = now_ms;
+        for (const auto& e : entries) {
+            if (!e->freed) oldest = std::min(oldest, e->retired_at_ms);
+        }
+        return oldest;
+    }
+};
+
+TEST(reclaimer, frees_nothing_before_its_grace_period_and_counts_exactly_under_random_schedules) {
+    for (unsigned seed = 0; seed < 8; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        std::mt19937_64 random(seed);
+        grace_model m;
+        {
+            reclaimer r(&m.states, 0);
+            unsigned stalled_for[grace_model::others + 1] = {};
+            std::uint64_t now_ms = 0;
+            for (; now_ms < 1000; ++now_ms) {
+                const unsigned kind = random() % 10;
+                const std::size_t count = kind < 4 ? 0 : kind < 8 ? random() % 50 : kind < 9 ? random() % 3000 : random() % 9000;
+                for (std::size_t n = 0; n < count; ++n) m.retire(r, 1 + random() % 100, now_ms);
+                for (unsigned core = 1; core <= grace_model::others; ++core) {
+                    if (stalled_for[core] > 0) {
+                        --stalled_for[core];
+                        continue;
+                    }
+                    const unsigned act = random() % 100;
+                    if (act < 60) {
+                        m.pass(core);
+                    } else if (act < 70) {
+                        m.go_offline(core);
+                    } else if (act < 75) {
+                        stalled_for[core] = unsigned(random() % 200);  // online or offline, as it was
+                    }
+                }
+                r.end_iteration(now_ms, random() % 50 == 0);
+                ASSERT_EQ(m.too_early, 0u);
+                ASSERT_EQ(m.twice, 0u);
+                const reclaimer::retired_stats waiting = r.retired(now_ms);
+                ASSERT_EQ(r.bytes_waiting(), m.unfreed_bytes);
+                ASSERT_EQ(waiting.bytes, m.unfreed_bytes);
+                ASSERT_EQ(waiting.entries, m.unfreed);
+                if (now_ms % 10 == 0) {  // a walk over every entry
+                    std::erase_if(m.entries, [](const auto& e) { return e->freed; });
+                    ASSERT_EQ(waiting.oldest_age_ms, now_ms - m.oldest_unfreed_ms(now_ms));
+                }
+            }
+            // Every other core offline: what waits drains a step per iteration.
+            for (unsigned core = 1; core <= grace_model::others; ++core) m.go_offline(core);
+            const std::size_t backlog = m.unfreed;
+            std::size_t iterations = 0;
+            while (m.unfreed > 0) {
+                ASSERT_LE(iterations, backlog / reclaimer::free_step_entries + 1);
+                r.end_iteration(now_ms + iterations);
+                ++iterations;
+            }
+            // The destructor with a partly freed front batch and more behind it.
+            for (unsigned core = 1; core <= grace_model::others; ++core) m.pass(core);
+            for (int n = 0; n < 5000; ++n) {
+                m.retire(r, 1, now_ms);
+                if (n % 300 == 0) r.end_iteration(now_ms);
+            }
+            for (unsigned core = 1; core <= grace_model::others; ++core) m.go_offline(core);  // shutdown
+            r.end_iteration(now_ms);
+            ASSERT_GT(m.unfreed, 0u);
+        }
+        EXPECT_EQ(m.unfreed, 0u);
+        EXPECT_EQ(m.too_early, 0u);
+        EXPECT_EQ(m.twice, 0u);
+    }
+}
+
+// A shard whose writes are refused because what waits for another core
+// fills its budget gets all of it back by its next iteration once that
+// core moves on, not a step per iteration; without a refusal the backlog
+// goes a step at a time, and reclaim_pending() keeps an idle loop going.
+TEST(reclaimer, a_shard_refused_for_room_frees_all_elapsed_at_its_next_iteration) {
+    for (const bool refused : {true, false}) {
+        SCOPED_TRACE(refused ? "refused" : "not refused");
+        base::quiescent_states states(2);
+        const std::size_t budget_bytes = 2u << 20;
+        shard owner(0, budget_bytes, &states, 0);
+        states.pass(1);  // online, then stalled
+        const std::string value(100, 'v');
+        std::uint64_t now = 0;
+        bool full = false;
+        while (!full) {
+            ASSERT_LT(now, 10'000u) << "the stalled core's backlog never filled the budget";
+            for (int n = 0; n < 100 && !full; ++n) {
+                full = owner.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {now, 0}) ==
+                       shard::put_result::memory_full;
+            }
+            if (!full) owner.end_iteration(now++);
+        }
+        // Refused in this iteration; or, after one more with no refusal,
+        // not.
+        if (!refused) owner.end_iteration(now++);
+        const std::size_t backlog = owner.retired(now).entries;
+        ASSERT_GT(backlog, 4 * reclaimer::free_step_entries);
+        states.go_offline(1);
+        owner.end_iteration(now);
+        if (refused) {
+            EXPECT_EQ(owner.retired(now).entries, 0u);
+            EXPECT_FALSE(owner.reclaim_pending());
+        } else {
+            EXPECT_EQ(owner.retired(now).entries, backlog - reclaimer::free_step_entries);
+            std::size_t iterations = 1;
+            while (owner.reclaim_pending()) {
+                owner.end_iteration(now);
+                ASSERT_LT(++iterations, 100u);
+            }
+            EXPECT_EQ(owner.retired(now).entries, 0u);
+            EXPECT_EQ(iterations, (backlog + reclaimer::free_step_entries - 1) / reclaimer::free_step_entries);
+        }
+        EXPECT_NE(owner.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {now, 0}), shard::put_result::memory_full);
+    }
 }
 
 }  // namespace
