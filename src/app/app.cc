@@ -236,8 +236,10 @@ void run_core(unsigned core, int cpu, const config::config& settings, const net:
     loop->on_iteration([&state] { state.keys.end_iteration(base::monotonic_ms()); });
     // Expiry and namespace purges, in steps between requests: at most 2,048
     // keys and about background_step_ns each, so a mass expiry delays a
-    // request by a tenth of a millisecond at a time. An idle loop keeps
-    // iterating while the shard has more to retire or free at its end.
+    // request by a tenth of a millisecond at a time. While it has more to
+    // retire or free at an iteration's end, the loop keeps iterating in its
+    // idle moments (from the next tick on if it was asleep), each iteration
+    // a step, which the background allowance does not count.
     loop->on_idle([&state, &here] {
         store::step_budget budget;
         budget.clock_ns = &base::monotonic_ns;

@@ -23,11 +23,11 @@ reclaimer::~reclaimer() {
     for (const lingering_item& l : _lingering) l.held->release();
 }
 
-void reclaimer::end_iteration(std::uint64_t now_ms, bool all_elapsed) {
+void reclaimer::end_iteration(std::uint64_t now_ms, std::size_t step_entries) {
     const std::size_t retired_now = _current.size();
     if (retired_now > 0) close_batch(now_ms);
     _elapsed_left = false;
-    if (_waiting > 0) free_elapsed(all_elapsed ? SIZE_MAX : retired_now + free_step_entries);
+    if (_waiting > 0) free_elapsed(retired_now + std::min(step_entries, SIZE_MAX - retired_now));
     if (!_lingering.empty()) free_unshared_items();
 }
 

@@ -34,13 +34,13 @@ shard::put_result shard::put(std::uint64_t hash, std::uint32_t namespace_number,
     const bool with_ttl = ttl_ms != 0;
     const item::stored_type type = item::classify(content_type);  // one table look-up for both uses
     const std::size_t charge = charge_of(item::allocation_bytes(key.size(), value.size(), type, with_ttl));
-    if (!fits(charge, hash, namespace_number, key)) return refuse_for_room();
+    if (!fits(charge, hash, namespace_number, key)) return refuse_for_room(charge);
     item* fresh = item::create(namespace_number, key, value, type, std::uint32_t(hash), now.wall_s, with_ttl);
-    if (fresh == nullptr) return refuse_for_room();
+    if (fresh == nullptr) return refuse_for_room(charge);
     // Frozen, recorded as born (in no cut); the set may fail to grow.
     if (_frozen && !_born.insert(fresh)) {
         fresh->release();  // its only reference: freed, nothing published
-        return refuse_for_room();
+        return refuse_for_room(charge);
     }
     // Built in full before upsert() publishes it (I2): readers on other
     // cores test the deadline without a message.

@@ -108,8 +108,9 @@ public:
     // sleeping); after it returns false it is called again from the next
     // tick on. It must bound its own work per call. Register at start-up only.
     void on_idle(std::function<bool()> callback) { _idle_callbacks.push_back(std::move(callback)); }
-    // Called once per loop iteration, after completions are handled; must be
-    // cheap (a timer check). Register at start-up only.
+    // Called once per loop iteration, after completions are handled; its
+    // work must be small and bounded (the shard's reclaim step: a timer
+    // check in the usual iteration). Register at start-up only.
     void on_iteration(std::function<void()> callback) { _iteration_callbacks.push_back(std::move(callback)); }
 
     // Work that must finish before the loop may exit (a connection).

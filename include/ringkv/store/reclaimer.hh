@@ -14,9 +14,9 @@
 // step per iteration instead of stalling one (freeing an item is a cache
 // miss or two: 40K cost 5-9 ms in one go), while a steady write rate, whose
 // every iteration retires as much as it frees, never builds one. An owner
-// short of room asks for everything elapsed at once (a longer iteration
-// rather than writes refused until the backlog has drained); an idle one
-// keeps iterating while elapsed_left().
+// short of room asks for a larger step (fewer iterations of refused writes
+// for a somewhat longer one); an idle one keeps iterating while
+// elapsed_left().
 //
 // Bounds: at most batches_max batches wait; when they are all taken, the
 // new batch joins the newest one under a fresh snapshot (a later snapshot
@@ -27,7 +27,7 @@
 // them and the age of the oldest. A stalled core could make that any size,
 // so the shard counts bytes_waiting() against its memory budget: past it,
 // writes are refused (507) until the grace period ends and the owner's
-// next iteration frees what it can, never memory grown.
+// iterations have freed enough, never memory grown.
 
 #include <ringkv/base/quiescent_state.hh>
 #include <ringkv/store/item.hh>
@@ -43,7 +43,8 @@ namespace ringkv::store {
 class reclaimer {
 public:
     static constexpr std::size_t batches_max = 16;
-    // What one end_iteration() may free beyond what the iteration retired.
+    // What one end_iteration() may free beyond what the iteration retired
+    // (1,024 cold items take 0.1-0.3 ms to free).
     static constexpr std::size_t free_step_entries = 1024;
 
     // domain: the cores' quiescent states, self: this core in it. nullptr:
@@ -75,9 +76,9 @@ public:
     std::size_t bytes_waiting() const { return _bytes_waiting; }
 
     // Called once per loop iteration, at a point where this thread holds no
-    // pointer to anything retired. all_elapsed: free everything whose grace
-    // period has passed, whatever the step (the owner is short of room).
-    void end_iteration(std::uint64_t now_ms, bool all_elapsed = false);
+    // pointer to anything retired. step_entries: what it may free beyond
+    // what the iteration retired.
+    void end_iteration(std::uint64_t now_ms, std::size_t step_entries = free_step_entries);
     // Whether the last end_iteration() spent its step with entries left
     // whose grace period has passed: the next iteration frees more.
     bool elapsed_left() const { return _elapsed_left; }

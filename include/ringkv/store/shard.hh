@@ -11,8 +11,8 @@
 // the API answers 507). It counts net of what the put replaces, including
 // the table growth a new key may cause, so an overwrite with a smaller
 // value fits again, and so does any write once what a delete retired has
-// been freed (once every other core has passed a loop iteration, by the
-// owner's next iteration after a refusal). The bytes of an
+// been freed (once every other core has passed a loop iteration, and the
+// owner's iterations have freed it, a step each). The bytes of an
 // item stay in the count until it is freed: unlinked by the table (delete,
 // replace, expiry, namespace purge), then retired while other cores may
 // still read it (reclaimer::bytes_waiting()), or kept for a snapshot
@@ -176,17 +176,17 @@ public:
     // more. now_ms: a monotonic clock that never jumps (the server passes
     // base::monotonic_ms(), not the loop's possibly virtual now), the same
     // for retired().
-    // A write refused for room since the last iteration (put_result::
-    // memory_full) has all that can go now go at once: the thawed items
-    // retired, and everything past its grace period freed, whatever the
-    // steps (a longer iteration rather than writes refused until a backlog
-    // has drained a step at a time).
+    // After a write refused for room that what waits would make room for
+    // (put_result::memory_full), the steps are short_of_room_factor times
+    // larger: fewer iterations of refused writes, each at most a few
+    // milliseconds longer.
     void end_iteration(std::uint64_t now_ms) {
-        const bool short_of_room = _refused_for_room;
+        const std::size_t factor = _refused_for_room ? short_of_room_factor : 1;
         _refused_for_room = false;
-        if (!_thawed.empty()) retire_thawed(short_of_room ? SIZE_MAX : thaw_step_items);  // no call in the usual iteration
-        _retired.end_iteration(now_ms, short_of_room);
+        if (!_thawed.empty()) retire_thawed(factor * thaw_step_items);  // no call in the usual iteration
+        _retired.end_iteration(now_ms, factor * reclaimer::free_step_entries);
     }
+    static constexpr std::size_t short_of_room_factor = 8;
     // Whether more end_iteration()s would retire or free more now: an idle
     // loop keeps iterating (instead of waiting for its tick) while it does.
     bool reclaim_pending() const { return !_thawed.empty() || _retired.elapsed_left(); }
@@ -228,7 +228,7 @@ private:
     std::uint64_t _expired_total = 0;
     std::vector<std::uint32_t> _dropping;  // namespaces whose keys are being purged
     bool _frozen = false;
-    bool _refused_for_room = false;  // a put got memory_full since the last end_iteration()
+    bool _refused_for_room = false;  // a put got memory_full since the last end_iteration(), see refuse_for_room()
     // Items born while frozen (put() during the freeze) that the table still
     // holds; emptied by thaw(). let_go() retires an item found here and
     // keeps any other. Sound, with addresses reused by the allocator:
@@ -261,8 +261,12 @@ private:
     // Retires an item the table let go of, or keeps it (frozen, and in the
     // cut). charge: its bytes, for the reclaimer's count.
     void let_go(item* i, std::size_t charge);
-    put_result refuse_for_room() {
-        _refused_for_room = true;
+    // Only a write that freeing what waits would make room for hurries the
+    // freeing: one too large for the budget must not undo the steps.
+    put_result refuse_for_room(std::size_t charge) {
+        const std::size_t reclaimable = _retired.bytes_waiting() + thawed_bytes();
+        const std::size_t used = memory_bytes() + _retired.bytes_waiting() + snapshot_extra_bytes();
+        if (reclaimable > 0 && used - reclaimable + charge <= _memory_bytes_max) _refused_for_room = true;
         return put_result::memory_full;
     }
     // What fits() adds for snapshots: the thawed items not yet retired,

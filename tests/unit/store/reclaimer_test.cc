@@ -79,7 +79,7 @@ TEST(reclaimer, elapsed_left_is_set_only_while_elapsed_entries_wait) {
     r.end_iteration(1);
     EXPECT_TRUE(r.elapsed_left());
     EXPECT_EQ(r.bytes_waiting(), 2 * reclaimer::free_step_entries);
-    r.end_iteration(2, true);  // all of it, whatever the step
+    r.end_iteration(2, SIZE_MAX);  // all of it, whatever the step
     EXPECT_FALSE(r.elapsed_left());
     EXPECT_EQ(r.bytes_waiting(), 0u);
     states.go_offline(1);
@@ -214,7 +214,7 @@ TEST(reclaimer, frees_nothing_before_its_grace_period_and_counts_exactly_under_r
                         stalled_for[core] = unsigned(random() % 200);  // online or offline, as it was
                     }
                 }
-                r.end_iteration(now_ms, random() % 50 == 0);
+                r.end_iteration(now_ms, random() % 50 == 0 ? SIZE_MAX : reclaimer::free_step_entries);
                 ASSERT_EQ(m.too_early, 0u);
                 ASSERT_EQ(m.twice, 0u);
                 const reclaimer::retired_stats waiting = r.retired(now_ms);
@@ -252,48 +252,47 @@ TEST(reclaimer, frees_nothing_before_its_grace_period_and_counts_exactly_under_r
 }
 
 // A shard whose writes are refused because what waits for another core
-// fills its budget gets all of it back by its next iteration once that
-// core moves on, not a step per iteration; without a refusal the backlog
-// goes a step at a time, and reclaim_pending() keeps an idle loop going.
-TEST(reclaimer, a_shard_refused_for_room_frees_all_elapsed_at_its_next_iteration) {
-    for (const bool refused : {true, false}) {
-        SCOPED_TRACE(refused ? "refused" : "not refused");
+// fills its budget frees it in steps short_of_room_factor times larger once
+// that core moves on; a write too large for the budget whatever is freed,
+// or no refusal, leaves the usual step; reclaim_pending() keeps an idle
+// loop going until nothing elapsed is left.
+TEST(reclaimer, a_shard_refused_for_room_frees_in_larger_steps_only_when_that_makes_room) {
+    enum class refusal { makes_room, hopeless, none };
+    for (const refusal kind : {refusal::makes_room, refusal::hopeless, refusal::none}) {
+        SCOPED_TRACE(int(kind));
         base::quiescent_states states(2);
-        const std::size_t budget_bytes = 2u << 20;
+        const std::size_t budget_bytes = 6u << 20;
         shard owner(0, budget_bytes, &states, 0);
         states.pass(1);  // online, then stalled
         const std::string value(100, 'v');
         std::uint64_t now = 0;
+        const auto put = [&](const std::string& v) { return owner.put(key_hash(1, "k"), 1, "k", v, "text/plain", 0, {now, 0}); };
         bool full = false;
         while (!full) {
             ASSERT_LT(now, 10'000u) << "the stalled core's backlog never filled the budget";
-            for (int n = 0; n < 100 && !full; ++n) {
-                full = owner.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {now, 0}) ==
-                       shard::put_result::memory_full;
-            }
-            if (!full) owner.end_iteration(now++);
+            for (int n = 0; n < 100 && !full; ++n) full = put(value) == shard::put_result::memory_full;
+            owner.end_iteration(now++);  // the refusal's larger step frees nothing: nothing elapsed
         }
-        // Refused in this iteration; or, after one more with no refusal,
-        // not.
-        if (!refused) owner.end_iteration(now++);
+        if (kind == refusal::makes_room) {
+            ASSERT_EQ(put(value), shard::put_result::memory_full);
+        } else if (kind == refusal::hopeless) {
+            ASSERT_EQ(put(std::string(budget_bytes, 'h')), shard::put_result::memory_full);
+        }
         const std::size_t backlog = owner.retired(now).entries;
-        ASSERT_GT(backlog, 4 * reclaimer::free_step_entries);
+        const std::size_t large_step = shard::short_of_room_factor * reclaimer::free_step_entries;
+        ASSERT_GT(backlog, 2 * large_step);
         states.go_offline(1);
         owner.end_iteration(now);
-        if (refused) {
-            EXPECT_EQ(owner.retired(now).entries, 0u);
-            EXPECT_FALSE(owner.reclaim_pending());
-        } else {
-            EXPECT_EQ(owner.retired(now).entries, backlog - reclaimer::free_step_entries);
-            std::size_t iterations = 1;
-            while (owner.reclaim_pending()) {
-                owner.end_iteration(now);
-                ASSERT_LT(++iterations, 100u);
-            }
-            EXPECT_EQ(owner.retired(now).entries, 0u);
-            EXPECT_EQ(iterations, (backlog + reclaimer::free_step_entries - 1) / reclaimer::free_step_entries);
+        const std::size_t step = kind == refusal::makes_room ? large_step : reclaimer::free_step_entries;
+        EXPECT_EQ(owner.retired(now).entries, backlog - step);
+        std::size_t iterations = 1;
+        while (owner.reclaim_pending()) {
+            owner.end_iteration(now);
+            ASSERT_LT(++iterations, 1000u);
         }
-        EXPECT_NE(owner.put(key_hash(1, "k"), 1, "k", value, "text/plain", 0, {now, 0}), shard::put_result::memory_full);
+        EXPECT_EQ(owner.retired(now).entries, 0u);
+        EXPECT_EQ(iterations, 1 + (backlog - step + reclaimer::free_step_entries - 1) / reclaimer::free_step_entries);
+        EXPECT_NE(put(value), shard::put_result::memory_full);
     }
 }
 

@@ -885,6 +885,61 @@ TEST(shard, a_thaw_retires_its_kept_items_a_bounded_step_per_iteration_and_spare
     EXPECT_EQ(s.kept_bytes(), 0u);
 }
 
+// A write refused for room that the thawed items would make room for has
+// the next iteration retire short_of_room_factor steps of them; one too
+// large for the budget whatever is retired leaves the usual step. The
+// budget is set from the same operations on an unbounded shard.
+TEST(shard, a_write_refused_for_room_that_thawed_items_would_make_retires_larger_steps) {
+    const std::size_t keys = 3 * shard::short_of_room_factor * shard::thaw_step_items;
+    const auto thawed_shard = [keys](shard& s) {
+        for (const char fill : {'o', 'n'}) {
+            if (fill == 'n') {
+                shard::frozen_items frozen;
+                s.freeze(frozen);
+                for (std::size_t n = 0; n < keys; ++n) {
+                    const std::string key = "k" + std::to_string(100'000 + n);
+                    ASSERT_EQ(s.put(key_hash(1, key), 1, key, std::string(100, fill), "text/plain", 0, {0, 0}),
+                              shard::put_result::replaced);
+                }
+                s.thaw();
+                return;
+            }
+            for (std::size_t n = 0; n < keys; ++n) {
+                const std::string key = "k" + std::to_string(100'000 + n);
+                ASSERT_EQ(s.put(key_hash(1, key), 1, key, std::string(100, fill), "text/plain", 0, {0, 0}),
+                          shard::put_result::created);
+            }
+        }
+    };
+    shard measure(0);
+    thawed_shard(measure);
+    const std::size_t margin = 1u << 20;  // room for the born set's growth while frozen
+    const std::size_t budget = measure.memory_bytes() + measure.kept_bytes() + margin;
+    const std::size_t each = text_charge(7, 100);
+    for (const bool makes_room : {true, false}) {
+        SCOPED_TRACE(makes_room ? "makes room" : "hopeless");
+        shard s(0, budget);
+        thawed_shard(s);
+        ASSERT_EQ(s.thawed_bytes(), measure.thawed_bytes());
+        // The largest value fits once the thawed items are freed (4 MB);
+        // one of the whole budget never does.
+        const std::size_t value_bytes = makes_room ? item::value_bytes_max : budget;
+        ASSERT_GT(s.thawed_bytes(), 2 * value_bytes * makes_room);
+        ASSERT_EQ(s.put(key_hash(1, "big"), 1, "big", std::string(value_bytes, 'b'), "text/plain", 0, {0, 0}),
+                  shard::put_result::memory_full);
+        const std::size_t before = s.thawed_bytes();
+        s.end_iteration(0);
+        const std::size_t steps = makes_room ? shard::short_of_room_factor : 1;
+        EXPECT_EQ(before - s.thawed_bytes(), steps * shard::thaw_step_items * each);
+        while (s.reclaim_pending()) s.end_iteration(0);
+        EXPECT_EQ(s.thawed_bytes(), 0u);
+        if (makes_room) {
+            EXPECT_EQ(s.put(key_hash(1, "big"), 1, "big", std::string(value_bytes, 'b'), "text/plain", 0, {0, 0}),
+                      shard::put_result::created);
+        }
+    }
+}
+
 // A thaw that appends to a list a step has only begun to retire counts
 // no more than the frozen shard did: the list's room is counted, and it
 // must not double (65,000 items, then 2,000 more on a list of 64K room).
