@@ -26,7 +26,6 @@ reclaimer::~reclaimer() {
 void reclaimer::end_iteration(std::uint64_t now_ms, std::size_t step_entries) {
     const std::size_t retired_now = _current.size();
     if (retired_now > 0) close_batch(now_ms);
-    _elapsed_left = false;
     if (_waiting > 0) free_elapsed(retired_now + std::min(step_entries, SIZE_MAX - retired_now));
     if (!_lingering.empty()) free_unshared_items();
 }
@@ -49,15 +48,11 @@ void reclaimer::close_batch(std::uint64_t now_ms) {
 }
 
 void reclaimer::free_elapsed(std::size_t entries_max) {
-    while (_waiting > 0) {
+    while (_waiting > 0 && entries_max > 0) {
         batch& b = _batches[_first];
         if (_domain != nullptr && !_domain->elapsed(b.states.get(), _self)) return;
-        if (entries_max == 0) {  // the step is spent: the rest waits for the next iteration
-            _elapsed_left = true;
-            return;
-        }
         entries_max -= free_entries(b, entries_max);
-        if (!b.entries.empty()) continue;  // partly freed: the step is spent
+        if (!b.entries.empty()) return;  // the step is spent: the rest waits for the next iteration
         _first = (_first + 1) % batches_max;
         --_waiting;
     }

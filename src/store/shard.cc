@@ -15,7 +15,7 @@ bool shard::fits(std::size_t charge, std::uint64_t hash, std::uint32_t namespace
     // waits for its grace period still takes memory, so it counts too, and
     // so does what a freeze keeps (and, frozen, the slots recording the
     // new item as born may need).
-    const std::size_t used = memory_bytes() + _retired.bytes_waiting() + snapshot_extra_bytes();
+    const std::size_t used = used_bytes();
     if (used + charge + _table.growth_bytes_on_insert() <= _memory_bytes_max) return true;
     // An overwrite cannot grow the table, and with no other reader it frees
     // the item it replaces (live or expired) at once; otherwise that item

@@ -189,7 +189,7 @@ public:
     static constexpr std::size_t short_of_room_factor = 8;
     // Whether more end_iteration()s would retire or free more now: an idle
     // loop keeps iterating (instead of waiting for its tick) while it does.
-    bool reclaim_pending() const { return !_thawed.empty() || _retired.elapsed_left(); }
+    bool reclaim_pending() const { return !_thawed.empty() || _retired.elapsed_waiting(); }
     // Unlinked but not yet freed (bytes, entries, age of the oldest).
     reclaimer::retired_stats retired(std::uint64_t now_ms) const { return _retired.retired(now_ms); }
 
@@ -265,10 +265,12 @@ private:
     // freeing: one too large for the budget must not undo the steps.
     put_result refuse_for_room(std::size_t charge) {
         const std::size_t reclaimable = _retired.bytes_waiting() + thawed_bytes();
-        const std::size_t used = memory_bytes() + _retired.bytes_waiting() + snapshot_extra_bytes();
-        if (reclaimable > 0 && used - reclaimable + charge <= _memory_bytes_max) _refused_for_room = true;
+        if (reclaimable > 0 && used_bytes() - reclaimable + charge <= _memory_bytes_max) _refused_for_room = true;
         return put_result::memory_full;
     }
+    // What fits() holds against the budget: what the shard holds, what
+    // waits for its grace period, and what snapshots keep.
+    std::size_t used_bytes() const { return memory_bytes() + _retired.bytes_waiting() + snapshot_extra_bytes(); }
     // What fits() adds for snapshots: the thawed items not yet retired,
     // and while frozen _kept_bytes and what the next put may add (the
     // born-set slots it may allocate, the place on _kept of the cut item it

@@ -63,26 +63,37 @@ TEST(reclaimer, a_backlog_behind_a_stalled_core_drains_a_step_per_iteration) {
     }
     EXPECT_EQ(iterations, (backlog + reclaimer::free_step_entries - 1) / reclaimer::free_step_entries);
     EXPECT_EQ(r.retired(0).entries, 0u);
-    EXPECT_FALSE(r.elapsed_left());
+    EXPECT_FALSE(r.elapsed_waiting());
 }
 
-// elapsed_left() says whether another iteration would free more now: not
-// while what waits is still in its grace period.
-TEST(reclaimer, elapsed_left_is_set_only_while_elapsed_entries_wait) {
+// elapsed_waiting() says whether an iteration would free something now:
+// not while what waits is still in its grace period, including when a step
+// ends exactly at a batch's end and the next batch's period runs on.
+TEST(reclaimer, elapsed_waiting_is_true_only_while_entries_past_their_grace_period_wait) {
     base::quiescent_states states(2);
     reclaimer r(&states, 0);
     states.pass(1);
     retire_some(r, 3 * reclaimer::free_step_entries);
     r.end_iteration(0);
-    EXPECT_FALSE(r.elapsed_left());  // nothing elapsed: the core has not passed
+    EXPECT_FALSE(r.elapsed_waiting());  // the other core has not passed
     states.pass(1);
+    EXPECT_TRUE(r.elapsed_waiting());
     r.end_iteration(1);
-    EXPECT_TRUE(r.elapsed_left());
+    EXPECT_TRUE(r.elapsed_waiting());
     EXPECT_EQ(r.bytes_waiting(), 2 * reclaimer::free_step_entries);
     r.end_iteration(2, SIZE_MAX);  // all of it, whatever the step
-    EXPECT_FALSE(r.elapsed_left());
+    EXPECT_FALSE(r.elapsed_waiting());
     EXPECT_EQ(r.bytes_waiting(), 0u);
+
+    retire_some(r, reclaimer::free_step_entries);  // a batch the next step frees whole
+    r.end_iteration(3);
+    states.pass(1);
+    retire_some(r, 5);  // closed after that pass: its period runs on
+    r.end_iteration(4, reclaimer::free_step_entries - 5);
+    EXPECT_EQ(r.bytes_waiting(), 5u);
+    EXPECT_FALSE(r.elapsed_waiting());
     states.go_offline(1);
+    EXPECT_TRUE(r.elapsed_waiting());
 }
 
 // Iterations that each retire several steps' worth, with the other core
